@@ -1,0 +1,70 @@
+"""Shared fixtures: one strict build of the book for every test that reads the HTML."""
+from __future__ import annotations
+
+import pytest
+
+from book_build import REPO_ROOT, build_book
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The HTML folder of a fresh `jupyter-book build -W -n --keep-going` of this repository."""
+    output = tmp_path_factory.mktemp("book")
+    result = build_book(output)
+    if result.returncode != 0:
+        pytest.fail(f"the strict book build failed (exit {result.returncode}):\n"
+                    f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+    return output / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def chapter_pages():
+    """The HTML file name of every page listed in _toc.yml."""
+    import yaml
+
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [f"{name}.html" for name in files]
+
+
+HOSTILE_TITLE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="session")
+def changed_book(tmp_path_factory):
+    """A strict build on a copy of data/ where one extracted number changed and a search
+    export brought a record whose title is a script tag."""
+    import csv
+
+    from book_build import copy_data
+
+    workdir = tmp_path_factory.mktemp("changed")
+    data = copy_data(workdir)
+    extraction = data / "q1_webhelp" / "extraction.csv"
+    with extraction.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        fields, rows = reader.fieldnames, list(reader)
+    gould = [row for row in rows if row["study_id"] == "Gould2002"]
+    assert gould and gould[0]["chi2"] == "3.8", "the test expects Gould 2002's printed chi-square of 3.8"
+    gould[0]["chi2"] = "9.6"
+    with extraction.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    records = data / "q1_webhelp" / "records.csv"
+    with records.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        fields = reader.fieldnames
+        last_id = list(reader)[-1]["record_id"]
+    new_id = f"R{int(last_id[1:]) + 1:04d}"
+    with records.open("a", newline="", encoding="utf-8") as stream:
+        csv.DictWriter(stream, fieldnames=fields).writerow(
+            {"record_id": new_id, "query_id": "Q001", "url": "https://example.org/hostile",
+             "title": HOSTILE_TITLE, "year": "2026"})
+    output = workdir / "out"
+    result = build_book(output, data_dir=data)
+    if result.returncode != 0:
+        pytest.fail(f"the strict build on changed data failed (exit {result.returncode}):\n"
+                    f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
+    return {"html": output / "_build" / "html", "hostile_title": HOSTILE_TITLE,
+            "hostile_id": new_id, "data": data}
