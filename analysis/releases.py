@@ -1,0 +1,669 @@
+"""Versioned releases of the review: the release log, the results archive and what changed.
+
+Two append-only tables live in ``data/releases/``:
+
+``releases.csv``
+    one row per release: version, date, kind (major | minor | patch), summary, a fingerprint
+    of every data table, the numbers of search runs, records and included records, the
+    SHA-256 of the release's rows in ``results.csv`` and the SHA-256 of every byte of
+    ``releases.csv`` before the row (so any later edit of an earlier row is detected).
+``results.csv``
+    the release's version followed by every column of ``synthesis.results_table()``.
+
+Version numbers follow semantic versioning (https://semver.org) read for a review: *major* when
+a new search run was added since the last release, *minor* when data changed a pooled number,
+*patch* when no pooled number changed. Earlier rows are never rewritten: before appending, the
+files are checked against the hashes they carry, and the new bytes are written to a temporary
+file that replaces the old one in one step (``os.replace``), so a table is never half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import io
+import math
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import synthesis
+from .paths import data_dir
+
+__all__ = [
+    "RELEASE_COLUMNS",
+    "ReleaseError",
+    "ReleasePlan",
+    "add_release_arguments",
+    "current_release",
+    "cumulative_by_study",
+    "data_fingerprint",
+    "estimate_history",
+    "next_version",
+    "plan_release",
+    "read_releases",
+    "read_results",
+    "releases_dir",
+    "run_release",
+    "verify_archive",
+    "what_changed",
+    "write_release",
+]
+
+RELEASE_COLUMNS: tuple[str, ...] = (
+    "version", "date", "kind", "summary", "data_fingerprint", "n_search_runs", "n_records",
+    "n_included", "results_sha256", "log_sha256",
+)
+KINDS = ("major", "minor", "patch")
+FIRST_VERSION = "1.0.0"
+# Numbers compared to decide whether "a pooled number changed".
+COMPARED_COLUMNS = ("pooled", "k", "n", "estimate", "ci_low", "ci_high", "pi_low", "pi_high",
+                    "tau2", "i2", "q", "pval")
+ROW_KEY = ("question", "outcome", "scenario", "model_name")
+# Relative tolerance for "the same number": archived values are printed with repr() and read
+# back exactly, so only floating-point noise between machines is forgiven.
+RELATIVE_TOLERANCE = 1e-9
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+class ReleaseError(Exception):
+    """A release cannot be made or the archive is not as it was written; the message says why."""
+
+
+# --------------------------------------------------------------------------- files and hashes
+
+def releases_dir() -> Path:
+    """``data/releases`` (under REVIEW_DATA_DIR when that is set)."""
+    return data_dir() / "releases"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _data_files(root: Path) -> list[Path]:
+    """Every file under data/ except the release archive itself and hidden files."""
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or relative.parts[0] == "releases":
+            continue
+        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+            continue
+        files.append(path)
+    return files
+
+
+def data_fingerprint(root: Path | None = None) -> str:
+    """SHA-256 over every data file (path and bytes), ignoring ``data/releases/``."""
+    root = root or data_dir()
+    digest = hashlib.sha256()
+    for path in _data_files(root):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(_sha256(path.read_bytes()).encode("ascii"))
+    return digest.hexdigest()
+
+
+def _question_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"^q\d", p.name))
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _count_search_runs(root: Path) -> int:
+    """Search runs: one per query row in each question's ``queries.csv``, plus one per file
+    in a ``searches/`` folder (a database export added with ``python -m analysis import``)."""
+    runs = 0
+    for question in _question_dirs(root):
+        query_ids = {row.get("query_id") or row.get("search_id") for row in _csv_rows(question / "queries.csv")}
+        runs += len(query_ids - {None, ""})
+        for folder_name in ("searches", "exports"):
+            folder = question / folder_name
+            if folder.is_dir():
+                runs += sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return runs
+
+
+def _count_records(root: Path) -> tuple[int, int]:
+    """Records identified (rows of records.csv) and included studies (rows of studies.csv;
+    without that table, records whose last screening decision is "include")."""
+    n_records = n_included = 0
+    for question in _question_dirs(root):
+        n_records += len(_csv_rows(question / "records.csv"))
+        if (question / "studies.csv").exists():
+            n_included += len(_csv_rows(question / "studies.csv"))
+            continue
+        last_decision: dict[str, str] = {}
+        for row in _csv_rows(question / "screening.csv"):
+            last_decision[row.get("record_id", "")] = (row.get("decision") or "").strip().lower()
+        n_included += sum(1 for decision in last_decision.values() if decision == "include")
+    return n_records, n_included
+
+
+# --------------------------------------------------------------------------- CSV encoding
+
+def _cell(value: Any) -> str:
+    """How one value is written: repr() for floats (exact round trip), '' for missing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else repr(value)
+    if isinstance(value, int):
+        return str(value)
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _lines(rows: list[list[Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """Physical lines, each with its newline (values never contain newlines: see _check_text)."""
+    return data.splitlines(keepends=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- reading, checking
+
+def read_releases() -> pd.DataFrame:
+    """The release log as strings (empty frame with the log's columns before the first release)."""
+    path = releases_dir() / "releases.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=list(RELEASE_COLUMNS), dtype=object)
+    return pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+
+
+def _parse(value: str, column: str) -> Any:
+    if value == "":
+        return None
+    if column in ("k", "k_studies", "n"):
+        return int(float(value))
+    if column == "pooled":
+        return value == "True"
+    if column in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "estimate_model_scale",
+                  "se_model_scale", "tau2", "i2", "q", "q_df", "q_pval", "pval"):
+        return float(value)
+    return value
+
+
+def read_results(version: str | None = None) -> pd.DataFrame:
+    """The results archive (every release, or one), numbers as plain Python values."""
+    path = releases_dir() / "results.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=["version", *synthesis.RESULT_COLUMNS], dtype=object)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if version is not None:
+        table = table[table["version"] == version]
+    records = [{column: _parse(value, column) for column, value in record.items()}
+               for record in table.to_dict("records")]
+    return synthesis.object_frame(records, list(table.columns))
+
+
+def verify_archive() -> list[str]:
+    """Problems with the archive: any earlier row that is no longer byte-identical to what was
+    written, rows of unknown releases, or a broken header. An empty list means intact."""
+    folder = releases_dir()
+    log_path, results_path = folder / "releases.csv", folder / "results.csv"
+    problems: list[str] = []
+    if not log_path.exists():
+        if results_path.exists() and results_path.read_bytes().strip():
+            problems.append(f"{results_path}: results exist but there is no releases.csv")
+        return problems
+    log_lines = _split_lines(log_path.read_bytes())
+    if not log_lines or log_lines[0] != _lines([list(RELEASE_COLUMNS)]):
+        return [f"{log_path}: line 1: the header is not {','.join(RELEASE_COLUMNS)}"]
+    result_lines = _split_lines(results_path.read_bytes()) if results_path.exists() else []
+    result_header = next(csv.reader([result_lines[0].decode("utf-8")])) if result_lines else []
+    if result_lines and result_header[:1] != ["version"]:
+        problems.append(f"{results_path}: line 1: the header must start with 'version'")
+        return problems
+    by_version: dict[str, list[bytes]] = {}
+    order: list[str] = []
+    for number, line in enumerate(result_lines[1:], start=2):
+        version = next(csv.reader([line.decode("utf-8")]))[0]
+        if order and version != order[-1] and version in by_version:
+            problems.append(f"{results_path}: line {number}: rows of release {version} "
+                            f"are not contiguous")
+        if version not in by_version:
+            order.append(version)
+        by_version.setdefault(version, []).append(line)
+    seen: list[str] = []
+    for number, line in enumerate(log_lines[1:], start=2):
+        fields = next(csv.reader([line.decode("utf-8")]))
+        if len(fields) != len(RELEASE_COLUMNS):
+            problems.append(f"{log_path}: line {number}: {len(fields)} fields, expected "
+                            f"{len(RELEASE_COLUMNS)}")
+            continue
+        row = dict(zip(RELEASE_COLUMNS, fields))
+        expected_log = _sha256(b"".join(log_lines[:number - 1]))
+        if row["log_sha256"] != expected_log:
+            problems.append(f"{log_path}: line {number} (release {row['version']}): an earlier "
+                            f"line of the release log was changed after it was written")
+        expected_results = _sha256(b"".join(by_version.get(row["version"], [])))
+        if row["results_sha256"] != expected_results:
+            problems.append(f"{results_path}: the rows of release {row['version']} are not "
+                            f"byte-identical to what that release wrote")
+        seen.append(row["version"])
+    for version in order:
+        if version not in seen:
+            problems.append(f"{results_path}: rows for release {version}, which {log_path.name} "
+                            f"does not list (an interrupted release?)")
+    return problems
+
+
+# --------------------------------------------------------------------------- versions
+
+def next_version(previous: str | None, kind: str) -> str:
+    """The version after ``previous`` for a release of ``kind`` (1.0.0 for the first)."""
+    if kind not in KINDS:
+        raise ReleaseError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if previous is None:
+        return FIRST_VERSION
+    match = _VERSION.match(previous)
+    if not match:
+        raise ReleaseError(f"the last release's version {previous!r} is not MAJOR.MINOR.PATCH")
+    major, minor, patch = (int(part) for part in match.groups())
+    if kind == "major":
+        return f"{major + 1}.0.0"
+    if kind == "minor":
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b)
+    a, b = float(a), float(b)
+    return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
+
+
+def changed_numbers(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
+    """Which pooled numbers differ between two results tables (one line per difference)."""
+    def keyed(table: pd.DataFrame) -> dict[tuple, dict]:
+        return {tuple(record[c] for c in ROW_KEY): record for record in table.to_dict("records")}
+
+    new_rows, old_rows = keyed(new), keyed(old)
+    changes = []
+    for key in sorted(set(new_rows) | set(old_rows), key=str):
+        label = "/".join(str(part) for part in key)
+        if key not in old_rows:
+            changes.append(f"{label}: new analysis")
+            continue
+        if key not in new_rows:
+            changes.append(f"{label}: no longer reported")
+            continue
+        for column in COMPARED_COLUMNS:
+            before, after = old_rows[key].get(column), new_rows[key].get(column)
+            if not _same_number(_value(after), _value(before)):
+                changes.append(f"{label}: {column} {_cell(_value(before)) or '–'} -> "
+                               f"{_cell(_value(after)) or '–'}")
+    return changes
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- planning, writing
+
+@dataclass
+class ReleasePlan:
+    """Everything a release writes, computed before anything is written."""
+
+    version: str
+    date: str
+    kind: str
+    inferred_kind: str
+    reason: str
+    summary: str
+    fingerprint: str
+    n_search_runs: int
+    n_records: int
+    n_included: int
+    results: pd.DataFrame
+    changes: list[str] = field(default_factory=list)
+    previous: str | None = None
+
+
+def _check_text(summary: str) -> str:
+    summary = (summary or "").strip()
+    if not summary:
+        raise ReleaseError("--summary must say what this release changed (it is empty)")
+    if "\n" in summary or "\r" in summary:
+        raise ReleaseError("--summary must be one line (it contains a line break)")
+    return summary
+
+
+def _check_date(date: str | None, previous_date: str | None) -> str:
+    if date is None:
+        return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    try:
+        parsed = dt.date.fromisoformat(date)
+    except ValueError:
+        raise ReleaseError(f"--date {date!r} is not a date in the form YYYY-MM-DD") from None
+    if parsed.isoformat() != date:
+        raise ReleaseError(f"--date {date!r} is not a date in the form YYYY-MM-DD")
+    if previous_date and date < previous_date:
+        raise ReleaseError(f"--date {date} is earlier than the last release ({previous_date})")
+    return date
+
+
+def plan_release(summary: str, date: str | None = None, kind: str | None = None,
+                 results: pd.DataFrame | None = None) -> ReleasePlan:
+    """Work out the next release (version, kind and why, the numbers) without writing.
+
+    Raises ReleaseError when the archive was altered or the input is not acceptable.
+    """
+    problems = verify_archive()
+    if problems:
+        raise ReleaseError("the release archive is not as it was written:\n  "
+                           + "\n  ".join(problems))
+    summary = _check_text(summary)
+    log = read_releases()
+    last = log.iloc[-1].to_dict() if len(log) else None
+    date = _check_date(date, last["date"] if last else None)
+    root = data_dir()
+    fingerprint = data_fingerprint(root)
+    n_search_runs = _count_search_runs(root)
+    n_records, n_included = _count_records(root)
+    if results is None:
+        results = synthesis.results_table(scenarios=True)
+    if last is None:
+        inferred, reason, changes = "major", "first release of the review", []
+    else:
+        changes = changed_numbers(results, read_results(last["version"]))
+        if n_search_runs > int(last["n_search_runs"]):
+            inferred = "major"
+            reason = (f"{n_search_runs - int(last['n_search_runs'])} new search run(s) since "
+                      f"{last['version']}")
+        elif changes:
+            inferred = "minor"
+            reason = f"{len(changes)} pooled number(s) changed since {last['version']}"
+        else:
+            inferred = "patch"
+            reason = f"no pooled number changed since {last['version']}" + (
+                "" if fingerprint != last["data_fingerprint"] else " (data unchanged)")
+    if kind is not None and kind not in KINDS:
+        raise ReleaseError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    chosen = kind or inferred
+    version = next_version(last["version"] if last else None, chosen)
+    if last is None:
+        chosen = "major"
+    if chosen != inferred:
+        reason += f"; kind set to {chosen} by --kind (inferred: {inferred})"
+    return ReleasePlan(version=version, date=date, kind=chosen, inferred_kind=inferred,
+                       reason=reason, summary=summary, fingerprint=fingerprint,
+                       n_search_runs=n_search_runs, n_records=n_records,
+                       n_included=n_included, results=results, changes=changes,
+                       previous=last["version"] if last else None)
+
+
+def write_release(plan: ReleasePlan) -> None:
+    """Append the plan's row to releases.csv and its results to results.csv.
+
+    The archive is checked again just before writing; both files are first written in full
+    to temporary files, then each replaces its original in one step.
+    """
+    problems = verify_archive()
+    if problems:
+        raise ReleaseError("the release archive is not as it was written:\n  "
+                           + "\n  ".join(problems))
+    folder = releases_dir()
+    log_path, results_path = folder / "releases.csv", folder / "results.csv"
+    if (read_releases()["version"] == plan.version).any():
+        raise ReleaseError(f"release {plan.version} is already in {log_path}")
+    columns = ["version", *synthesis.RESULT_COLUMNS]
+    old_results = results_path.read_bytes() if results_path.exists() else _lines([columns])
+    header = next(csv.reader([_split_lines(old_results)[0].decode("utf-8")]))
+    missing = [c for c in synthesis.RESULT_COLUMNS if c not in header]
+    if missing:
+        raise ReleaseError(f"{results_path}: the archive has no column(s) {', '.join(missing)}; "
+                           f"start a new archive file rather than rewriting this one")
+    records = plan.results.to_dict("records")
+    new_rows = _lines([[plan.version if c == "version" else record.get(c) for c in header]
+                       for record in records])
+    old_log = log_path.read_bytes() if log_path.exists() else _lines([list(RELEASE_COLUMNS)])
+    log_row = _lines([[plan.version, plan.date, plan.kind, plan.summary, plan.fingerprint,
+                       plan.n_search_runs, plan.n_records, plan.n_included,
+                       _sha256(new_rows), _sha256(old_log)]])
+    _atomic_write(results_path, old_results + new_rows)
+    _atomic_write(log_path, old_log + log_row)
+
+
+# --------------------------------------------------------------------------- command line
+
+def add_release_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--summary", required=True,
+                        help='one line saying what changed, e.g. "Added Smith 2026 (Q1)"')
+    parser.add_argument("--date", help="release date, YYYY-MM-DD (default: today, UTC)")
+    parser.add_argument("--kind", choices=KINDS,
+                        help="override the inferred kind (major: new search; minor: a pooled "
+                             "number changed; patch: no number changed)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show the release that would be made; write nothing")
+
+
+def _validation_problems() -> list[str]:
+    """Every problem `python -m analysis check` reports, as lines."""
+    from . import validate
+
+    outcome = validate.check_all()
+    if outcome is None or outcome is True:
+        return []
+    if isinstance(outcome, (list, tuple)):
+        return [str(problem) for problem in outcome]
+    if hasattr(outcome, "problems"):
+        return [str(problem) for problem in outcome.problems]
+    if isinstance(outcome, pd.DataFrame):
+        return [", ".join(str(v) for v in record) for record in outcome.itertuples(index=False)]
+    return [str(outcome)] if outcome else []
+
+
+def run_release(args: argparse.Namespace) -> int:
+    """``python -m analysis release``: validate, compute, infer the version, append."""
+    try:
+        problems = _validation_problems()
+    except Exception as error:  # a table that cannot even be read is a validation failure
+        problems = [f"{type(error).__name__}: {error}"]
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"error: the data have {len(problems)} problem(s); nothing was released. "
+              f"Fix them (python -m analysis check lists them) and run release again.",
+              file=sys.stderr)
+        return 1
+    try:
+        plan = plan_release(args.summary, date=args.date, kind=args.kind)
+    except ReleaseError as error:
+        print(f"error: {error}; nothing was written.", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError) as error:
+        print(f"error: the pooled results could not be computed: {error}; nothing was written.",
+              file=sys.stderr)
+        return 1
+    print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
+    print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
+          f"{plan.n_records} records, {plan.n_included} included; "
+          f"{len(plan.results)} result rows")
+    for change in plan.changes[:20]:
+        print(f"  changed: {change}")
+    if len(plan.changes) > 20:
+        print(f"  ... and {len(plan.changes) - 20} more changes")
+    if args.dry_run:
+        print("dry run: nothing was written")
+        return 0
+    try:
+        write_release(plan)
+    except (ReleaseError, OSError) as error:
+        print(f"error: {error}; nothing was written.", file=sys.stderr)
+        return 1
+    print(plan.version)
+    return 0
+
+
+# --------------------------------------------------------------------------- views for the book
+
+def current_release() -> dict | None:
+    """The latest release's log row (version, date, kind, summary, ...) or None."""
+    log = read_releases()
+    return None if log.empty else {k: v for k, v in log.iloc[-1].to_dict().items()}
+
+
+_VIEW_COLUMNS = ["question", "outcome", "outcome_label", "role", "version", "date", "measure",
+                 "pooled", "k", "n", "estimate", "ci_low", "ci_high", "i2", "model"]
+
+
+def _primary_rows(results: pd.DataFrame) -> pd.DataFrame:
+    return results[(results["scenario"] == "primary") & (results["model_name"] == "primary")]
+
+
+def _published_view_rows() -> list[dict]:
+    """The published reviews as "version 0": their pooled results as printed."""
+    comparison = synthesis.published_comparison(results=pd.DataFrame(
+        columns=list(synthesis.RESULT_COLUMNS)))
+    rows = []
+    for record in comparison.to_dict("records"):
+        rows.append({
+            "question": record["question"], "outcome": record["outcome"],
+            "outcome_label": record["outcome_label"], "role": "published",
+            "version": "0", "date": None,
+            "measure": record["published_measure"],
+            "pooled": record["published_estimate"] is not None,
+            "k": record["published_k"], "n": record["published_n"],
+            "estimate": record["published_estimate"], "ci_low": record["published_ci_low"],
+            "ci_high": record["published_ci_high"], "i2": None,
+            "model": record["published_review"],
+        })
+    return rows
+
+
+def what_changed(current: str | None = None, previous: str | None = None) -> pd.DataFrame:
+    """Per outcome: the published review (version 0), the previous release and the current one.
+
+    ``current`` defaults to the latest release; ``current="data"`` uses the data as they are
+    now (not yet released). ``previous`` defaults to the release before ``current``. Long
+    format, one row per outcome and role ("published", "previous", "current"), columns
+    question, outcome, outcome_label, role, version, date, measure, pooled, k, n, estimate,
+    ci_low, ci_high, i2, model, changed (on "current" rows: did k, N, the estimate, its CI or
+    I² move since "previous"; None elsewhere).
+    """
+    log = read_releases()
+    versions = list(log["version"])
+    dates = dict(zip(log["version"], log["date"]))
+    if current == "data":
+        current_results = _primary_rows(synthesis.results_table(scenarios=False))
+        current_date = None
+        default_previous = versions[-1] if versions else None
+    else:
+        current = current or (versions[-1] if versions else None)
+        if current is not None and current not in versions:
+            raise ReleaseError(f"no release {current!r}; releases: {', '.join(versions) or 'none'}")
+        current_results = _primary_rows(read_results(current)) if current else None
+        current_date = dates.get(current)
+        index = versions.index(current) if current else -1
+        default_previous = versions[index - 1] if index > 0 else None
+    previous = previous or default_previous
+    if previous is not None and previous not in versions:
+        raise ReleaseError(f"no release {previous!r}; releases: {', '.join(versions) or 'none'}")
+    previous_results = _primary_rows(read_results(previous)) if previous else None
+
+    published = {(r["question"], r["outcome"]): r for r in _published_view_rows()}
+    records = []
+    for spec in synthesis.ANALYSES:
+        key = (spec.question, spec.outcome)
+        records.append({**published[key], "changed": None})
+        found = {}
+        for role, version, date, table in (("previous", previous, dates.get(previous), previous_results),
+                                           ("current", current, current_date, current_results)):
+            row = {"question": spec.question, "outcome": spec.outcome,
+                   "outcome_label": spec.label, "role": role, "version": version, "date": date,
+                   "measure": spec.reader_measure}
+            match = None
+            if table is not None:
+                hits = table[(table["question"] == spec.question) & (table["outcome"] == spec.outcome)]
+                match = hits.iloc[0].to_dict() if len(hits) else None
+            for column in ("pooled", "k", "n", "estimate", "ci_low", "ci_high", "i2", "model"):
+                row[column] = _value(match.get(column)) if match else None
+            found[role] = match
+            row["changed"] = None
+            if role == "current" and match is not None:
+                before = found.get("previous")
+                row["changed"] = before is None or any(
+                    not _same_number(_value(match.get(c)), _value(before.get(c)))
+                    for c in ("k", "n", "estimate", "ci_low", "ci_high", "i2"))
+            if version is not None or role == "current":
+                records.append(row)
+    return synthesis.object_frame(records, [*_VIEW_COLUMNS, "changed"])
+
+
+def estimate_history(include_published: bool = True) -> pd.DataFrame:
+    """Every release's primary pooled estimate per outcome, oldest first (cumulative view).
+
+    Columns: version, date, kind, question, outcome, outcome_label, measure, pooled, k, n,
+    estimate, ci_low, ci_high, i2; with ``include_published`` the published reviews come
+    first as version "0" (kind "published").
+    """
+    columns = ["version", "date", "kind", "question", "outcome", "outcome_label", "measure",
+               "pooled", "k", "n", "estimate", "ci_low", "ci_high", "i2"]
+    records = []
+    if include_published:
+        for row in _published_view_rows():
+            records.append({**{c: row.get(c) for c in columns}, "kind": "published"})
+    log = read_releases()
+    results = _primary_rows(read_results())
+    for release in log.to_dict("records"):
+        rows = results[results["version"] == release["version"]]
+        for record in rows.to_dict("records"):
+            records.append({**{c: _value(record.get(c)) for c in columns},
+                            "version": release["version"], "date": release["date"],
+                            "kind": release["kind"]})
+    return synthesis.object_frame(records, columns)
+
+
+def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
+    """The pooled estimate as each study was added, oldest first.
+
+    Uses ``sensitivity.cumulative_meta_analysis`` when the package has it, otherwise
+    :func:`analysis.synthesis.cumulative_by_study` (same model as the primary analysis).
+    """
+    return synthesis.cumulative_by_study(question, outcome, scenario)
