@@ -123,25 +123,23 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def _count_search_runs(root: Path) -> int:
-    """Search runs: one per query row in each question's ``queries.csv``, plus one per file
-    in a ``searches/`` folder (a database export added with ``python -m analysis import``)."""
+    """Search runs: one per query in each question's ``queries.csv`` (the first identification
+    round) plus one per row of its search log ``searches/searches.csv`` (every export added
+    with ``python -m analysis import``)."""
     runs = 0
     for question in _question_dirs(root):
-        query_ids = {row.get("query_id") or row.get("search_id") for row in _csv_rows(question / "queries.csv")}
+        query_ids = {row.get("query_id") for row in _csv_rows(question / "queries.csv")}
         runs += len(query_ids - {None, ""})
-        for folder_name in ("searches", "exports"):
-            folder = question / folder_name
-            if folder.is_dir():
-                runs += sum(1 for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        runs += len(_csv_rows(question / "searches" / "searches.csv"))
     return runs
 
 
 def _count_records(root: Path) -> tuple[int, int]:
-    """Records identified (rows of records.csv) and included studies (rows of studies.csv;
-    without that table, records whose last screening decision is "include")."""
+    """Records identified (every record of every search run) and included studies (rows of
+    studies.csv; without that table, records whose last screening decision is "include")."""
     n_records = n_included = 0
     for question in _question_dirs(root):
-        n_records += len(_csv_rows(question / "records.csv"))
+        n_records += _records_of(question)
         if (question / "studies.csv").exists():
             n_included += len(_csv_rows(question / "studies.csv"))
             continue
@@ -150,6 +148,15 @@ def _count_records(root: Path) -> tuple[int, int]:
             last_decision[row.get("record_id", "")] = (row.get("decision") or "").strip().lower()
         n_included += sum(1 for decision in last_decision.values() if decision == "include")
     return n_records, n_included
+
+
+def _records_of(question: Path) -> int:
+    """Records of one question: every search file in its search log, else records.csv."""
+    if (question / "searches" / "searches.csv").exists():
+        from . import records
+
+        return int(len(records.load_records(question.name)))
+    return len(_csv_rows(question / "records.csv"))
 
 
 # --------------------------------------------------------------------------- CSV encoding
