@@ -682,3 +682,338 @@ def _heterogeneity(y, v, X, method, tau2, level) -> dict:
             "tau2_ci": (lb, ub), "tau_ci": (math.sqrt(lb), math.sqrt(ub)),
             "i2_ci": (100 * lb / (vt + lb), 100 * ub / (vt + ub)),
             "h2_ci": (lb / vt + 1, ub / vt + 1)}
+
+
+# --------------------------------------------------------------------------- meta-regression
+@dataclass
+class RegressionResult:
+    """Mixed-effects meta-regression (``metafor::rma(yi, vi, mods=X)``).
+
+    ``coefficients``: DataFrame with columns term, estimate, se, statistic, pval, ci_low,
+    ci_high. ``qm``/``qm_df``/``qm_pval``: omnibus test of all moderators (chi²(m) for
+    test="z"; F(m, k - p) for Knapp-Hartung). ``qe``: test of residual heterogeneity.
+    ``r2``: percent of tau² accounted for, max(0, 100 (tau²_0 - tau²) / tau²_0) with tau²_0
+    from the intercept-only model by the same method (Raudenbush 2009; metafor's R²);
+    for common-effect models the adjusted R² of the weighted least-squares fit.
+    """
+
+    k: int
+    p: int
+    method: str
+    test: str
+    level: float
+    coefficients: pd.DataFrame
+    qm: float
+    qm_df: tuple
+    qm_pval: float
+    tau2: float
+    se_tau2: float
+    qe: float
+    qe_df: int
+    qe_pval: float
+    i2: float
+    h2: float
+    r2: float | None
+    beta: np.ndarray = field(repr=False)
+    vb: np.ndarray = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    yi: np.ndarray = field(repr=False)
+    vi: np.ndarray = field(repr=False)
+    labels: list[str] = field(repr=False)
+    terms: list[str] = field(repr=False)
+    btt: list[int] = field(repr=False)
+    df: float | None = None
+    knha_floor: bool = False
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Inverse-variance weights 1/(vi + tau²) (not normalised)."""
+        return 1.0 / (self.vi + self.tau2)
+
+    def summary(self, digits: int = 2) -> str:
+        test = ("Knapp-Hartung (ad hoc floor)" if self.knha_floor else "Knapp-Hartung") \
+            if self.test == "knha" else "z test"
+        if self.test == "knha":
+            qm = f"F({self.qm_df[0]}, {self.qm_df[1]}) = {self.qm:.{digits}f}"
+        else:
+            qm = f"QM({self.qm_df[0]}) = {self.qm:.{digits}f}"
+        r2 = "" if self.r2 is None else f"; R² = {self.r2:.0f}%"
+        return (f"{_METHOD_NAMES[self.method] if self.method in _FIXED else self.method} "
+                f"meta-regression, {test}, k = {self.k}: {qm}, p = {self.qm_pval:.3g}; "
+                f"tau² = {self.tau2:.{digits + 1}g}{r2}")
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {"k": int(self.k), "p": int(self.p), "method": self.method,
+                               "test": self.test, "level": float(self.level),
+                               "qm": float(self.qm), "qm_pval": float(self.qm_pval),
+                               "qm_df": [None if d is None else int(d) for d in self.qm_df],
+                               "tau2": float(self.tau2), "se_tau2": float(self.se_tau2),
+                               "qe": float(self.qe), "qe_df": int(self.qe_df),
+                               "qe_pval": float(self.qe_pval), "i2": float(self.i2),
+                               "h2": float(self.h2),
+                               "r2": None if self.r2 is None else float(self.r2),
+                               "summary": self.summary()}
+        out["coefficients"] = [
+            {key: (str(val) if key == "term" else float(val)) for key, val in row.items()}
+            for row in self.coefficients.to_dict(orient="records")
+        ]
+        return out
+
+
+def _wls_adj_r2(y, w, X) -> float:
+    """Adjusted R² of lm(y ~ X, weights = w) with an intercept (R's summary.lm)."""
+    k, p = X.shape
+    fit = _WLS(y, w, X)
+    rss = fit.yPy()
+    ybar = np.dot(w, y) / w.sum()
+    fitted = X @ fit.beta
+    mss = float(np.dot(w, (fitted - ybar) ** 2))
+    r2 = mss / (mss + rss)
+    return 1 - (1 - r2) * ((k - 1) / (k - p))
+
+
+def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", intercept: bool = True,
+                    knha_floor: bool = False, level: float = 0.95, labels=None,
+                    **options) -> RegressionResult:
+    """Mixed-effects meta-regression of ``yi`` on moderators ``X`` (array k x q, Series or
+    DataFrame; column names become term names), as ``metafor::rma(yi, vi, mods = X)``.
+    The omnibus test covers every coefficient except the intercept."""
+    m = _check_method(method)
+    t = _check_test(test)
+    level = _check_level(level)
+    y, v, names = _validate(yi, vi, labels, what=f"meta-regression ({m})")
+    Xm, terms = _design(X, y.size, intercept)
+    k, p = Xm.shape
+    if k <= p:
+        raise ValueError(f"meta-regression ({m}) with {p} coefficients needs more than {p} studies (k = {k})")
+    fit = _fit_model(y, v, Xm, m, t, knha_floor, level, **options)
+    tau2 = fit["tau2"]
+    btt = list(range(1, p)) if intercept else list(range(p))
+    if not btt:
+        raise ValueError("meta-regression needs at least one moderator besides the intercept")
+    b = fit["beta"][btt]
+    vb = fit["vb"][np.ix_(btt, btt)]
+    qm = float(b @ np.linalg.solve(vb, b))
+    mdf = len(btt)
+    if t == "knha":
+        qm = qm / mdf
+        qm_df = (mdf, k - p)
+        qm_pval = float(stats.f.sf(qm, mdf, k - p))
+    else:
+        qm_df = (mdf, None)
+        qm_pval = float(stats.chi2.sf(qm, mdf))
+    het = _heterogeneity_nocis(y, v, Xm, m, tau2)
+    r2 = None
+    if intercept:
+        if m in _FIXED:
+            r2 = 0.0 if np.var(y) == 0 else max(0.0, 100 * _wls_adj_r2(y, 1.0 / v, Xm))
+        else:
+            tau2_0 = _fit_tau2(y, v, np.ones((k, 1)), m, **options).tau2
+            r2 = 0.0 if tau2_0 == 0 else max(0.0, 100 * (tau2_0 - tau2) / tau2_0)
+    table = pd.DataFrame({
+        "term": pd.array(terms, dtype="string"), "estimate": fit["beta"], "se": fit["se"],
+        "statistic": fit["zval"], "pval": fit["pval"],
+        "ci_low": fit["ci_low"], "ci_high": fit["ci_high"],
+    })
+    return RegressionResult(
+        k=k, p=p, method=m, test=t, level=level, coefficients=table, qm=qm, qm_df=qm_df,
+        qm_pval=qm_pval, tau2=tau2, se_tau2=fit["se_tau2"], qe=het["q"], qe_df=het["q_df"],
+        qe_pval=het["q_pval"], i2=het["i2"], h2=het["h2"], r2=r2, beta=fit["beta"],
+        vb=fit["vb"], X=Xm, yi=y, vi=v, labels=names, terms=terms, btt=btt, df=fit["ddf"],
+        knha_floor=bool(knha_floor),
+    )
+
+
+def _heterogeneity_nocis(y, v, X, method, tau2) -> dict:
+    k, p = X.shape
+    fe = _WLS(_centred(y, X), 1.0 / v, X)
+    q = max(0.0, fe.yPy())
+    df = k - p
+    vt = df / fe.trP()
+    if method in _FIXED:
+        i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
+        h2 = q / df
+    else:
+        i2 = 100 * tau2 / (vt + tau2)
+        h2 = tau2 / vt + 1
+    return {"q": q, "q_df": df, "q_pval": float(stats.chi2.sf(q, df)), "i2": i2, "h2": h2}
+
+
+# --------------------------------------------------------------------------- subgroups
+@dataclass
+class SubgroupResult:
+    """Subgroup analysis. ``groups``: one MetaResult per subgroup (own tau² each).
+    ``q_between``/``df_between``/``p_between``: test for subgroup differences as RevMan 5
+    and Borenstein et al. (2009, ch. 19, "separate estimates of tau²") compute it: a
+    common-effect Q across the subgroup estimates with weights 1/se², chi²(G - 1) --
+    identical to metafor's ``rma(est, sei=se, mods=~group, method="FE")`` QM.
+    ``moderator``: the alternative mixed-effects test with one pooled tau² (metafor
+    ``rma(yi, vi, mods=~factor(group))``), as a RegressionResult."""
+
+    method: str
+    test: str
+    groups: dict[str, MetaResult]
+    q_between: float
+    df_between: int
+    p_between: float
+    moderator: RegressionResult | None
+
+    def table(self) -> pd.DataFrame:
+        rows = [{"group": g, "k": r.k, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
+                 "ci_high": r.ci_high, "tau2": r.tau2, "i2": r.i2, "method": r.method}
+                for g, r in self.groups.items()]
+        df = pd.DataFrame(rows)
+        df["group"] = df["group"].astype("string")
+        return df
+
+    def summary(self, digits: int = 2) -> str:
+        return (f"Subgroups ({self.method}, separate tau² per subgroup), {len(self.groups)} groups: "
+                f"Q between = {self.q_between:.{digits}f}, df = {self.df_between}, "
+                f"p = {self.p_between:.3g}")
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "test": self.test, "q_between": float(self.q_between),
+                "df_between": int(self.df_between), "p_between": float(self.p_between),
+                "groups": {g: r.to_dict() for g, r in self.groups.items()},
+                "moderator": None if self.moderator is None else self.moderator.to_dict(),
+                "summary": self.summary()}
+
+
+def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
+                      level: float = 0.95, labels=None, **options) -> SubgroupResult:
+    """Pool each subgroup separately (its own tau²) and test for subgroup differences.
+
+    A subgroup with a single study cannot estimate tau²; it is pooled as a common-effect
+    model (tau² = 0, metafor's behaviour for k = 1) and the MetaResult says so in ``method``.
+    Groups keep their order of first appearance.
+    """
+    m = _check_method(method)
+    t = _check_test(test)
+    y, v, names = _validate(yi, vi, labels, what="subgroup analysis")
+    g = [str(x) for x in (groups.tolist() if hasattr(groups, "tolist") else list(groups))]
+    if len(g) != y.size:
+        raise ValueError(f"groups has {len(g)} entries but there are {y.size} studies")
+    if any(x in ("", "nan", "None", "<NA>") for x in g):
+        bad = [names[i] for i, x in enumerate(g) if x in ("", "nan", "None", "<NA>")]
+        raise ValueError(f"subgroup analysis: missing subgroup for {', '.join(bad)}")
+    order = list(dict.fromkeys(g))
+    if len(order) < 2:
+        raise ValueError(f"subgroup analysis needs at least 2 subgroups (found {len(order)})")
+    ga = np.array(g, dtype=object)
+    results: dict[str, MetaResult] = {}
+    for name in order:
+        ix = np.flatnonzero(ga == name)
+        sub_method = m if ix.size >= 2 else "FE"
+        sub_test = t if ix.size >= 2 else "z"
+        results[name] = meta_analysis(y[ix], v[ix], method=sub_method, test=sub_test, level=level,
+                                      labels=[names[i] for i in ix], **options)
+    est = np.array([r.estimate for r in results.values()])
+    w = 1.0 / np.array([r.se for r in results.values()]) ** 2
+    pooled = np.dot(w, est) / w.sum()
+    q_between = float(np.dot(w, (est - pooled) ** 2))
+    df_between = len(order) - 1
+    dummies = pd.DataFrame({f"group[{name}]": (ga == name).astype(float) for name in order[1:]})
+    moderator = None
+    if y.size > len(order):
+        moderator = meta_regression(y, v, dummies, method=m, test=t, level=level, labels=names, **options)
+    return SubgroupResult(method=m, test=t, groups=results, q_between=q_between,
+                          df_between=df_between, p_between=float(stats.chi2.sf(q_between, df_between)),
+                          moderator=moderator)
+
+
+# --------------------------------------------------------------------------- cluster-robust
+@dataclass
+class RobustResult:
+    """Cluster-robust (sandwich) inference for a fitted model, as ``metafor::robust()``:
+    CR1 variance (n/(n - p) small-sample factor), t(n - p) tests and intervals, and for
+    meta-regressions an F(m, n - p) omnibus test; n = number of clusters."""
+
+    coefficients: pd.DataFrame
+    vb: np.ndarray = field(repr=False)
+    df: int = 0
+    n_clusters: int = 0
+    qm: float | None = None
+    qm_df: tuple | None = None
+    qm_pval: float | None = None
+    tau2: float = 0.0
+    method: str = ""
+
+    @property
+    def estimate(self) -> float:
+        return float(self.coefficients["estimate"].iloc[0])
+
+    @property
+    def se(self) -> float:
+        return float(self.coefficients["se"].iloc[0])
+
+    def summary(self, digits: int = 2) -> str:
+        row = self.coefficients.iloc[0]
+        return (f"{self.method}, cluster-robust (CR1, t({self.df})), {self.n_clusters} clusters: "
+                f"{row['estimate']:.{digits}f} [{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]")
+
+    def to_dict(self) -> dict:
+        return {"df": int(self.df), "n_clusters": int(self.n_clusters), "tau2": float(self.tau2),
+                "method": self.method,
+                "qm": None if self.qm is None else float(self.qm),
+                "qm_pval": None if self.qm_pval is None else float(self.qm_pval),
+                "coefficients": [{key: (str(val) if key == "term" else float(val))
+                                  for key, val in row.items()}
+                                 for row in self.coefficients.to_dict(orient="records")],
+                "summary": self.summary()}
+
+
+def robust_variance(result, cluster, *, adjust: bool = True) -> RobustResult:
+    """Cluster-robust variance for a :class:`MetaResult` or :class:`RegressionResult`.
+
+    V = (X'WX)^-1 [sum_c X_c' W_c e_c e_c' W_c X_c] (X'WX)^-1 with W = 1/(vi + tau²) and
+    e the residuals, times n/(n - p) when ``adjust`` (metafor's default "CR1"; Hedges,
+    Tipton & Johnson 2010). The bread is (X'WX)^-1 also for Knapp-Hartung fits (metafor
+    would carry the Knapp-Hartung factor into it; tests are t(n - p) either way).
+    """
+    if isinstance(result, MetaResult):
+        X = np.ones((result.k, 1))
+        terms, btt = ["intercept"], []
+        beta = np.array([result.estimate])
+    elif isinstance(result, RegressionResult):
+        X, terms, btt, beta = result.X, list(result.terms), list(result.btt), result.beta
+    else:
+        raise TypeError("robust_variance() takes a MetaResult or RegressionResult")
+    y, v, tau2, level = result.yi, result.vi, result.tau2, result.level
+    cl = pd.Series(list(cluster))
+    if len(cl) != y.size:
+        raise ValueError(f"cluster has {len(cl)} entries but there are {y.size} studies")
+    if cl.isna().any():
+        bad = [result.labels[i] for i in np.flatnonzero(cl.isna().to_numpy())]
+        raise ValueError(f"cluster-robust variance: missing cluster for {', '.join(bad)}")
+    codes, uniques = pd.factorize(cl)
+    n = len(uniques)
+    p = X.shape[1]
+    dfs = n - p
+    if dfs <= 0:
+        raise ValueError(f"number of clusters ({n}) must be larger than the number of coefficients ({p})")
+    w = 1.0 / (v + tau2)
+    A_inv = np.linalg.inv((X.T * w) @ X)
+    e = y - X @ beta
+    scores = X * (w * e)[:, None]  # rows: X_i w_i e_i
+    per_cluster = np.zeros((n, p))
+    np.add.at(per_cluster, codes, scores)
+    meat = per_cluster.T @ per_cluster
+    vb = A_inv @ meat @ A_inv
+    if adjust:
+        vb = vb * n / dfs
+    se = np.sqrt(np.diag(vb))
+    stat = beta / se
+    crit = float(stats.t.isf((1 - level) / 2, dfs))
+    table = pd.DataFrame({
+        "term": pd.array(terms, dtype="string"), "estimate": beta, "se": se, "statistic": stat,
+        "pval": 2 * stats.t.sf(np.abs(stat), dfs), "ci_low": beta - crit * se,
+        "ci_high": beta + crit * se,
+    })
+    qm = qm_df = qm_pval = None
+    if btt:
+        b = beta[btt]
+        qm = float(b @ np.linalg.solve(vb[np.ix_(btt, btt)], b)) / len(btt)
+        qm_df = (len(btt), dfs)
+        qm_pval = float(stats.f.sf(qm, len(btt), dfs))
+    return RobustResult(coefficients=table, vb=vb, df=dfs, n_clusters=n, qm=qm, qm_df=qm_df,
+                        qm_pval=qm_pval, tau2=float(tau2), method=result.method)
