@@ -19,7 +19,7 @@ import datetime as _dt
 import io
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +64,7 @@ class _Table:
     schema: TableSchema
     rows: list[tuple[int, dict[str, str]]]
     readable: bool
+    bad_cells: set[tuple[int, str]] = field(default_factory=set)  # filled by check_table
 
 
 # ----------------------------------------------------------------------------- reading
@@ -230,6 +231,7 @@ def check_table(table: _Table) -> list[Problem]:
             if message:
                 problems.append(Problem(table.file, row_number, column.name, message))
                 bad_columns.add(column.name)
+                table.bad_cells.add((row_number, column.name))
                 continue
             if column.unique and value != "":
                 earlier = first_seen[column.name].get(value)
@@ -251,10 +253,11 @@ def check_table(table: _Table) -> list[Problem]:
                     f"duplicate row for ({', '.join(schema.key)}) = ({', '.join(key)}) "
                     f"(first at row {key_seen[key]})"))
             key_seen.setdefault(key, row_number)
-        clean = {name: ("" if name in bad_columns else value) for name, value in row.items()}
+        # A value already reported is not reported again by the rules that use it.
         for rule in schema.row_rules:
-            for issue in rule(clean):
-                problems.append(Problem(table.file, row_number, issue.column, issue.message))
+            for issue in rule(row):
+                if issue.column not in bad_columns:
+                    problems.append(Problem(table.file, row_number, issue.column, issue.message))
     return problems
 
 
@@ -443,7 +446,9 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
             table_problems = found + check_table(read)
             problems += table_problems
             tables[table] = read
-        problems += _links(tables)
+        bad = {(t.file, row, column) for t in tables.values() for row, column in t.bad_cells}
+        # A value already reported by its own table is not reported again as a broken link.
+        problems += [p for p in _links(tables) if (p.file, p.row, p.column) not in bad]
     return problems
 
 
