@@ -97,7 +97,7 @@ def _result(yi, vi, measure: str, scalar: bool) -> EffectSize:
 
 
 def _positive_variance(v, names, what="variance"):
-    _fail(~(v > 0), names, lambda i: f"{what} = {v[i]!r} is not positive")
+    _fail(~(v > 0), names, lambda i: f"{what} = {float(v[i])!r} is not positive")
 
 
 # --------------------------------------------------------------------------- correlations
@@ -106,7 +106,7 @@ def fisher_z(r, *, labels=None):
     (ra,), scalar = _arrays(r, names=["r"])
     names = _labels(labels, ra.size)
     _finite({"r": ra}, names)
-    _fail(~((ra > -1) & (ra < 1)), names, lambda i: f"correlation r = {ra[i]!r} is outside (-1, 1)")
+    _fail(~((ra > -1) & (ra < 1)), names, lambda i: f"correlation r = {float(ra[i])!r} is outside (-1, 1)")
     return _out(np.arctanh(ra), scalar)
 
 
@@ -385,7 +385,7 @@ def r_to_d(r, vr) -> EffectSize:
     vd = 4 vr / (1 - r²)³."""
     (r, vr), scalar = _arrays(r, vr, names=["r", "vr"])
     names = _labels(None, r.size)
-    _fail(~((r > -1) & (r < 1)), names, lambda i: f"correlation r = {r[i]!r} is outside (-1, 1)")
+    _fail(~((r > -1) & (r < 1)), names, lambda i: f"correlation r = {float(r[i])!r} is outside (-1, 1)")
     _positive_variance(vr, names, "variance of r")
     return _result(2 * r / np.sqrt(1 - r**2), 4 * vr / (1 - r**2) ** 3, "d", scalar)
 

@@ -98,7 +98,7 @@ def _validate(yi, vi, labels=None, *, what: str = "meta-analysis"):
     for i in np.flatnonzero(~np.isfinite(v)):
         problems.append(f"{names[i]}: sampling variance vi is {v[i]} (must be a finite number)")
     for i in np.flatnonzero(np.isfinite(v) & (v <= 0)):
-        problems.append(f"{names[i]}: sampling variance vi = {v[i]!r} is not positive")
+        problems.append(f"{names[i]}: sampling variance vi = {float(v[i])!r} is not positive")
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
     return y, v, names
