@@ -1,0 +1,397 @@
+"""Screening: decisions per reviewer, conflicts, Cohen's kappa and the queue of undecided records.
+
+The decision table is ``data/<question>/screening.csv`` in long form, one row per reviewer per
+record per stage: ``record_id, stage, reviewer, decision, reason, note`` with stage in
+{title_abstract, full_text} and decision in {include, exclude, awaiting_full_text}; ``reason`` comes
+from ``data/screening_reasons.csv`` (empty for include). The first round's wide shape (one row per
+unique record: ``record_id, decision, reason, note``) is also read, converted with the same
+vocabulary.
+
+Decisions key on stable record ids (see :mod:`analysis.records`). A unique record is a duplicate
+cluster: the automatic links of :func:`analysis.records.dedup` plus the reviewers' own links in
+``dedup_map.csv`` where the question has one. Only clusters without a decision enter the queue,
+so after an update only the new unique records are screened.
+
+A reviewer named ``consensus`` records the resolution of a conflict: where present, that decision
+is the final one for its record and stage.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import records as rec
+from analysis.paths import data_dir
+
+STAGES = ("title_abstract", "full_text")
+DECISIONS = ("include", "exclude", "awaiting_full_text")
+SCREENING_COLUMNS = ["record_id", "stage", "reviewer", "decision", "reason", "note"]
+REASON_COLUMNS = ["reason", "stage", "decision", "prisma_box", "questions", "description"]
+CONSENSUS = "consensus"
+# the first round was screened by one person, the review's second reviewer (SOURCE_README.md:
+# "Second-reviewer search and screening"); the wide table names no reviewer
+FIRST_ROUND_REVIEWER = "reviewer_2"
+
+
+class ScreeningError(ValueError):
+    """Decisions that cannot be stored; ``problems`` lists every one (file, line, what is wrong)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def read_reasons() -> pd.DataFrame:
+    """The vocabulary of exclusion reasons, ``data/screening_reasons.csv`` (columns REASON_COLUMNS)."""
+    path = data_dir() / "screening_reasons.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in REASON_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    return table[REASON_COLUMNS]
+
+
+def reasons_for(question: str) -> pd.DataFrame:
+    """Reasons that apply to a question (its name is in the semicolon list ``questions``)."""
+    reasons = read_reasons()
+    applies = reasons["questions"].str.split(";").apply(lambda names: question in [n.strip() for n in names])
+    return reasons[applies].reset_index(drop=True)
+
+
+def _from_first_round_shape(table: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """Wide first-round decisions -> long rows. An include or an exclusion whose reason belongs to
+    the full-text stage passed title/abstract screening; every other exclusion is a
+    title/abstract exclusion."""
+    full_text_reasons = dict(zip(reasons.loc[reasons["stage"] == "full_text", "reason"],
+                                 reasons.loc[reasons["stage"] == "full_text", "decision"]))
+    title_reasons = set(reasons.loc[reasons["stage"] == "title_abstract", "reason"])
+    rows = []
+    for row in table.itertuples(index=False):
+        reason = str(row.reason).strip()
+        if row.decision == "include":
+            rows.append((row.record_id, "title_abstract", "include", "", ""))
+            rows.append((row.record_id, "full_text", "include", "", row.note))
+        elif reason in title_reasons:
+            rows.append((row.record_id, "title_abstract", "exclude", reason, row.note))
+        else:
+            rows.append((row.record_id, "title_abstract", "include", "", ""))
+            rows.append((row.record_id, "full_text", full_text_reasons.get(reason, row.decision), reason, row.note))
+    long = pd.DataFrame(rows, columns=["record_id", "stage", "decision", "reason", "note"])
+    long.insert(2, "reviewer", FIRST_ROUND_REVIEWER)
+    return long[SCREENING_COLUMNS]
+
+
+def read_screening(question: str) -> pd.DataFrame:
+    """All screening decisions of a question in long form (columns SCREENING_COLUMNS)."""
+    path = rec.question_dir(question) / "screening.csv"
+    if not path.exists():
+        return pd.DataFrame(columns=SCREENING_COLUMNS, dtype="str")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if "stage" not in table.columns and {"record_id", "decision", "reason"} <= set(table.columns):
+        if "note" not in table.columns:
+            table["note"] = ""
+        return _from_first_round_shape(table, reasons_for(question))
+    missing = [c for c in SCREENING_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    return table[SCREENING_COLUMNS].copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# Unique records
+# ---------------------------------------------------------------------------------------------
+def unique_records(question: str, *, progress: bool = False) -> pd.DataFrame:
+    """Every record with its duplicate cluster: the record table plus ``cluster_id``,
+    ``first_record_id``, ``reason``, ``linked_to`` and ``cluster_size``.
+
+    Clusters are the automatic links of :func:`analysis.records.dedup` joined with the reviewers'
+    hand-made links in ``dedup_map.csv`` (reason ``manual``) where the question has one.
+    """
+    records = rec.load_records(question, progress=progress)
+    manual_path = rec.question_dir(question) / "dedup_map.csv"
+    manual = rec.labelled_clusters(question) if manual_path.exists() else None
+    clusters = rec.dedup(records, manual_links=manual, progress=progress)
+    table = records.merge(clusters, on="record_id", how="left", validate="one_to_one",
+                          suffixes=("", "_link"))
+    table["cluster_size"] = table.groupby("cluster_id")["record_id"].transform("size").astype(int)
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Final decisions, conflicts, kappa
+# ---------------------------------------------------------------------------------------------
+def final_decisions(screening: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """One row per record decided at ``stage``: ``record_id, decision, reason, n_reviewers``.
+
+    The decision is the consensus reviewer's where there is one, else the reviewers' common
+    decision; records whose reviewers disagree get decision ``conflict``. Reviewers who agree on
+    exclusion but name different reasons keep the first reviewer's reason (the PRISMA box is the
+    same).
+    """
+    at_stage = screening[screening["stage"] == stage]
+    rows = []
+    for record_id, group in at_stage.groupby("record_id", sort=False):
+        consensus = group[group["reviewer"] == CONSENSUS]
+        if len(consensus):
+            row = consensus.iloc[0]
+            rows.append((record_id, row["decision"], row["reason"], int(len(group))))
+            continue
+        decisions = group["decision"].unique()
+        if len(decisions) == 1:
+            rows.append((record_id, decisions[0], group["reason"].iloc[0], int(len(group))))
+        else:
+            rows.append((record_id, "conflict", "", int(len(group))))
+    return pd.DataFrame(rows, columns=["record_id", "decision", "reason", "n_reviewers"])
+
+
+def conflicts(screening: pd.DataFrame, stage: str | None = None) -> pd.DataFrame:
+    """Records on which reviewers disagree at a stage and no consensus decision exists.
+
+    One row per record and stage: ``record_id, stage`` and one column per reviewer holding
+    ``decision`` or ``decision: reason``.
+    """
+    stages = [stage] if stage else list(STAGES)
+    frames = []
+    for current in stages:
+        final = final_decisions(screening, current)
+        open_ids = final.loc[final["decision"] == "conflict", "record_id"]
+        rows = screening[(screening["stage"] == current) & screening["record_id"].isin(open_ids)].copy()
+        if rows.empty:
+            continue
+        rows["shown"] = rows["decision"].where(rows["reason"] == "", rows["decision"] + ": " + rows["reason"])
+        wide = rows.pivot(index="record_id", columns="reviewer", values="shown").reset_index()
+        wide.insert(1, "stage", current)
+        frames.append(wide)
+    if not frames:
+        return pd.DataFrame(columns=["record_id", "stage"])
+    return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] | None = None) -> dict:
+    """Cohen's kappa of two reviewers' decisions at a stage, over the records both decided.
+
+    kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement and p_e the agreement
+    expected from each reviewer's marginal proportions (Cohen 1960, Educ Psychol Meas 20:37-46,
+    eq. 1). Categories are the decisions (include / exclude / awaiting_full_text).
+
+    Returns ``{"stage", "reviewers", "n_records", "agreement", "kappa", "note"}``; with fewer than
+    two reviewers (other than ``consensus``) kappa is None and the note says so; it is never
+    computed against an invented second reviewer.
+    """
+    at_stage = screening[(screening["stage"] == stage) & (screening["reviewer"] != CONSENSUS)]
+    names = sorted(at_stage["reviewer"].unique())
+    result = {"stage": stage, "reviewers": names, "n_records": 0, "agreement": None, "kappa": None, "note": ""}
+    if reviewers is None:
+        if len(names) < 2:
+            result["note"] = (f"only one reviewer ({names[0]}) screened at this stage: no agreement to measure"
+                              if names else "no decisions at this stage")
+            return result
+        if len(names) > 2:
+            result["note"] = f"{len(names)} reviewers; name the two to compare"
+            return result
+        reviewers = (names[0], names[1])
+    first, second = (at_stage[at_stage["reviewer"] == r].set_index("record_id")["decision"] for r in reviewers)
+    both = pd.concat([first.rename("a"), second.rename("b")], axis=1, join="inner")
+    result["reviewers"] = list(reviewers)
+    result["n_records"] = int(len(both))
+    if both.empty:
+        result["note"] = "the two reviewers decided no record in common"
+        return result
+    observed = float((both["a"] == both["b"]).mean())
+    categories = sorted(set(both["a"]) | set(both["b"]))
+    expected = float(sum((both["a"] == c).mean() * (both["b"] == c).mean() for c in categories))
+    result["agreement"] = observed
+    if expected == 1.0:
+        result["note"] = "both reviewers used a single identical category: kappa undefined"
+        return result
+    result["kappa"] = (observed - expected) / (1.0 - expected)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Queue
+# ---------------------------------------------------------------------------------------------
+QUEUE_COLUMNS = ["record_id", "title", "first_author", "year", "journal", "doi", "pmid", "url",
+                 "search_id", "cluster_size"]
+
+
+def screening_queue(question: str, stage: str = "title_abstract", *, reviewer: str | None = None,
+                    progress: bool = False) -> pd.DataFrame:
+    """Unique records still needing a decision at ``stage`` (columns QUEUE_COLUMNS), in search order.
+
+    A cluster is decided when any of its records has a decision at the stage (by ``reviewer`` if
+    given, else by anyone). The full-text queue holds clusters whose final title/abstract
+    decision is include and that have no full-text decision yet.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
+    table = unique_records(question, progress=progress)
+    screening = read_screening(question)
+    cluster_of = dict(zip(table["record_id"], table["cluster_id"]))
+    decided = screening[screening["stage"] == stage]
+    if reviewer:
+        decided = decided[decided["reviewer"] == reviewer]
+    decided_clusters = {cluster_of[r] for r in decided["record_id"] if r in cluster_of}
+    firsts = table[table["record_id"] == table["first_record_id"]]
+    queue = firsts[~firsts["cluster_id"].isin(decided_clusters)]
+    if stage == "full_text":
+        passed = final_decisions(screening, "title_abstract")
+        passed_clusters = {cluster_of[r] for r in passed.loc[passed["decision"] == "include", "record_id"]
+                           if r in cluster_of}
+        queue = queue[queue["cluster_id"].isin(passed_clusters)]
+    return queue[QUEUE_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Appending decisions
+# ---------------------------------------------------------------------------------------------
+def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decisions") -> list[str]:
+    """Every problem that prevents storing ``new`` decisions (empty list when they can be stored).
+
+    Refused: missing columns, unknown record ids, decisions on a record that deduplication links
+    to an earlier one, unknown stages or decisions, reasons not in the vocabulary for that stage
+    and question, a reason on an include, a second decision by the same reviewer on the same
+    record and stage (already stored or repeated in the file), and full-text decisions on records
+    with no title/abstract include.
+    """
+    problems = []
+    missing = [c for c in ("record_id", "stage", "reviewer", "decision") if c not in new.columns]
+    if missing:
+        return [f"{source}: missing column(s) {missing}; expected {SCREENING_COLUMNS}"]
+    table = unique_records(question)
+    first_of = dict(zip(table["record_id"], table["first_record_id"]))
+    link_reason = dict(zip(table["record_id"], table["reason"]))
+    existing = read_screening(question)
+    vocabulary = reasons_for(question)
+    allowed = {(r.reason, r.stage): r.decision for r in vocabulary.itertuples(index=False)}
+    stored = set(zip(existing["record_id"], existing["stage"], existing["reviewer"]))
+    title_included = set(existing.loc[(existing["stage"] == "title_abstract")
+                                      & (existing["decision"] == "include"), "record_id"])
+    title_included |= set(new.loc[(new["stage"] == "title_abstract") & (new["decision"] == "include"), "record_id"])
+    seen: dict[tuple, int] = {}
+    for line, row in enumerate(new.itertuples(index=False), start=2):
+        where = f"{source}, line {line}"
+        record_id, stage, reviewer, decision = (str(getattr(row, c)).strip() for c in
+                                                ("record_id", "stage", "reviewer", "decision"))
+        reason = str(getattr(row, "reason", "")).strip()
+        if record_id not in first_of:
+            problems.append(f"{where}: unknown record_id {record_id!r} (not in any search file of {question})")
+            continue
+        if first_of[record_id] != record_id:
+            problems.append(f"{where}: {record_id} is a duplicate of {first_of[record_id]} "
+                            f"(linked by {link_reason[record_id]}); record the decision on {first_of[record_id]}")
+            continue
+        if stage not in STAGES:
+            problems.append(f"{where}: unknown stage {stage!r}; one of {list(STAGES)}")
+            continue
+        if decision not in DECISIONS:
+            problems.append(f"{where}: unknown decision {decision!r}; one of {list(DECISIONS)}")
+            continue
+        if not reviewer:
+            problems.append(f"{where}: reviewer is empty")
+            continue
+        if decision == "include":
+            if reason:
+                problems.append(f"{where}: an include takes no reason (found {reason!r})")
+        elif (reason, stage) not in allowed:
+            known = sorted({r for (r, s) in allowed if s == stage})
+            problems.append(f"{where}: unknown reason {reason!r} for stage {stage} of {question}; "
+                            f"known reasons: {known} (data/screening_reasons.csv)")
+        elif allowed[(reason, stage)] != decision:
+            problems.append(f"{where}: reason {reason!r} goes with decision {allowed[(reason, stage)]!r}, "
+                            f"not {decision!r}")
+        key = (record_id, stage, reviewer)
+        if key in stored:
+            problems.append(f"{where}: {reviewer} already has a {stage} decision on {record_id} in screening.csv")
+        elif key in seen:
+            problems.append(f"{where}: repeats the {stage} decision of {reviewer} on {record_id} from line {seen[key]}")
+        seen.setdefault(key, line)
+        if stage == "full_text" and record_id not in title_included:
+            problems.append(f"{where}: full-text decision on {record_id}, which has no title/abstract include")
+    return problems
+
+
+def append_decisions(path: Path | str, question: str) -> int:
+    """Append the decisions in CSV ``path`` to ``data/<question>/screening.csv`` atomically.
+
+    Raises ScreeningError listing every problem (nothing is written then). Returns the number
+    of rows appended.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScreeningError([f"{path}: file not found"])
+    try:
+        new = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise ScreeningError([f"{path}: not a readable CSV file ({str(err).strip()})"]) from None
+    for column in ("reason", "note"):
+        if column not in new.columns:
+            new[column] = ""
+    problems = check_decisions(new, question, source=str(path))
+    if not problems and new.empty:
+        problems = [f"{path}: no decision rows"]
+    target = rec.question_dir(question) / "screening.csv"
+    if not problems and target.exists():
+        header = pd.read_csv(target, dtype=str, nrows=0).columns.tolist()
+        if header != SCREENING_COLUMNS:
+            problems = [f"{target}: has columns {header}, not the long form {SCREENING_COLUMNS}; "
+                        "convert it before appending"]
+    if problems:
+        raise ScreeningError(problems)
+    rows = new[SCREENING_COLUMNS].apply(lambda column: column.str.strip()).to_dict("records")
+    rec.append_csv_rows(target, rows, SCREENING_COLUMNS)
+    return len(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line: python -m analysis queue | screen
+# ---------------------------------------------------------------------------------------------
+def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
+    parser.add_argument("--stage", choices=STAGES, default="title_abstract")
+    parser.add_argument("--reviewer", help="only records this reviewer has not yet decided")
+    parser.add_argument("--out", help="write the queue to this CSV file (a screening form to fill in)")
+
+
+def run_queue(args: argparse.Namespace) -> int:
+    try:
+        queue = screening_queue(args.question, args.stage, reviewer=args.reviewer, progress=True)
+        if args.out:
+            form = queue.assign(stage=args.stage, reviewer=args.reviewer or "", decision="", reason="", note="")
+            columns = SCREENING_COLUMNS + [c for c in QUEUE_COLUMNS if c != "record_id"]
+            rec.write_atomic(Path(args.out), form[columns].to_csv(index=False, lineterminator="\n"))
+    except (rec.ExportError, ValueError, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{len(queue)} unique record(s) of {args.question} await a {args.stage} decision"
+          + (f" by {args.reviewer}" if args.reviewer else "") + ".")
+    for row in queue.head(50).itertuples(index=False):
+        print(f"  {row.record_id}  {row.year or '----'}  {str(row.title)[:90]}")
+    if len(queue) > 50:
+        print(f"  ... and {len(queue) - 50} more" + ("" if args.out else " (use --out to write them all)"))
+    if args.out:
+        print(f"queue written to {args.out} (fill in decision and reason, then run `screen`)")
+    return 0
+
+
+def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("decisions", help=f"CSV with columns {', '.join(SCREENING_COLUMNS)}")
+    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    try:
+        appended = append_decisions(args.decisions, args.question)
+    except ScreeningError as err:
+        for problem in err.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing was written.", file=sys.stderr)
+        return 1
+    except (rec.ExportError, ValueError, FileNotFoundError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{appended} decision(s) appended to data/{args.question}/screening.csv")
+    return 0
