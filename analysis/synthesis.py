@@ -77,33 +77,39 @@ class AnalysisSpec:
 
 ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec(
-        "q1", "web help seeking", "Depressive symptoms and web-based help seeking",
+        "q1", "depression_webhelp", "Depressive symptoms and web-based help seeking",
         "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_osg",
         "Bizzotto et al. pooled online support groups only; this review pools every form of "
         "web-based help seeking and reports the forms as subgroups.",
-        aliases=("webhelp", "web-based help seeking", "depression_webhelp"),
     ),
     AnalysisSpec(
-        "q1", "empowerment", "Web-based help seeking and empowerment",
+        "q1", "webhelp_empowerment", "Web-based help seeking and empowerment",
         "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_empowerment",
-        aliases=("webhelp_empowerment",),
     ),
     AnalysisSpec(
-        "q2", "behaviour", "Help-seeking behaviour",
+        "q2", "behaviour", "Help-seeking behaviour (first assessment after the intervention)",
         "logOR", "OR", "intervention type", "ni2025_behaviour",
-        aliases=("behavior",),
+        "Ni et al. do not say which time point their pooled behaviour estimate uses.",
     ),
     AnalysisSpec(
-        "q2", "intentions", "Help-seeking intentions",
+        "q2", "behaviour_follow_up", "Help-seeking behaviour at later follow-up",
+        "logOR", "OR", "intervention type", None,
+        "Ni et al. print no pooled estimate for behaviour at later follow-up.",
+    ),
+    AnalysisSpec(
+        "q2", "intentions", "Help-seeking intentions (immediately after the intervention)",
         "SMD", "SMD", "intervention type", "ni2025_intentions_post",
-        "Ni et al.: immediately after the intervention.",
-        aliases=("intention",),
+    ),
+    AnalysisSpec(
+        "q2", "intentions_follow_up", "Help-seeking intentions at later follow-up",
+        "SMD", "SMD", "intervention type", None,
+        "Ni et al. print only a mean difference for one intervention type at 2 weeks "
+        "(mental contrasting with implementation intentions: MD 4.44).",
     ),
     AnalysisSpec(
         "q2", "attitudes", "Attitudes toward help seeking",
         "SMD", "SMD", "intervention type", "ni2025_attitudes",
-        "Ni et al. print a mean difference (MD) for information support only; not on the SMD scale.",
-        aliases=("attitude",),
+        "Ni et al. print a mean difference (MD) for information support only, not an SMD.",
     ),
     AnalysisSpec(
         "q2", "stigma", "Help-seeking stigma",
@@ -115,7 +121,7 @@ ANALYSES: tuple[AnalysisSpec, ...] = (
 # The columns of results_table, in order (the release archive stores every one of them).
 RESULT_COLUMNS: tuple[str, ...] = (
     "question", "outcome", "outcome_label", "scenario", "model_name", "method", "test",
-    "measure", "pooled", "k", "k_studies", "n", "estimate", "ci_low", "ci_high",
+    "measure", "pooled", "k", "k_studies", "n", "n_unknown", "estimate", "ci_low", "ci_high",
     "pi_low", "pi_high", "estimate_model_scale", "se_model_scale", "tau2", "i2", "q", "q_df",
     "q_pval", "pval", "studies", "model",
 )
@@ -219,19 +225,19 @@ def object_frame(records: list[dict], columns: list[str] | tuple[str, ...]) -> p
                         columns=list(columns))
 
 
-def _participants(rows: pd.DataFrame) -> int | None:
-    """Participants across the pooled studies.
+def _participants(rows: pd.DataFrame) -> tuple[int | None, int]:
+    """Participants across the pooled studies, and how many studies do not print theirs.
 
     Rows of one study (arms sharing a control, two models of one sample) share participants,
-    so each study counts once, with its largest row n; that is a lower bound when arms share
-    a control and were not combined.
+    so each study counts once, with its largest row n. Studies without a printed n are left
+    out of the sum and counted in the second value, so the sum is then a lower bound.
     """
     if rows.empty or "n" not in rows.columns:
-        return None
+        return None, 0
     per_study = pd.to_numeric(rows["n"], errors="coerce").groupby(rows["study_id"]).max()
-    if per_study.isna().any():
-        return None
-    return int(per_study.sum())
+    unknown = int(per_study.isna().sum())
+    known = per_study.dropna()
+    return (int(known.sum()) if len(known) else None), unknown
 
 
 def _format(value: float | None, digits: int = 2) -> str:
@@ -270,7 +276,7 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
         "scenario": scenario, "model_name": model_spec.name, "method": model_spec.method,
         "test": model_spec.test, "measure": spec.reader_measure, "pooled": k >= 2, "k": k,
         "k_studies": int(rows["study_id"].nunique()) if k else 0,
-        "n": _participants(rows),
+        "n": _participants(rows)[0], "n_unknown": _participants(rows)[1],
         "studies": "; ".join(dict.fromkeys(str(s) for s in rows["study_id"])) if k else "",
     }
     for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "estimate_model_scale",
@@ -406,7 +412,7 @@ def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") 
         added = part.iloc[-1]
         record = {"step": step, "added": str(added["study_id"]),
                   "year": _int_or_none(added.get("year")), "k": step,
-                  "n": _participants(part), "measure": spec.reader_measure,
+                  "n": _participants(part)[0], "measure": spec.reader_measure,
                   "pooled": step >= 2}
         if step == 1:
             yi, se = float(added["yi"]), math.sqrt(float(added["vi"]))

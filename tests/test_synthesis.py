@@ -192,3 +192,23 @@ def test_published_estimates_are_set_beside_this_reviews(reference_review):
     assert (behaviour["published_estimate"], behaviour["published_ci_low"], behaviour["published_ci_high"]) == (1.67, 1.05, 2.94)
     assert behaviour["estimate"] == pytest.approx(DATASETS["logor"]["primary"]["estimate"], rel=ITERATIVE)
     assert table.loc[("q2", "stigma"), "estimate"] is None
+
+
+def test_every_outcome_in_the_review_data_has_an_analysis():
+    # An outcome in data/ without an entry in ANALYSES would silently drop out of the book.
+    for question in ("q1", "q2"):
+        defined = {spec.outcome for spec in synthesis.ANALYSES if spec.question == question}
+        for scenario in synthesis.scenario_names(question):
+            outcomes = set(synthesis.load_effect_sizes(question, scenario)["outcome"])
+            assert outcomes <= defined, (question, scenario, outcomes - defined)
+
+
+def test_results_on_the_review_data_pool_every_effect_size_once():
+    table = synthesis.results_table(scenarios=True)
+    for record in table.to_dict("records"):
+        effects = synthesis.load_effect_sizes(record["question"], record["scenario"])
+        rows = effects[effects["outcome"] == record["outcome"]]
+        assert record["k"] == len(rows)
+        assert record["pooled"] is (len(rows) >= 2)
+        assert (record["estimate"] is None) is (len(rows) < 2)
+        assert record["studies"].split("; ") == list(dict.fromkeys(rows.sort_values(["year", "study_id"])["study_id"])) or not len(rows)
