@@ -668,9 +668,6 @@ def estimate_history(include_published: bool = True) -> pd.DataFrame:
 
 
 def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
-    """The pooled estimate as each study was added, oldest first.
-
-    Uses ``sensitivity.cumulative_meta_analysis`` when the package has it, otherwise
-    :func:`analysis.synthesis.cumulative_by_study` (same model as the primary analysis).
-    """
+    """The pooled estimate as each study was added, oldest first: see
+    :func:`analysis.synthesis.cumulative_by_study` (same model as the primary analysis)."""
     return synthesis.cumulative_by_study(question, outcome, scenario)

@@ -400,34 +400,57 @@ def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") 
     """The pooled estimate as each study was added, oldest first (a cumulative meta-analysis).
 
     Step i pools the first i effect sizes ordered by year (then study id) with the primary
-    model, as metafor's ``cumul()`` does (Viechtbauer 2010, J Stat Softw 36(3)); step 1 is not
-    pooled and shows the first study's own estimate and 95% Wald interval.
+    model, as metafor's ``cumul()`` does (Lau et al. 1992, N Engl J Med 327:248; Viechtbauer
+    2010, J Stat Softw 36(3)), through ``sensitivity.cumulative_meta_analysis``. Step 1 is not
+    pooled: it shows the first study's own estimate with its 95% Wald interval.
+    Columns: step, added, year, k, n, measure, pooled, estimate, ci_low, ci_high (reader's
+    scale), tau2, i2 (analysis scale; None at step 1).
     """
     spec = analysis_spec(question, outcome)
     model = MODELS["primary"]
     rows = _effect_sizes(spec, scenario)
-    records = []
-    for step in range(1, len(rows) + 1):
-        part = rows.iloc[:step]
-        added = part.iloc[-1]
-        record = {"step": step, "added": str(added["study_id"]),
-                  "year": _int_or_none(added.get("year")), "k": step,
-                  "n": _participants(part)[0], "measure": spec.reader_measure,
-                  "pooled": step >= 2}
-        if step == 1:
-            yi, se = float(added["yi"]), math.sqrt(float(added["vi"]))
-            # 97.5% normal quantile: the study's own Wald interval.
-            z = 1.959963984540054
-            record.update(estimate=_back(spec, yi), ci_low=_back(spec, yi - z * se),
-                          ci_high=_back(spec, yi + z * se), tau2=None, i2=None)
-        else:
-            fit = models.meta_analysis(part["yi"].astype(float).to_numpy(),
-                                       part["vi"].astype(float).to_numpy(),
-                                       method=model.method, test=model.test)
-            record.update(estimate=_back(spec, fit.estimate), ci_low=_back(spec, fit.ci_low),
-                          ci_high=_back(spec, fit.ci_high), tau2=_plain(fit.tau2),
-                          i2=_plain(fit.i2))
-        records.append(record)
     columns = ["step", "added", "year", "k", "n", "measure", "pooled", "estimate", "ci_low",
                "ci_high", "tau2", "i2"]
+    if rows.empty:
+        return object_frame([], columns)
+    steps = _cumulative_fits(rows, model)
+    records = []
+    for step, fit in enumerate(steps, start=1):
+        part = rows.iloc[:step]
+        added = part.iloc[-1]
+        records.append({
+            "step": step, "added": str(added["study_id"]),
+            "year": _int_or_none(added.get("year")), "k": step,
+            "n": _participants(part)[0], "measure": spec.reader_measure, "pooled": step >= 2,
+            "estimate": _back(spec, fit["estimate"]), "ci_low": _back(spec, fit["ci_low"]),
+            "ci_high": _back(spec, fit["ci_high"]),
+            "tau2": _plain(fit["tau2"]) if step >= 2 else None,
+            "i2": _plain(fit["i2"]) if step >= 2 else None,
+        })
     return object_frame(records, columns)
+
+
+def _cumulative_fits(rows: pd.DataFrame, model: ModelSpec) -> list[dict]:
+    """Analysis-scale estimate, CI, tau² and I² after each added row (rows already in order)."""
+    yi = rows["yi"].astype(float).to_numpy()
+    vi = rows["vi"].astype(float).to_numpy()
+    try:
+        from .sensitivity import cumulative_meta_analysis
+    except ImportError:  # the engine without its sensitivity module: pool each prefix here
+        cumulative_meta_analysis = None
+    if cumulative_meta_analysis is not None:
+        table = cumulative_meta_analysis(yi, vi, labels=[str(s) for s in rows["study_id"]],
+                                         method=model.method, test=model.test)
+        return table[["estimate", "ci_low", "ci_high", "tau2", "i2"]].to_dict("records")
+    fits = []
+    for step in range(1, len(rows) + 1):
+        if step == 1:
+            # 97.5% normal quantile: the first study's own Wald interval, as cumul() shows it.
+            half = 1.959963984540054 * math.sqrt(vi[0])
+            fits.append({"estimate": yi[0], "ci_low": yi[0] - half, "ci_high": yi[0] + half,
+                         "tau2": 0.0, "i2": 0.0})
+            continue
+        fit = models.meta_analysis(yi[:step], vi[:step], method=model.method, test=model.test)
+        fits.append({"estimate": fit.estimate, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
+                     "tau2": fit.tau2, "i2": fit.i2})
+    return fits

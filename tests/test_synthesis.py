@@ -212,3 +212,20 @@ def test_results_on_the_review_data_pool_every_effect_size_once():
         assert record["pooled"] is (len(rows) >= 2)
         assert (record["estimate"] is None) is (len(rows) < 2)
         assert record["studies"].split("; ") == list(dict.fromkeys(rows.sort_values(["year", "study_id"])["study_id"])) or not len(rows)
+
+
+def test_cumulative_view_without_the_sensitivity_module_gives_the_same_steps(reference_review, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_sensitivity(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "sensitivity" and level == 1:
+            raise ImportError("hidden for this test")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_sensitivity)
+    expected = DATASETS["zcor"]["cumulative"]
+    table = synthesis.cumulative_by_study("q1", Q1.outcome)
+    assert [float(v) for v in table["estimate"]] == pytest.approx(expected["estimate"], rel=ITERATIVE)
+    assert [float(v) for v in table["ci_high"]] == pytest.approx(expected["ci_high"], rel=ITERATIVE)
