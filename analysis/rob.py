@@ -51,6 +51,11 @@ JBI_CROSS_SECTIONAL_ITEMS: dict[str, str] = {
     "Overall": "Overall risk of bias (review's rule)",
 }
 
+TOOL_NAMES: dict[str, str] = {
+    ROB2: "RoB 2: Cochrane risk-of-bias tool for randomised trials (Sterne et al. 2019)",
+    JBI_CROSS_SECTIONAL: "JBI checklist for analytical cross-sectional studies (Moola et al. 2020)",
+}
+
 TOOLS: dict[str, dict[str, str]] = {ROB2: ROB2_DOMAINS, JBI_CROSS_SECTIONAL: JBI_CROSS_SECTIONAL_ITEMS}
 
 OVERALL_JUDGEMENTS = ("low", "some concerns", "high")
