@@ -231,6 +231,8 @@ def _first_occurrence_flag(row: dict[str, str]) -> list[RowIssue]:
 
 # ----------------------------------------------------------------------------- vocabularies
 
+# The exclusion reasons of each question's eligibility criteria (SOURCE_README.md), used when
+# data/screening_reasons.csv is absent; that file, where present, is the vocabulary.
 SCREENING_REASONS: dict[str, tuple[str, ...]] = {
     "q1_webhelp": (
         "not primary quantitative study",
@@ -300,7 +302,7 @@ def _screening(question: str) -> TableSchema:
         Column("stage", required=True, allowed=("title_abstract", "full_text")),
         Column("reviewer", "id", required=True, pattern=r"reviewer_\d+"),
         Column("decision", required=True, allowed=("include", "exclude", "awaiting_full_text")),
-        Column("reason", allowed=SCREENING_REASONS[question]),
+        Column("reason"),  # checked against screening_reasons.csv (see validate)
         Column("note"),
     ), key=("record_id", "stage", "reviewer"), row_rules=(_reason_rule,))
 
@@ -467,6 +469,16 @@ AWAITING = TableSchema("awaiting_full_text", "awaiting_full_text.csv", (
     Column("why", required=True),
 ), key=("record_id",))
 
+SCREENING_REASONS_TABLE = TableSchema("screening_reasons", "screening_reasons.csv", (
+    Column("reason", required=True),
+    Column("stage", required=True, allowed=("title_abstract", "full_text")),
+    Column("decision", required=True, allowed=("exclude", "awaiting_full_text")),
+    Column("prisma_box", required=True,
+           allowed=("records_excluded", "reports_excluded", "reports_not_retrieved")),
+    Column("questions", required=True, pattern=r"[a-z0-9_]+(;[a-z0-9_]+)*"),
+    Column("description", required=True),
+), key=("reason", "stage"))
+
 PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
     Column("synthesis_id", "id", required=True, unique=True),
     Column("review", required=True),
@@ -495,7 +507,7 @@ PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
 # Every table of a question folder, in the order they are checked (raw tables first).
 TABLES: tuple[str, ...] = ("queries", "records", "dedup_map", "screening", "studies",
                            "extraction", "assumptions", "awaiting_full_text")
-GLOBAL_TABLES: tuple[str, ...] = ("published_syntheses",)
+GLOBAL_TABLES: tuple[str, ...] = ("published_syntheses", "screening_reasons")
 
 
 def schema_for(question: str | None, table: str) -> TableSchema:
@@ -503,6 +515,8 @@ def schema_for(question: str | None, table: str) -> TableSchema:
     if question is None:
         if table == "published_syntheses":
             return PUBLISHED
+        if table == "screening_reasons":
+            return SCREENING_REASONS_TABLE
         raise KeyError(f"unknown table {table!r} (tables under data/: {', '.join(GLOBAL_TABLES)})")
     folder = question_folder(question)
     fixed = {"queries": QUERIES, "records": RECORDS, "dedup_map": DEDUP_MAP, "studies": STUDIES,

@@ -269,6 +269,56 @@ def _values(table: _Table | None, column: str) -> set[str]:
     return {row.get(column, "") for _, row in table.rows}
 
 
+def _reason_problems(screening: _Table, folder: str, reasons: _Table | None) -> list[Problem]:
+    """Each screening reason must be one the vocabulary allows for its stage and decision."""
+    problems: list[Problem] = []
+    if reasons is not None:
+        allowed = {(row["reason"], row["stage"], row["decision"]) for _, row in reasons.rows
+                   if folder in row["questions"].split(";")}
+    for row_number, row in screening.rows:
+        reason, stage, decision = row["reason"], row["stage"], row["decision"]
+        if reason == "" or decision not in ("exclude", "awaiting_full_text"):
+            continue
+        if reasons is None:
+            if reason not in schemas.SCREENING_REASONS[folder]:
+                problems.append(Problem(screening.file, row_number, "reason",
+                                        f"{reason!r} is not an allowed value "
+                                        f"({'; '.join(schemas.SCREENING_REASONS[folder])})"))
+        elif (reason, stage, decision) not in allowed:
+            choices = sorted({r for r, s, d in allowed if (s, d) == (stage, decision)})
+            problems.append(Problem(screening.file, row_number, "reason",
+                                    f"{reason!r} is not a reason for decision {decision} at stage "
+                                    f"{stage} in screening_reasons.csv "
+                                    f"({'; '.join(choices) or 'none for this question'})"))
+    return problems
+
+
+def _external_problems(folder: str, root: Path) -> list[Problem]:
+    """Risk-of-bias and GRADE tables, checked by their own modules, as Problems."""
+    problems: list[Problem] = []
+    checks = (("risk_of_bias.csv", "analysis.rob", "risk_of_bias_problems"),
+              ("grade.csv", "analysis.grade", "grade_problems"))
+    for file, module_name, function in checks:
+        if not (root / folder / file).exists():
+            continue
+        try:
+            module = __import__(module_name, fromlist=[function])
+            found = getattr(module, function)(folder, root=root)
+        except Exception as error:  # a broken checker must not hide the other problems
+            problems.append(Problem(f"{folder}/{file}", None, None,
+                                    f"could not be checked ({type(error).__name__}: {error})"))
+            continue
+        for text in found:
+            match = re.match(r"^(?P<file>[^,:]+)(, line (?P<row>\d+))?"
+                             r"(, column '(?P<column>[^']+)')?: (?P<message>.*)$", str(text), re.S)
+            if match:
+                row = int(match["row"]) if match["row"] else None
+                problems.append(Problem(match["file"], row, match["column"], match["message"]))
+            else:
+                problems.append(Problem(f"{folder}/{file}", None, None, str(text)))
+    return problems
+
+
 def _links(tables: dict[str, _Table]) -> list[Problem]:
     """Foreign keys and consistency between the tables of one question folder."""
     problems: list[Problem] = []
@@ -434,10 +484,16 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
 
     root = Path(data_dir) if data_dir is not None else default_dir()
     problems: list[Problem] = []
+    global_tables: dict[str, _Table] = {}
     for table in schemas.GLOBAL_TABLES:
         schema, path, relative = _locate(None, table, root)
+        if table == "screening_reasons" and not path.exists():
+            continue  # optional: without it the reasons of each question's criteria apply
         read, found = _read(path, relative, schema)
-        problems += found + check_table(read)
+        table_problems = found + check_table(read)
+        problems += table_problems
+        if not table_problems:
+            global_tables[table] = read
     for folder in schemas.QUESTIONS.values():
         tables: dict[str, _Table] = {}
         for table in schemas.TABLES:
@@ -448,7 +504,14 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
             tables[table] = read
         bad = {(t.file, row, column) for t in tables.values() for row, column in t.bad_cells}
         # A value already reported by its own table is not reported again as a broken link.
-        problems += [p for p in _links(tables) if (p.file, p.row, p.column) not in bad]
+        linked = _links(tables)
+        if tables["screening"].readable:
+            linked += _reason_problems(tables["screening"], folder,
+                                       global_tables.get("screening_reasons"))
+        problems += [p for p in linked if (p.file, p.row, p.column) not in bad]
+        if tables["extraction"].readable and tables["studies"].readable:
+            # those checkers read the study ids of extraction.csv themselves
+            problems += _external_problems(folder, root)
     return problems
 
 

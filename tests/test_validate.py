@@ -103,10 +103,22 @@ CASES = {
     "reason_not_in_vocabulary": (
         "q2_interventions/screening.csv", "exclude,not a controlled trial,Bachelor-thesis",
         "exclude,not relevant,Bachelor-thesis",
-        ["q2_interventions/screening.csv:8:reason: 'not relevant' is not an allowed value "
-         "(not a controlled trial; population not selected for depressive symptoms; "
-         "no help-seeking outcome; no extractable statistic in available report; "
-         "review/protocol; duplicate)"]),
+        ["q2_interventions/screening.csv:8:reason: 'not relevant' is not a reason for decision "
+         "exclude at stage title_abstract in screening_reasons.csv (duplicate; no help-seeking "
+         "outcome; not a controlled trial; population not selected for depressive symptoms; "
+         "review/protocol)"]),
+    "reason_of_the_other_question": (
+        "q2_interventions/screening.csv", "exclude,not a controlled trial,Bachelor-thesis",
+        "exclude,no depression measure,Bachelor-thesis",
+        ["q2_interventions/screening.csv:8:reason: 'no depression measure' is not a reason for "
+         "decision exclude at stage title_abstract in screening_reasons.csv (duplicate; no "
+         "help-seeking outcome; not a controlled trial; population not selected for depressive "
+         "symptoms; review/protocol)"]),
+    "prisma_box_unknown": (
+        "screening_reasons.csv", "exclude,records_excluded,q1_webhelp,no validated",
+        "exclude,records_dropped,q1_webhelp,no validated",
+        ["screening_reasons.csv:4:prisma_box: 'records_dropped' is not an allowed value "
+         "(records_excluded; reports_excluded; reports_not_retrieved)"]),
     "exclude_without_reason": (
         "q2_interventions/screening.csv", "exclude,not a controlled trial,Bachelor-thesis",
         "exclude,,Bachelor-thesis",
@@ -183,6 +195,17 @@ def test_one_defect_gives_its_message(data_copy, case):
             f"has no title_abstract include",
         ]
     assert problems() == expected
+
+
+def test_without_reasons_file_the_criteria_reasons_apply(data_copy):
+    (data_copy / "screening_reasons.csv").unlink()
+    edit(data_copy, "q2_interventions/screening.csv",
+         "exclude,not a controlled trial,Bachelor-thesis", "exclude,not relevant,Bachelor-thesis")
+    assert problems() == [
+        "q2_interventions/screening.csv:8:reason: 'not relevant' is not an allowed value "
+        "(not a controlled trial; population not selected for depressive symptoms; "
+        "no help-seeking outcome; no extractable statistic in available report; "
+        "review/protocol; duplicate)"]
 
 
 def test_unclosed_quote_is_a_problem_with_its_row(data_copy):
