@@ -32,7 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 __all__ = [
     "TAU2_METHODS",
@@ -73,9 +73,31 @@ _MAXITER = 100
 
 
 # --------------------------------------------------------------------------- input checks
-def _labels_or_default(labels: Sequence[Any] | None, k: int) -> list[str]:
+class _DefaultLabels(Sequence):
+    """"study 1", ..., "study k" without building k strings up front (k may be 10^5)."""
+
+    def __init__(self, k: int):
+        self._k = k
+
+    def __len__(self) -> int:
+        return self._k
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [f"study {j + 1}" for j in range(*i.indices(self._k))]
+        if i < 0:
+            i += self._k
+        if not 0 <= i < self._k:
+            raise IndexError(i)
+        return f"study {i + 1}"
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+
+def _labels_or_default(labels: Sequence[Any] | None, k: int) -> Sequence[str]:
     if labels is None:
-        return [f"study {i + 1}" for i in range(k)]
+        return _DefaultLabels(k)
     out = [str(x) for x in labels]
     if len(out) != k:
         raise ValueError(f"labels has {len(out)} entries but there are {k} studies")
@@ -124,9 +146,18 @@ def _min_k(method: str, k: int, p: int = 1) -> None:
         )
 
 
-def _design(X, k: int, intercept: bool) -> tuple[np.ndarray, list[str]]:
+class _Ones:
+    """The design of an intercept-only model; lets every P quantity use O(k) sums."""
+
+    __slots__ = ("shape",)
+
+    def __init__(self, k: int):
+        self.shape = (k, 1)
+
+
+def _design(X, k: int, intercept: bool):
     if X is None:
-        return np.ones((k, 1)), ["intercept"]
+        return _Ones(k), ["intercept"]
     if isinstance(X, pd.Series):
         names = [str(X.name) if X.name is not None else "x1"]
         M = X.to_numpy(dtype=float).reshape(-1, 1)
@@ -155,19 +186,22 @@ def _design(X, k: int, intercept: bool) -> tuple[np.ndarray, list[str]]:
 class _WLS:
     """Quantities of P = W - W X (X'WX)^-1 X'W without forming any k-by-k matrix."""
 
-    __slots__ = ("X", "w", "A_inv", "beta", "resid", "_y")
+    __slots__ = ("X", "w", "A_inv", "beta", "resid", "ones", "sw")
 
-    def __init__(self, y: np.ndarray, w: np.ndarray, X: np.ndarray):
-        self.X, self.w, self._y = X, w, y
-        if X.shape[1] == 1 and np.all(X == 1.0):
-            sw = w.sum()
+    def __init__(self, y: np.ndarray, w: np.ndarray, X):
+        self.X, self.w = X, w
+        self.ones = isinstance(X, _Ones)
+        if self.ones:
+            self.sw = sw = float(w.sum())
+            mu = float(np.dot(w, y)) / sw
             self.A_inv = np.array([[1.0 / sw]])
-            self.beta = np.array([np.dot(w, y) / sw])
+            self.beta = np.array([mu])
+            self.resid = y - mu
         else:
             XtW = X.T * w
             self.A_inv = np.linalg.inv(XtW @ X)
             self.beta = self.A_inv @ (XtW @ y)
-        self.resid = y - X @ self.beta
+            self.resid = y - X @ self.beta
 
     def yPy(self) -> float:
         return float(np.dot(self.w, self.resid**2))
@@ -180,16 +214,25 @@ class _WLS:
         return (self.X.T * d) @ self.X
 
     def trP(self) -> float:
+        if self.ones:
+            return self.sw - float(np.dot(self.w, self.w)) / self.sw
         return float(self.w.sum() - np.trace(self.A_inv @ self._xtdx(self.w**2)))
 
     def trPP(self) -> float:
         w = self.w
+        if self.ones:
+            w2 = w * w
+            s2, s3, sw = float(w2.sum()), float(np.dot(w2, w)), self.sw
+            return s2 - 2 * s3 / sw + (s2 / sw) ** 2
         M2 = self.A_inv @ self._xtdx(w**2)
         return float((w**2).sum() - 2 * np.trace(self.A_inv @ self._xtdx(w**3)) + np.trace(M2 @ M2))
 
     def diag_PP(self) -> np.ndarray:
         """Diagonal of P P: w_i² - 2 w_i³ G_ii + w_i² (G W² G)_ii with G = X A^-1 X'."""
         w, X, Ai = self.w, self.X, self.A_inv
+        if self.ones:
+            sw = self.sw
+            return w**2 - 2 * w**3 / sw + w**2 * float(np.dot(w, w)) / sw**2
         XAi = X @ Ai
         G_diag = np.einsum("ij,ij->i", XAi, X)
         GW2G_diag = np.einsum("ij,ij->i", XAi @ self._xtdx(w**2), XAi)
@@ -199,6 +242,9 @@ class _WLS:
         """trace(P V P V) = sum(PV * t(PV)), with P the weighted projection."""
         w, Ai = self.w, self.A_inv
         b = w * v
+        if self.ones:
+            m = float(np.dot(b, w)) / self.sw
+            return float(np.dot(b, b)) - 2 * float(np.dot(b * b, w)) / self.sw + m * m
         M = Ai @ self._xtdx(b * w)
         return float((b**2).sum() - 2 * np.trace(Ai @ self._xtdx(b**2 * w)) + np.trace(M @ M))
 
@@ -207,7 +253,9 @@ def _centred(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     """metafor centres yi before computing Q and tau²: harmless rounding-wise and
     mathematically neutral when the model has an intercept. Without an intercept centring
     would change Q, so yi is then used as is (metafor 3.8 centres regardless)."""
-    return y - y.mean() if np.all(X[:, 0] == 1.0) else y
+    if isinstance(X, _Ones) or np.all(X[:, 0] == 1.0):
+        return y - y.mean()
+    return y
 
 
 def _qe(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
@@ -334,19 +382,27 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
         return _Tau2Fit(tau2, se)
 
     # HE: needed as such and as the starting value of ML, REML and EB.
-    ols = _WLS(yc, np.ones(k), X)
-    rss = ols.yPy()
-    XtX_inv = ols.A_inv
-    h_diag = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
-    trPV = float(v.sum() - np.dot(h_diag, v))
+    if isinstance(X, _Ones):
+        rss = float(np.dot(yc, yc))  # yc is centred: the OLS residuals
+        trPV = float(v.sum()) * (1 - 1 / k)
+    else:
+        ols = _WLS(yc, np.ones(k), X)
+        rss = ols.yPy()
+        XtX_inv = ols.A_inv
+        h_diag = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
+        trPV = float(v.sum() - np.dot(h_diag, v))
     tau2_he = (rss - trPV) / (k - p)
     if method == "HE":
         tau2 = max(0.0, tau2_he)
         # trace(PV PV) for the unweighted projection P = I - H.
-        XtVX = (X.T * v) @ X
-        XtV2X = (X.T * v**2) @ X
-        M = XtX_inv @ XtVX
-        trPVPV = float((v**2).sum() - 2 * np.trace(XtX_inv @ XtV2X) + np.trace(M @ M))
+        if isinstance(X, _Ones):
+            m = float(v.sum()) / k
+            trPVPV = float(np.dot(v, v)) * (1 - 2 / k) + m * m
+        else:
+            XtVX = (X.T * v) @ X
+            XtV2X = (X.T * v**2) @ X
+            M = XtX_inv @ XtVX
+            trPVPV = float((v**2).sum() - 2 * np.trace(XtX_inv @ XtV2X) + np.trace(M @ M))
         se = math.sqrt(1 / (k - p) ** 2 * (2 * trPVPV + 4 * tau2 * trPV + 2 * tau2**2 * (k - p)))
         return _Tau2Fit(tau2, se)
 
@@ -398,7 +454,7 @@ def _loglik(y, v, X, tau2, *, reml: bool) -> float:
     rss = fit.yPy()
     if not reml:
         return -0.5 * k * math.log(2 * math.pi) - 0.5 * np.log(v + tau2).sum() - 0.5 * rss
-    logdet = np.linalg.slogdet((X.T * fit.w) @ X)[1]
+    logdet = math.log(fit.sw) if fit.ones else np.linalg.slogdet((X.T * fit.w) @ X)[1]
     return float(-0.5 * (k - p) * math.log(2 * math.pi) - 0.5 * np.log(v + tau2).sum()
                  - 0.5 * logdet - 0.5 * rss)
 
@@ -438,8 +494,8 @@ def _q_profile(y, v, X, level, tau2_estimate, tol=_TOL, maxiter=1000):
     alpha = 1 - level
     lo_bound = min(0.0, tau2_estimate)
     hi_bound = max(100.0, 10 * tau2_estimate, 10 * lo_bound)
-    crit_u = stats.chi2.isf(alpha / 2, k - p)
-    crit_l = stats.chi2.ppf(alpha / 2, k - p)
+    crit_u = float(special.chdtri(k - p, alpha / 2))
+    crit_l = float(special.chdtri(k - p, 1 - alpha / 2))
     q_max = _qe(y, v, X, hi_bound)
     q_min = _qe(y, v, X, lo_bound)
     f = lambda t, obj: _qe(y, v, X, t) - obj  # noqa: E731
@@ -603,14 +659,14 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
         raise ValueError(f"Knapp-Hartung test needs at least 2 studies (k = {k})")
     if pi_method == "higgins" and k < 3:
         raise ValueError(f"the Higgins prediction interval uses t(k - 2) and needs k >= 3 (k = {k})")
-    X = np.ones((k, 1))
+    X = _Ones(k)
     fit = _fit_model(y, v, X, m, t, knha_floor, level, **options)
     tau2 = fit["tau2"]
     est, se = float(fit["beta"][0]), float(fit["se"][0])
 
     alpha = 1 - level
     if pi_method == "higgins":
-        pi_crit, pi_df = stats.t.isf(alpha / 2, k - 2), float(k - 2)
+        pi_crit, pi_df = float(-special.stdtrit(k - 2, alpha / 2)), float(k - 2)
     else:
         pi_crit, pi_df = fit["crit"], fit["ddf"]
     half = pi_crit * math.sqrt(se**2 + tau2)
@@ -649,12 +705,12 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
     alpha = 1 - level
     if test == "knha":
         ddf = float(k - p)
-        pval = 2 * stats.t.sf(np.abs(zval), ddf)
-        crit = float(stats.t.isf(alpha / 2, ddf))
+        pval = 2 * special.stdtr(ddf, -np.abs(zval))
+        crit = float(-special.stdtrit(ddf, alpha / 2))
     else:
         ddf = None
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = float(stats.norm.isf(alpha / 2))
+        pval = 2 * special.ndtr(-np.abs(zval))
+        crit = float(-special.ndtri(alpha / 2))
     return {"tau2": tau2, "se_tau2": tfit.se_tau2, "beta": fit.beta, "vb": vb, "se": se,
             "zval": zval, "pval": pval, "crit": crit, "ddf": ddf, "s2w": s2w,
             "ci_low": fit.beta - crit * se, "ci_high": fit.beta + crit * se, "wls": fit}
@@ -671,7 +727,7 @@ def _heterogeneity(y, v, X, method, tau2, level) -> dict:
     fe = _WLS(yc, 1.0 / v, X)
     q = max(0.0, fe.yPy())
     df = k - p
-    q_pval = float(stats.chi2.sf(q, df))
+    q_pval = float(special.chdtrc(df, q))
     vt = df / fe.trP()  # "typical" within-study variance, Viechtbauer 2010 eq. 9
     if method in _FIXED:
         i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
@@ -810,7 +866,7 @@ def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", interce
         if m in _FIXED:
             r2 = 0.0 if np.var(y) == 0 else max(0.0, 100 * _wls_adj_r2(y, 1.0 / v, Xm))
         else:
-            tau2_0 = _fit_tau2(y, v, np.ones((k, 1)), m, **options).tau2
+            tau2_0 = _fit_tau2(y, v, _Ones(k), m, **options).tau2
             r2 = 0.0 if tau2_0 == 0 else max(0.0, 100 * (tau2_0 - tau2) / tau2_0)
     table = pd.DataFrame({
         "term": pd.array(terms, dtype="string"), "estimate": fit["beta"], "se": fit["se"],
@@ -1135,6 +1191,8 @@ def multilevel_meta_analysis(yi, vi, cluster, *, X=None, intercept: bool = True,
         raise ValueError(f"three-level model: missing cluster for {', '.join(bad)}")
     codes, uniques = pd.factorize(cl)
     Xm, terms = _design(X, y.size, intercept)
+    if isinstance(Xm, _Ones):
+        Xm = np.ones((y.size, 1))
     k, p = Xm.shape
     if len(uniques) < 2 or k - p < 2:
         raise ValueError(f"three-level model needs at least 2 clusters and k > p + 1 (k = {k}, "
