@@ -23,6 +23,10 @@ __all__ = [
 # Question folders under data/, with the short names the package also accepts.
 QUESTIONS: dict[str, str] = {"q1": "q1_webhelp", "q2": "q2_interventions"}
 
+# A record id: R0001... for the first identification round; "<export file stem>:<position>"
+# for records of later searches (analysis.records gives them).
+RECORD_ID = r"R\d{4}|[A-Za-z0-9_.\-]+:\d+"
+
 _PRINTED = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)$")
 _PRINTED_P = re.compile(r"^(<|>|<=|>=|=)?(0?\.\d+|0|1(\.0*)?)$")
 _INT = re.compile(r"^-?\d+$")
@@ -287,6 +291,18 @@ RECORDS = TableSchema("records", "records.csv", (
     Column("pmid", "int", low=1),
 ), key=("record_id",), raw=True)
 
+SEARCHES = TableSchema("searches", "searches/searches.csv", (
+    Column("search_id", "id", required=True, unique=True),
+    Column("file", required=True, unique=True),
+    Column("source", required=True),
+    Column("query", required=True),
+    Column("date_run", "date", required=True),
+    Column("n_hits", "int", required=True, low=0),
+    Column("format", required=True,
+           allowed=("index_hits", "ris", "nbib", "bibtex", "scopus_csv", "wos_csv", "wos_tab")),
+    Column("note"),
+), key=("search_id",))
+
 DEDUP_MAP = TableSchema("dedup_map", "dedup_map.csv", (
     Column("record_id", "id", required=True, unique=True, pattern=r"R\d{4}"),
     Column("first_occurrence_record_id", "id", required=True, pattern=r"R\d{4}"),
@@ -298,7 +314,7 @@ DEDUP_MAP = TableSchema("dedup_map", "dedup_map.csv", (
 
 def _screening(question: str) -> TableSchema:
     return TableSchema("screening", "screening.csv", (
-        Column("record_id", "id", required=True, pattern=r"R\d{4}"),
+        Column("record_id", "id", required=True, pattern=RECORD_ID),
         Column("stage", required=True, allowed=("title_abstract", "full_text")),
         Column("reviewer", "id", required=True, pattern=r"reviewer_\d+"),
         Column("decision", required=True, allowed=("include", "exclude", "awaiting_full_text")),
@@ -315,7 +331,7 @@ STUDIES = TableSchema("studies", "studies.csv", (
     Column("title", required=True),
     Column("journal", required=True),
     Column("doi", "doi"),
-    Column("record_id", "id", required=True, pattern=r"R\d{4}"),
+    Column("record_id", "id", required=True, pattern=RECORD_ID),
     Column("design", required=True),
     Column("population", required=True),
     Column("country", required=True),
@@ -330,7 +346,7 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("help_seeking_form", required=True,
            allowed=("online_support_groups", "internet_and_self_help", "online_counselling",
                     "general", "mixed")),
-    Column("record_id", "id", required=True, pattern=r"R\d{4}"),
+    Column("record_id", "id", required=True, pattern=RECORD_ID),
     Column("doi", "doi"),
     Column("url", "url"),
     Column("population", required=True),
@@ -388,7 +404,7 @@ Q2_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("study_id", "id", required=True),
     Column("comparison_id", "id", required=True),
     Column("arm_group", "id", required=True),
-    Column("record_id", "id", required=True, pattern=r"R\d{4}"),
+    Column("record_id", "id", required=True, pattern=RECORD_ID),
     Column("doi", "doi"),
     Column("url", "url"),
     Column("population", required=True),
@@ -464,7 +480,7 @@ ASSUMPTIONS = TableSchema("assumptions", "assumptions.csv", (
 
 AWAITING = TableSchema("awaiting_full_text", "awaiting_full_text.csv", (
     Column("priority", "int", required=True, low=1),
-    Column("record_id", "id", required=True, unique=True, pattern=r"R\d{4}"),
+    Column("record_id", "id", required=True, unique=True, pattern=RECORD_ID),
     Column("study", required=True),
     Column("why", required=True),
 ), key=("record_id",))
@@ -505,7 +521,7 @@ PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
 ))
 
 # Every table of a question folder, in the order they are checked (raw tables first).
-TABLES: tuple[str, ...] = ("queries", "records", "dedup_map", "screening", "studies",
+TABLES: tuple[str, ...] = ("queries", "records", "searches", "dedup_map", "screening", "studies",
                            "extraction", "assumptions", "awaiting_full_text")
 GLOBAL_TABLES: tuple[str, ...] = ("published_syntheses", "screening_reasons")
 
@@ -519,7 +535,8 @@ def schema_for(question: str | None, table: str) -> TableSchema:
             return SCREENING_REASONS_TABLE
         raise KeyError(f"unknown table {table!r} (tables under data/: {', '.join(GLOBAL_TABLES)})")
     folder = question_folder(question)
-    fixed = {"queries": QUERIES, "records": RECORDS, "dedup_map": DEDUP_MAP, "studies": STUDIES,
+    fixed = {"queries": QUERIES, "records": RECORDS, "searches": SEARCHES,
+             "dedup_map": DEDUP_MAP, "studies": STUDIES,
              "assumptions": ASSUMPTIONS, "awaiting_full_text": AWAITING}
     if table in fixed:
         return fixed[table]

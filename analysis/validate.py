@@ -330,6 +330,8 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
     queries, records, dedup = usable("queries"), usable("records"), usable("dedup_map")
     screening, studies, extraction = usable("screening"), usable("studies"), usable("extraction")
     assumptions, awaiting = usable("assumptions"), usable("awaiting_full_text")
+    searches = usable("searches")
+    search_stems = {Path(row["file"]).stem for _, row in searches.rows} if searches else set()
 
     if queries and records:
         known = _values(queries, "query_id")
@@ -363,7 +365,12 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
                     if row["stage"] == "full_text" and row["decision"] == "include"}
         for row_number, row in screening.rows:
             rid = row["record_id"]
-            if records and rid and rid not in record_ids:
+            if ":" in rid:
+                if searches is not None and rid.rsplit(":", 1)[0] not in search_stems:
+                    problems.append(Problem(screening.file, row_number, "record_id",
+                                            f"record {rid} names no search file of "
+                                            f"searches/searches.csv"))
+            elif records and rid and rid not in record_ids:
                 problems.append(Problem(screening.file, row_number, "record_id",
                                         f"record {rid} is not in records.csv"))
             elif first_of and rid in first_of and first_of[rid] != rid:
