@@ -263,6 +263,22 @@ def _qe(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
     return _WLS(y, 1.0 / (v + tau2), X).yPy()
 
 
+def _qe_function(y: np.ndarray, v: np.ndarray, X):
+    """tau2 -> generalised Q, for root finding. Intercept-only: with yc = y - mean(y),
+    Q = sum w yc² - (sum w yc)² / sum w, one division and three dot products per call."""
+    if not isinstance(X, _Ones):
+        return lambda tau2: _qe(y, v, X, tau2)
+    yc = y - y.mean()
+    yc2 = yc * yc
+
+    def q(tau2: float) -> float:
+        w = 1.0 / (v + tau2)
+        a = float(np.dot(w, yc))
+        return max(float(np.dot(w, yc2)) - a * a / float(w.sum()), 0.0)
+
+    return q
+
+
 def r_uniroot(f, lower: float, upper: float, *, tol: float = _TOL, maxiter: int = 1000,
               f_lower: float | None = None, f_upper: float | None = None) -> float:
     """Root of ``f`` in [lower, upper] by Brent's zeroin, a line-by-line port of R's
@@ -367,14 +383,15 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     if method == "PM":
         target = k - p
         upper = tau2_max if tau2_max is not None else max(100.0, 10 * _mad(y) ** 2)
-        q_at_zero = _qe(yc, v, X, 0.0) - target
+        qfun = _qe_function(yc, v, X)
+        q_at_zero = qfun(0.0) - target
         if q_at_zero < 0:
             tau2 = 0.0
         else:
-            q_at_max = _qe(yc, v, X, upper) - target
+            q_at_max = qfun(upper) - target
             if q_at_max > 0:
                 raise ValueError(f"method PM: no root of the generalised Q below tau2_max = {upper}")
-            tau2 = r_uniroot(lambda t: _qe(yc, v, X, t) - target, 0.0, upper, tol=tol,
+            tau2 = r_uniroot(lambda t: qfun(t) - target, 0.0, upper, tol=tol,
                              maxiter=maxiter, f_lower=q_at_zero, f_upper=q_at_max)
         tau2 = max(0.0, tau2)
         w = 1.0 / (v + tau2)
@@ -496,9 +513,10 @@ def _q_profile(y, v, X, level, tau2_estimate, tol=_TOL, maxiter=1000):
     hi_bound = max(100.0, 10 * tau2_estimate, 10 * lo_bound)
     crit_u = float(special.chdtri(k - p, alpha / 2))
     crit_l = float(special.chdtri(k - p, 1 - alpha / 2))
-    q_max = _qe(y, v, X, hi_bound)
-    q_min = _qe(y, v, X, lo_bound)
-    f = lambda t, obj: _qe(y, v, X, t) - obj  # noqa: E731
+    qfun = _qe_function(y, v, X)
+    q_max = qfun(hi_bound)
+    q_min = qfun(lo_bound)
+    f = lambda t, obj: qfun(t) - obj  # noqa: E731
     if q_min < crit_l:
         lb = ub = lo_bound
     else:
