@@ -220,9 +220,14 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
     ``pooled_results`` has at least the columns ``outcome, k, n, measure, estimate, ci_low,
     ci_high`` (estimate and CI already on the reader's scale: OR, r, SMD...), one row per pooled
     outcome; ``grade_table`` is :func:`load_grade_table`'s frame (or any frame with its columns).
+    When ``pooled_results`` also has ``outcome_label`` (as ``synthesis.results_table`` does,
+    filtered to one scenario and model), outcomes are matched on it.
     Returns the columns of ``SOF_COLUMNS``. Outcomes that no study informs read "no studies";
-    an outcome with studies but no pooled row reads "not pooled".
+    an outcome with studies but no pooled row or no estimate reads "not pooled".
     """
+    if "outcome_label" in pooled_results.columns:
+        pooled_results = pooled_results.drop(columns=["outcome"], errors="ignore").rename(
+            columns={"outcome_label": "outcome"})
     needed = ("outcome", "k", "n", "measure", "estimate", "ci_low", "ci_high")
     absent = [c for c in needed if c not in pooled_results.columns]
     if absent:
@@ -245,8 +250,11 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
             rows.append((outcome, 0, "\u2014", "no studies", NO_STUDIES, "\u2014", comments))
             continue
         result = pooled.get(outcome)
-        if result is None:
-            k, n, effect = len(studies), "not reported", "not pooled"
+        if result is None or pd.isna(result["estimate"]):
+            k = len(studies) if result is None or pd.isna(result["k"]) else int(result["k"])
+            n = "not reported" if result is None or pd.isna(result["n"]) else \
+                f"{int(round(float(result['n']))):,}"
+            effect = "not pooled"
         else:
             k = int(result["k"])
             n = "not reported" if pd.isna(result["n"]) else f"{int(round(float(result['n']))):,}"

@@ -612,14 +612,28 @@ def _reader_scale_of(frame: pd.DataFrame, measure: str | None) -> _Scale:
     return _SCALES[_MEASURE_SCALE.get(str(measure), "identity")], (measure or "")
 
 
-def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, title_left: str,
-                reference: float | None, reference_label: str, extra: list[str] | None,
-                extra_title: str, ax, gid: str):
-    """Rows of point estimates with intervals, values already on the reader's scale."""
-    sc, measure = _reader_scale_of(frame, measure)
-    est = frame["estimate"].astype(float).to_numpy()
-    low = frame["ci_low"].astype(float).to_numpy()
-    high = frame["ci_high"].astype(float).to_numpy()
+def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, scale: str | None,
+                title_left: str, reference: float | None, reference_label: str,
+                extra: list[str] | None, extra_title: str, ax, gid: str):
+    """Rows of point estimates with intervals.
+
+    With ``scale`` None the values are on the reader's scale already and ``measure`` (or the
+    frame's ``measure`` column) picks the axis (OR: log axis); with ``scale`` ("identity", "exp",
+    "r") they are on the model scale and are mapped to the reader's scale here.
+    """
+    if scale is not None:
+        model = _scale(scale)
+        sc = _SCALES["exp"] if model.log_axis else _SCALES["identity"]
+        measure = measure or ""
+        convert = model.forward
+        if reference is not None:
+            reference = float(model.forward(reference))
+    else:
+        sc, measure = _reader_scale_of(frame, measure)
+        convert = lambda v: np.asarray(v, dtype=float)  # noqa: E731
+    est = convert(frame["estimate"].astype(float).to_numpy())
+    low = convert(frame["ci_low"].astype(float).to_numpy())
+    high = convert(frame["ci_high"].astype(float).to_numpy())
     n = len(frame)
     # limits: transform to the model-like scale for the ratio case so spans are symmetric
     to_model = np.log if sc.log_axis else (lambda v: np.asarray(v, dtype=float))
@@ -673,12 +687,15 @@ def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, 
     return fig
 
 
-def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str | None = None):
+def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str | None = None,
+                           scale: str | None = None):
     """Cumulative meta-analysis: the pooled estimate after each study is added (oldest first).
 
-    ``cumulative_df`` has ``added`` (or ``label``), ``estimate``, ``ci_low``, ``ci_high`` on the
-    reader's scale (as ``synthesis.cumulative_by_study`` returns), optionally ``year``, ``k`` and
-    ``measure`` ("OR" draws a log axis).
+    ``cumulative_df`` has ``added`` (or ``study``/``label``), ``estimate``, ``ci_low``,
+    ``ci_high``, optionally ``year``, ``k`` and ``measure``. Values on the reader's scale (as
+    ``synthesis.cumulative_by_study`` returns; "OR" in ``measure`` draws a log axis), or on the
+    model scale (as ``sensitivity.cumulative_meta_analysis`` returns) with ``scale`` naming the
+    back-transformation ("exp", "r", "identity") and ``measure`` the label.
     """
     label_col = _label_column(cumulative_df, ("added", "label", "study", "study_id"))
     labels = []
@@ -690,48 +707,63 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
     extra = None
     if "k" in cumulative_df.columns:
         extra = [f"{int(k)}" for k in cumulative_df["k"]]
-    return _row_forest(cumulative_df, labels, measure=measure, title_left="Study added",
+    return _row_forest(cumulative_df, labels, measure=measure, scale=scale, title_left="Study added",
                        reference=None, reference_label="", extra=extra, extra_title="k", ax=ax,
                        gid="cumulative_point")
 
 
-def cumulative_forest_plot_alt_text(cumulative_df: pd.DataFrame, *, measure: str | None = None, **_) -> str:
-    sc, measure = _reader_scale_of(cumulative_df, measure)
-    first, last = cumulative_df.iloc[0], cumulative_df.iloc[-1]
+def _reader_values(frame: pd.DataFrame, scale: str | None, measure: str | None):
+    if scale is None:
+        _, measure = _reader_scale_of(frame, measure)
+        convert = lambda v: np.asarray(v, dtype=float)  # noqa: E731
+    else:
+        convert = _scale(scale).forward
+    return ({c: convert(frame[c].astype(float).to_numpy()) for c in ("estimate", "ci_low", "ci_high")},
+            measure or "estimate")
+
+
+def cumulative_forest_plot_alt_text(cumulative_df: pd.DataFrame, *, measure: str | None = None,
+                                    scale: str | None = None, **_) -> str:
+    values, measure = _reader_values(cumulative_df, scale, measure)
     label_col = _label_column(cumulative_df, ("added", "label", "study", "study_id"))
+    labels = cumulative_df[label_col].tolist()
     return (f"Cumulative forest plot of {len(cumulative_df)} steps, adding studies from "
-            f"{first[label_col]} to {last[label_col]}; the {measure or 'estimate'} moves from "
-            f"{fmt(first['estimate'])} to {fmt(last['estimate'])} "
-            f"(final 95% CI {fmt(last['ci_low'])} to {fmt(last['ci_high'])}).")
+            f"{labels[0]} to {labels[-1]}; the {measure} moves from "
+            f"{fmt(values['estimate'][0])} to {fmt(values['estimate'][-1])} "
+            f"(final 95% CI {fmt(values['ci_low'][-1])} to {fmt(values['ci_high'][-1])}).")
 
 
 def leave_one_out_plot(loo_df: pd.DataFrame, ax=None, *, measure: str | None = None,
-                       full_estimate: float | None = None):
+                       scale: str | None = None, full_estimate: float | None = None):
     """Leave-one-out analysis: the pooled estimate with each study omitted in turn.
 
-    ``loo_df`` has the omitted study (``omitted``/``label``/``study``), ``estimate``, ``ci_low``,
-    ``ci_high`` on the reader's scale and optionally ``i2`` (shown as a column);
-    ``full_estimate`` draws the all-studies estimate as a dashed line.
+    ``loo_df`` has the omitted study (``study``/``omitted``/``label``), ``estimate``, ``ci_low``,
+    ``ci_high`` and optionally ``i2`` (shown as a column), as ``sensitivity.leave_one_out``
+    returns. ``scale`` ("exp", "r", "identity") maps model-scale values to the reader's scale
+    (None: already on it); ``full_estimate`` (same scale as the frame) draws the all-studies
+    estimate as a dashed line.
     """
     label_col = _label_column(loo_df, ("omitted", "label", "study", "study_id", "left_out"))
     labels = [f"Omitting {x}" for x in loo_df[label_col]]
     extra = [f"{float(v):.0f}%" if _finite(v) else "NA" for v in loo_df["i2"]] if "i2" in loo_df else None
-    return _row_forest(loo_df, labels, measure=measure, title_left="Study omitted",
+    return _row_forest(loo_df, labels, measure=measure, scale=scale, title_left="Study omitted",
                        reference=full_estimate, reference_label="dashed: estimate with all studies",
                        extra=extra, extra_title="I\u00b2", ax=ax, gid="loo_point")
 
 
 def leave_one_out_plot_alt_text(loo_df: pd.DataFrame, *, measure: str | None = None,
-                                full_estimate: float | None = None, **_) -> str:
-    sc, measure = _reader_scale_of(loo_df, measure)
+                                scale: str | None = None, full_estimate: float | None = None,
+                                **_) -> str:
+    values, measure = _reader_values(loo_df, scale, measure)
     label_col = _label_column(loo_df, ("omitted", "label", "study", "study_id", "left_out"))
-    est = loo_df["estimate"].astype(float)
-    lo_i, hi_i = int(est.to_numpy().argmin()), int(est.to_numpy().argmax())
-    text = (f"Leave-one-out plot of {len(loo_df)} analyses; the {measure or 'estimate'} ranges from "
-            f"{fmt(est.iloc[lo_i])} (omitting {loo_df[label_col].iloc[lo_i]}) to {fmt(est.iloc[hi_i])} "
-            f"(omitting {loo_df[label_col].iloc[hi_i]}).")
+    est = values["estimate"]
+    lo_i, hi_i = int(est.argmin()), int(est.argmax())
+    names = loo_df[label_col].tolist()
+    text = (f"Leave-one-out plot of {len(loo_df)} analyses; the {measure} ranges from "
+            f"{fmt(est[lo_i])} (omitting {names[lo_i]}) to {fmt(est[hi_i])} (omitting {names[hi_i]}).")
     if full_estimate is not None:
-        text += f" With all studies: {fmt(full_estimate)}."
+        full = full_estimate if scale is None else float(_scale(scale).forward(full_estimate))
+        text += f" With all studies: {fmt(full)}."
     return text
 
 
@@ -772,8 +804,10 @@ def gosh_plot(gosh_df: pd.DataFrame, ax=None, *, measure_label: str = "Pooled es
     """GOSH plot (Olkin I, Dahabreh IJ, Trikalinos TA. Res Synth Methods 2012;3:214-223): the
     pooled estimate against I² for every subset of studies, with marginal histograms.
 
-    ``gosh_df`` has ``estimate`` and ``i2`` (percent) per subset; drawing is deterministic.
+    ``gosh_df`` has ``estimate`` and ``i2`` (percent) per subset, or is a
+    ``sensitivity.GoshResult`` (its ``table`` is used); drawing is deterministic.
     """
+    gosh_df = getattr(gosh_df, "table", gosh_df)
     est = gosh_df["estimate"].astype(float).to_numpy()
     i2 = gosh_df["i2"].astype(float).to_numpy()
     fig, ax, own = _new_figure(7.0, 6.0, ax)
@@ -795,6 +829,7 @@ def gosh_plot(gosh_df: pd.DataFrame, ax=None, *, measure_label: str = "Pooled es
 
 
 def gosh_plot_alt_text(gosh_df: pd.DataFrame, *, measure_label: str = "Pooled estimate", **_) -> str:
+    gosh_df = getattr(gosh_df, "table", gosh_df)
     est = gosh_df["estimate"].astype(float)
     i2 = gosh_df["i2"].astype(float)
     return (f"GOSH plot of {len(gosh_df)} subsets of studies: {measure_label.lower()} from "
