@@ -316,7 +316,7 @@ def _screening(question: str) -> TableSchema:
     return TableSchema("screening", "screening.csv", (
         Column("record_id", "id", required=True, pattern=RECORD_ID),
         Column("stage", required=True, allowed=("title_abstract", "full_text")),
-        Column("reviewer", "id", required=True, pattern=r"reviewer_\d+"),
+        Column("reviewer", "id", required=True, pattern=r"reviewer_\d+|consensus"),
         Column("decision", required=True, allowed=("include", "exclude", "awaiting_full_text")),
         Column("reason"),  # checked against screening_reasons.csv (see validate)
         Column("note"),
