@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -542,7 +543,9 @@ def _fmt(x: float, digits: int = 2) -> str:
 @dataclass
 class MetaResult:
     """One pooled analysis. Intervals are at ``level``; I² is in percent; ``weights`` in
-    percent summing to 100; ``tau2_ci``/``i2_ci``/``h2_ci`` are Q-profile intervals."""
+    percent summing to 100. ``tau2_ci``, ``tau_ci``, ``i2_ci``, ``h2_ci`` are Q-profile
+    intervals (metafor ``confint()``), computed on first access; with k = 1 they are NaN
+    (there is no heterogeneity to bound)."""
 
     k: int
     method: str
@@ -558,12 +561,8 @@ class MetaResult:
     pi_high: float
     tau2: float
     se_tau2: float
-    tau2_ci: tuple[float, float]
-    tau_ci: tuple[float, float]
     i2: float
-    i2_ci: tuple[float, float]
     h2: float
-    h2_ci: tuple[float, float]
     q: float
     q_df: int
     q_pval: float
@@ -575,6 +574,28 @@ class MetaResult:
     knha_floor: bool = False
     pi_method: str = "metafor"
     pi_df: float | None = None
+    typical_vi: float = field(default=float("nan"), repr=False)
+
+    @cached_property
+    def tau2_ci(self) -> tuple[float, float]:
+        if self.k < 2:
+            return (float("nan"), float("nan"))
+        return _q_profile(self.yi, self.vi, _Ones(self.k), self.level, self.tau2)
+
+    @property
+    def tau_ci(self) -> tuple[float, float]:
+        lb, ub = self.tau2_ci
+        return (math.sqrt(lb), math.sqrt(ub))
+
+    @property
+    def i2_ci(self) -> tuple[float, float]:
+        vt = self.typical_vi
+        return tuple(100 * b / (vt + b) for b in self.tau2_ci)
+
+    @property
+    def h2_ci(self) -> tuple[float, float]:
+        vt = self.typical_vi
+        return tuple(b / vt + 1 for b in self.tau2_ci)
 
     @property
     def tau(self) -> float:
@@ -735,12 +756,10 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
 
 
 def _heterogeneity(y, v, X, method, tau2, level) -> dict:
-    """Q test, I², H² (metafor i2def 1) and Q-profile intervals for tau², tau, I², H²."""
+    """Q test, I², H² (metafor i2def 1) and the typical within-study variance."""
     k, p = X.shape
-    nan2 = (float("nan"), float("nan"))
     if k <= p:
-        return {"q": 0.0, "q_df": 0, "q_pval": 1.0, "i2": 0.0, "h2": 1.0,
-                "tau2_ci": nan2, "tau_ci": nan2, "i2_ci": nan2, "h2_ci": nan2}
+        return {"q": 0.0, "q_df": 0, "q_pval": 1.0, "i2": 0.0, "h2": 1.0, "typical_vi": float("nan")}
     yc = _centred(y, X)
     fe = _WLS(yc, 1.0 / v, X)
     q = max(0.0, fe.yPy())
@@ -753,11 +772,7 @@ def _heterogeneity(y, v, X, method, tau2, level) -> dict:
     else:
         i2 = 100 * tau2 / (vt + tau2)
         h2 = tau2 / vt + 1
-    lb, ub = _q_profile(y, v, X, level, tau2)
-    return {"q": q, "q_df": df, "q_pval": q_pval, "i2": i2, "h2": h2,
-            "tau2_ci": (lb, ub), "tau_ci": (math.sqrt(lb), math.sqrt(ub)),
-            "i2_ci": (100 * lb / (vt + lb), 100 * ub / (vt + ub)),
-            "h2_ci": (lb / vt + 1, ub / vt + 1)}
+    return {"q": q, "q_df": df, "q_pval": q_pval, "i2": i2, "h2": h2, "typical_vi": vt}
 
 
 # --------------------------------------------------------------------------- meta-regression
