@@ -524,7 +524,7 @@ def run_release(args: argparse.Namespace) -> int:
     except ReleaseError as error:
         print(f"error: {error}; nothing was written.", file=sys.stderr)
         return 1
-    except (ValueError, KeyError) as error:
+    except Exception as error:  # e.g. a statistic that cannot be converted: one message, no traceback
         print(f"error: the pooled results could not be computed: {error}; nothing was written.",
               file=sys.stderr)
         return 1

@@ -1,0 +1,243 @@
+"""End to end: an author adds a search and a study to a copy of data/, checks and releases.
+
+The workflow is the one the appendix "Updating this review" (book/appendix_updating.md) tells
+authors to type: ``import`` a search export, ``dedup``, ``queue`` and ``screen`` (title and
+abstract, then full text), add the study and its extraction row by hand, ``check``, ``release``.
+Everything runs as the command line, on a copy of data/ named by REVIEW_DATA_DIR; the
+repository's own data/ is never touched.
+
+The added study is a labelled test fixture (Fixture 2026, example.org, DOI prefix 10.0000): it
+exists only in the temporary copy and only so that the workflow has something to pool.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+QUESTION = "q1_webhelp"
+OUTCOME = "depression_webhelp"
+FIXTURE_TITLE = "Workflow test fixture: a report that exists only in this test"
+FIXTURE_RIS = f"""TY  - JOUR
+TI  - {FIXTURE_TITLE}
+AU  - Fixture, Ann
+PY  - 2026
+JO  - Journal of Test Fixtures
+DO  - 10.0000/fixture.2026.1
+UR  - https://example.org/fixture-2026
+AB  - Test fixture for the end-to-end test of the review's update workflow.
+ER  - 
+"""
+
+
+def cli(data: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m analysis <args>`` on the data copy, as an author runs it."""
+    env = {**os.environ, "REVIEW_DATA_DIR": str(data)}
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def fill_form(form: Path, search_id: str, decision: str) -> list[str]:
+    """Fill in the screening form that ``queue --out`` wrote, for the new search's records."""
+    fields, rows = _rows(form)
+    chosen = [row for row in rows if row["search_id"] == search_id]
+    for row in chosen:
+        row.update(reviewer="reviewer_1", decision=decision, reason="", note="test fixture")
+    with form.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(chosen)
+    return [row["record_id"] for row in chosen]
+
+
+def append_row(path: Path, values: dict) -> None:
+    """Add one row at the end of a table, as an author does in a spreadsheet."""
+    fields, _ = _rows(path)
+    unknown = set(values) - set(fields)
+    assert not unknown, f"{path.name} has no column(s) {unknown}"
+    data = path.read_bytes()
+    with path.open("a", newline="", encoding="utf-8") as stream:
+        if data and not data.endswith(b"\n"):
+            stream.write("\n")
+        csv.DictWriter(stream, fieldnames=fields, lineterminator="\n").writerow(values)
+
+
+def add_fixture_study(data: Path, record_id: str) -> None:
+    folder = data / QUESTION
+    _, extraction = _rows(folder / "extraction.csv")
+    number = max(int(row["extraction_id"][1:]) for row in extraction) + 1
+    append_row(folder / "studies.csv", {
+        "study_id": "Fixture2026", "label": "Fixture 2026", "first_author": "Fixture A",
+        "year": "2026", "title": FIXTURE_TITLE, "journal": "Journal of Test Fixtures",
+        "doi": "10.0000/fixture.2026.1", "record_id": record_id, "design": "cross-sectional survey",
+        "population": "test fixture", "country": "none", "bib_key": "Fixture2026"})
+    append_row(folder / "extraction.csv", {
+        "extraction_id": f"E{number:02d}", "study_id": "Fixture2026", "comparison_id": "main",
+        "outcome_id": OUTCOME, "help_seeking_form": "online_support_groups",
+        "record_id": record_id, "doi": "10.0000/fixture.2026.1",
+        "url": "https://example.org/fixture-2026", "population": "test fixture", "n": "400",
+        "depression_measure": "PHQ-9 score of 10 or more", "exposure": "online support group use",
+        "statistic_type": "OR_CI", "or_value": "0.50", "ci_low": "0.30", "ci_high": "0.83",
+        "direction": "negative", "direction_note": "test fixture", "adjusted": "no",
+        "depression_combined_with_anxiety": "no", "secondary_source": "no",
+        "excerpt": "test fixture (OR 0.50, 95% CI 0.30-0.83)"})
+
+
+def archived(data: Path, version: str) -> dict:
+    """The primary result of the outcome in one release, from data/releases/results.csv."""
+    _, rows = _rows(data / "releases" / "results.csv")
+    for row in rows:
+        if (row["version"], row["question"], row["outcome"], row["scenario"], row["model_name"]) == \
+                (version, "q1", OUTCOME, "primary", "primary"):
+            return row
+    raise AssertionError(f"release {version} has no primary {OUTCOME} row")
+
+
+@pytest.fixture(scope="module")
+def update(tmp_path_factory):
+    """A copy of data/ updated the documented way; every command's result is kept."""
+    work = tmp_path_factory.mktemp("update")
+    data = work / "data"
+    shutil.copytree(REPO / "data", data)
+    releases = data / "releases"
+    if not (releases / "releases.csv").exists():  # the review not yet released: release it first
+        first = cli(data, "release", "--summary", "Release before the update", "--date", "2026-11-23")
+        assert first.returncode == 0, first.stderr
+    log_before = (releases / "releases.csv").read_bytes()
+    results_before = (releases / "results.csv").read_bytes()
+    previous = log_before.decode("utf-8").splitlines()[-1].split(",")[0]
+
+    steps: dict[str, subprocess.CompletedProcess] = {}
+    export = work / "pubmed-export.ris"
+    export.write_text(FIXTURE_RIS, encoding="utf-8")
+    steps["import"] = cli(data, "import", str(export), "--question", QUESTION,
+                          "--source", "MEDLINE (PubMed)", "--query", "fixture[ti]", "--date", "2026-11-24")
+    search = re.match(r"(S\d+):", steps["import"].stdout)
+    search_id = search.group(1) if search else "?"
+    steps["dedup"] = cli(data, "dedup", "--question", QUESTION)
+    title_form, full_text_form = work / "title_abstract.csv", work / "full_text.csv"
+    steps["queue"] = cli(data, "queue", "--question", QUESTION, "--out", str(title_form))
+    new_records = fill_form(title_form, search_id, "include") if title_form.exists() else []
+    steps["screen"] = cli(data, "screen", str(title_form), "--question", QUESTION)
+    steps["queue full text"] = cli(data, "queue", "--question", QUESTION, "--stage", "full_text",
+                                   "--out", str(full_text_form))
+    if full_text_form.exists():
+        fill_form(full_text_form, search_id, "include")
+    steps["screen full text"] = cli(data, "screen", str(full_text_form), "--question", QUESTION)
+    if new_records:
+        add_fixture_study(data, new_records[0])
+    steps["check"] = cli(data, "check")
+    steps["release"] = cli(data, "release", "--summary", "New PubMed search; added Fixture 2026",
+                           "--date", "2026-11-24")
+    return {"work": work, "data": data, "steps": steps, "new_records": new_records,
+            "log_before": log_before, "results_before": results_before, "previous": previous}
+
+
+def test_every_documented_command_succeeds(update):
+    for name, result in update["steps"].items():
+        assert result.returncode == 0, f"`{name}` failed:\n{result.stdout}\n{result.stderr}"
+    assert "1 of them are new unique records" in update["steps"]["import"].stdout
+    assert len(update["new_records"]) == 1
+    assert "tables valid" in update["steps"]["check"].stdout
+
+
+def test_release_log_gains_exactly_one_major_entry(update):
+    log = (update["data"] / "releases" / "releases.csv").read_bytes()
+    assert len(log.splitlines()) == len(update["log_before"].splitlines()) + 1
+    _, rows = _rows(update["data"] / "releases" / "releases.csv")
+    new = rows[-1]
+    assert new["kind"] == "major"  # a new search run since the previous release
+    assert new["version"] == f"{int(update['previous'].split('.')[0]) + 1}.0.0"
+    assert update["steps"]["release"].stdout.strip().splitlines()[-1] == new["version"]
+
+
+def test_previous_release_rows_are_byte_identical(update):
+    releases = update["data"] / "releases"
+    for name, before in (("releases.csv", update["log_before"]), ("results.csv", update["results_before"])):
+        after = (releases / name).read_bytes()
+        assert after[:len(before)] == before, f"{name}: earlier rows changed"
+        assert len(after) > len(before)
+
+
+def test_pooled_estimate_changed_with_the_new_study(update):
+    _, rows = _rows(update["data"] / "releases" / "releases.csv")
+    before = archived(update["data"], update["previous"])
+    after = archived(update["data"], rows[-1]["version"])
+    assert int(after["k"]) == int(before["k"]) + 1
+    assert "Fixture2026" in after["studies"] and "Fixture2026" not in before["studies"]
+    assert float(after["estimate"]) < float(before["estimate"])  # the fixture's OR is below 1
+
+
+def test_bad_input_is_refused_without_changing_any_file(update, tmp_path):
+    """A wrong number stops check and release; a wrong decision stops screen; nothing is written.
+    (Bad release options are tested in test_releases.py, bad exports in the records tests.)"""
+    data = tmp_path / "data"
+    shutil.copytree(update["data"], data)
+    # A value no report can print: an odds ratio below zero, added to the extraction table.
+    extraction = data / QUESTION / "extraction.csv"
+    _, rows = _rows(extraction)
+    bad = dict(rows[0], extraction_id="E99", comparison_id="typo", or_value="-2",
+               statistic_type="OR_CI", ci_low="0.30", ci_high="0.83")
+    append_row(extraction, bad)
+    before = snapshot(data)
+
+    check = cli(data, "check")
+    assert check.returncode == 1
+    assert re.search(rf"{QUESTION}/extraction.csv:{len(rows) + 2}:or_value: ", check.stdout, re.I), check.stdout
+    release = cli(data, "release", "--summary", "Should not happen")
+    assert release.returncode == 1 and "nothing was released" in release.stderr
+    assert "Traceback" not in release.stderr
+
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("record_id,stage,reviewer,decision,reason,note\n"
+                         f"{update['new_records'][0]},title_abstract,reviewer_3,maybe,,\n", encoding="utf-8")
+    screened = cli(data, "screen", str(decisions), "--question", QUESTION)
+    assert screened.returncode == 1 and "unknown decision 'maybe'" in screened.stderr
+
+    assert snapshot(data) == before
+
+
+CHAPTER_NOTEBOOKS = ("book/04_webhelp_correlations.ipynb", "book/05_webhelp_correlations.ipynb")
+
+
+def test_nbval_flags_the_chapter_until_it_is_refreshed(update, tmp_path, monkeypatch):
+    """The stored outputs of a chapter go stale when data change; refreshing fixes them."""
+    source = next((REPO / name for name in CHAPTER_NOTEBOOKS if (REPO / name).exists()), None)
+    if source is None:
+        pytest.skip(f"no chapter notebook yet ({' or '.join(CHAPTER_NOTEBOOKS)})")
+    from analysis.notebooks import execute_notebook
+
+    book = tmp_path / "book"
+    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    notebook = book / source.name
+    env = {**os.environ, "REVIEW_DATA_DIR": str(update["data"])}
+    command = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
+               "--nbval-sanitize-with", str(REPO / "nbval_sanitize.cfg"),
+               "--rootdir", str(tmp_path), str(notebook)]
+    stale = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert stale.returncode != 0, "nbval passed although the chapter's data changed"
+
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(update["data"]))  # the kernel inherits it
+    execute_notebook(notebook)
+    fresh = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert fresh.returncode == 0, f"nbval still fails after refreshing:\n{fresh.stdout[-4000:]}"
