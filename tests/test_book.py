@@ -1,0 +1,81 @@
+"""The built HTML book: every chapter exists, shows no error, has its figures with alt text,
+and follows the current data/ (a changed data row reaches the page; untrusted text is escaped)."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+
+class _PageParser(HTMLParser):
+    """Collects what a reader would see: images with their alt text, error outputs, text."""
+
+    def __init__(self):
+        super().__init__()
+        self.images: list[dict] = []
+        self.error_blocks = 0
+        self.text_parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        classes = (attributes.get("class") or "").split()
+        if tag == "img":
+            self.images.append(attributes)
+        if "traceback" in classes or "stderr" in classes:
+            self.error_blocks += 1
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text_parts.append(data)
+
+    @property
+    def text(self) -> str:
+        return re.sub(r"\s+", " ", " ".join(self.text_parts))
+
+
+def _parse(path):
+    parser = _PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_every_chapter_page_is_built(built_book, chapter_pages):
+    missing = [page for page in chapter_pages if not (built_book / page).exists()]
+    assert not missing, f"pages missing from the build: {missing}"
+
+
+def test_no_page_shows_an_error(built_book, chapter_pages):
+    for page in chapter_pages:
+        parsed = _parse(built_book / page)
+        assert parsed.error_blocks == 0, f"{page} shows error output"
+        for marker in ("Traceback (most recent call last)", "Error:", "Warning:"):
+            assert marker not in parsed.text, f"{page} shows {marker!r}"
+
+
+def test_figures_are_there_with_alt_text(built_book):
+    for page, minimum in (("book/02_screening.html", 1), ("book/04_webhelp_correlations.html", 1),
+                          ("book/05_interventions.html", 2)):
+        images = [img for img in _parse(built_book / page).images if img.get("src", "").startswith("data:image/png")]
+        assert len(images) >= minimum, f"{page}: {len(images)} figures, expected at least {minimum}"
+        assert all(len(img.get("alt", "").strip()) > 20 for img in images), f"{page}: a figure lacks alt text"
+
+
+def test_changed_data_row_reaches_the_pages(built_book, changed_book):
+    changed = changed_book["html"]
+    extraction = _parse(changed / "book" / "03_extraction.html").text
+    assert "9.6" in extraction, "the changed chi-square does not appear on the extraction page"
+    before = _parse(built_book / "book" / "04_webhelp_correlations.html").text
+    after = _parse(changed / "book" / "04_webhelp_correlations.html").text
+    assert before != after, "the pooling chapter did not change when its data changed"
+
+
+def test_untrusted_title_is_escaped(changed_book):
+    page = (changed_book["html"] / "book" / "02_screening.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert changed_book["hostile_title"] not in page
