@@ -604,6 +604,16 @@ class _UnionFind:
         return True
 
 
+def _is_truncation(a: str, b: str, min_chars: int) -> bool:
+    """True when the shorter normalised title is the start of the longer one, allowing the last
+    word to be cut (a title truncated mid-word by a database or a page excerpt)."""
+    short, long_ = sorted((a, b), key=len)
+    if long_.startswith(short) and len(short) >= min_chars:
+        return True
+    head = short.rsplit(" ", 1)[0]
+    return len(head) >= min_chars and long_.startswith(head + " ")
+
+
 def _blocking_keys(title: str) -> tuple[str, str]:
     """Two keys so that a typo at one end of a title still leaves the other key intact: the first
     three and the last three content words (4 letters each). A truncated title keeps its head."""
@@ -709,8 +719,7 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
                 score = float(scores[a, b])
                 reason = "fuzzy title"
                 if score < settings.fuzzy_title_score:
-                    short, long_ = sorted((title[i], title[j]), key=len)
-                    if len(short) >= settings.prefix_min_chars and long_.startswith(short):
+                    if _is_truncation(title[i], title[j], settings.prefix_min_chars):
                         reason, score = "title prefix", 100.0
                     else:
                         continue
