@@ -340,9 +340,18 @@ def changed_numbers(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
         for column in COMPARED_COLUMNS:
             before, after = old_rows[key].get(column), new_rows[key].get(column)
             if not _same_number(_value(after), _value(before)):
-                changes.append(f"{label}: {column} {_cell(_value(before)) or '–'} -> "
-                               f"{_cell(_value(after)) or '–'}")
+                changes.append(f"{label}: {column} {_shown(_value(before))} -> "
+                               f"{_shown(_value(after))}")
     return changes
+
+
+def _shown(value: Any) -> str:
+    """A number as the release command prints it (six significant digits)."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
 
 
 def _value(value: Any) -> Any:
