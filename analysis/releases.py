@@ -53,7 +53,9 @@ __all__ = [
     "releases_dir",
     "run_release",
     "verify_archive",
+    "release_status",
     "what_changed",
+    "what_changed_wide",
     "write_release",
 ]
 
@@ -650,6 +652,55 @@ def what_changed(current: str | None = None, previous: str | None = None) -> pd.
             if version is not None or role == "current":
                 records.append(row)
     return synthesis.object_frame(records, [*_VIEW_COLUMNS, "changed"])
+
+
+def what_changed_wide(current: str | None = None, previous: str | None = None) -> pd.DataFrame:
+    """:func:`what_changed` with one row per outcome, for a side-by-side table.
+
+    Columns: question, outcome, outcome_label, measure, then for each of ``published``,
+    ``previous`` and ``current``: ``<role>_version``, ``<role>_k``, ``<role>_n``,
+    ``<role>_estimate``, ``<role>_ci_low``, ``<role>_ci_high``, ``<role>_i2`` (the published
+    measure in ``published_measure``), and ``changed``.
+    """
+    long = what_changed(current, previous)
+    records = []
+    for spec in synthesis.ANALYSES:
+        rows = long[(long["question"] == spec.question) & (long["outcome"] == spec.outcome)]
+        record = {"question": spec.question, "outcome": spec.outcome,
+                  "outcome_label": spec.label, "measure": spec.reader_measure,
+                  "published_measure": None, "changed": None}
+        for role in ("published", "previous", "current"):
+            for column in ("version", "k", "n", "estimate", "ci_low", "ci_high", "i2"):
+                record[f"{role}_{column}"] = None
+        for row in rows.to_dict("records"):
+            for column in ("version", "k", "n", "estimate", "ci_low", "ci_high", "i2"):
+                record[f"{row['role']}_{column}"] = row[column]
+            if row["role"] == "published":
+                record["published_measure"] = row["measure"]
+            if row["role"] == "current":
+                record["changed"] = row["changed"]
+        records.append(record)
+    columns = ["question", "outcome", "outcome_label", "measure", "published_measure"]
+    for role in ("published", "previous", "current"):
+        columns += [f"{role}_{c}" for c in ("version", "k", "n", "estimate", "ci_low", "ci_high", "i2")]
+    return synthesis.object_frame(records, columns + ["changed"])
+
+
+def release_status() -> dict:
+    """The latest release and whether the data are still those it was made from.
+
+    Keys: version, date, kind, summary (None before the first release), data_matches (the
+    current data fingerprint equals the release's), and label, a short text for the book:
+    "1.0.0 (2026-11-23)", "1.0.0 (2026-11-23); data changed since" or "not yet released".
+    """
+    last = current_release()
+    if last is None:
+        return {"version": None, "date": None, "kind": None, "summary": None,
+                "data_matches": False, "label": "not yet released"}
+    matches = last["data_fingerprint"] == data_fingerprint()
+    label = f"{last['version']} ({last['date']})" + ("" if matches else "; data changed since")
+    return {"version": last["version"], "date": last["date"], "kind": last["kind"],
+            "summary": last["summary"], "data_matches": matches, "label": label}
 
 
 def estimate_history(include_published: bool = True) -> pd.DataFrame:

@@ -233,3 +233,25 @@ def test_estimate_history_lists_every_release_after_the_published_review(review)
     assert list(q1["version"]) == ["0", "1.0.0", "1.1.0"]
     assert list(q1["kind"]) == ["published", "major", "minor"]
     assert [q1.iloc[1]["estimate"], q1.iloc[2]["estimate"]] == [0.2, pytest.approx(0.3)]
+
+
+def test_what_changed_wide_has_one_row_per_outcome(review):
+    assert release("--summary", "First", "--date", "2026-11-23") == 0
+    review["results"] = _results(shift=0.1)
+    assert release("--summary", "Second", "--date", "2026-11-24") == 0
+    wide = releases.what_changed_wide()
+    assert len(wide) == len(synthesis.ANALYSES)
+    first = wide.iloc[0]
+    assert (first["published_version"], first["previous_version"], first["current_version"]) == ("0", "1.0.0", "1.1.0")
+    assert (first["published_estimate"], first["previous_estimate"]) == (0.089, 0.2)
+    assert first["changed"] is True and first["current_k"] == 3
+
+
+def test_release_status_says_when_the_data_moved_on(review):
+    assert releases.release_status()["label"] == "not yet released"
+    assert release("--summary", "First", "--date", "2026-11-23") == 0
+    status = releases.release_status()
+    assert (status["version"], status["data_matches"], status["label"]) == ("1.0.0", True, "1.0.0 (2026-11-23)")
+    with (review["data"] / "q1_webhelp" / "studies.csv").open("a", encoding="utf-8") as stream:
+        stream.write("\n")
+    assert releases.release_status()["label"] == "1.0.0 (2026-11-23); data changed since"
