@@ -294,3 +294,19 @@ def test_every_schema_column_is_in_the_codebook():
             assert f"`{schema.file}`" in codebook, schema.file
             missing += [f"{schema.file}:{c}" for c in schema.names if f"`{c}`" not in codebook]
     assert missing == []
+
+
+def test_command_line_exit_codes_and_no_traceback(data_copy):
+    import subprocess
+    import sys
+
+    path = data_copy / "q2_interventions/extraction.csv"
+    path.write_text(path.read_text(encoding="utf-8") + 'E09,"Shafran2019\n', encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "analysis", "check"], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "q2_interventions/extraction.csv:10:-: malformed CSV: unexpected end of data; "
+        "rows from here on were not read")
+    assert result.stdout.splitlines()[-1] == f"1 problem(s) in 1 of {validate.table_count()} tables"
