@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import schemas
-from .paths import data_dir
+from .paths import REPO_ROOT, data_dir
 from .schemas import Column, TableSchema
 
 __all__ = ["Problem", "DataError", "load", "check_table", "check_all",
@@ -397,6 +397,13 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
                     problems.append(Problem(screening.file, row_number, "record_id",
                                             f"included record {row['record_id']} has no row "
                                             f"in studies.csv"))
+    bib = REPO_ROOT / "book" / "references.bib"
+    if studies and bib.exists():
+        keys = set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib.read_text(encoding="utf-8")))
+        for row_number, row in studies.rows:
+            if row["bib_key"] and row["bib_key"] not in keys:
+                problems.append(Problem(studies.file, row_number, "bib_key",
+                                        f"{row['bib_key']} is not a key of book/references.bib"))
     comparisons: dict[str, set[str]] = {}
     if extraction:
         for row_number, row in extraction.rows:

@@ -168,6 +168,10 @@ CASES = {
     "statistic_missing_for_type": (
         "q1_webhelp/extraction.csv", "chi2,,,,,,,,,,,,,,3.8,1,519,", "chi2,,,,,,,,,,,,,,,1,519,",
         ["q1_webhelp/extraction.csv:2:chi2: required when statistic_type is chi2"]),
+    "bib_key_unknown": (
+        "q2_interventions/studies.csv", ",Christensen2006\n", ",Christensen2007\n",
+        ["q2_interventions/studies.csv:4:bib_key: Christensen2007 is not a key of "
+         "book/references.bib"]),
     "date_invalid": (
         "q2_interventions/queries.csv", "Q001,positive emotion infusion help seeking depression "
         "elevation gratitude,article pages,2026-11-22",
