@@ -47,7 +47,8 @@ import pandas as pd
 from . import effects, schemas
 from .validate import load
 
-__all__ = ["effect_sizes", "scenarios", "assumptions", "not_analysed", "EFFECT_COLUMNS"]
+__all__ = ["effect_sizes", "scenarios", "scenario_descriptions", "assumptions", "not_analysed",
+           "EFFECT_COLUMNS"]
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "study_id", "label", "year", "outcome", "timepoint", "subgroup", "comparison", "measure",
@@ -66,6 +67,29 @@ def assumptions(question: str, data_dir: Path | str | None = None) -> pd.DataFra
 def scenarios(question: str, data_dir: Path | str | None = None) -> list[str]:
     """``["primary"]`` followed by one scenario per assumption (its assumption_id)."""
     return ["primary"] + [str(a) for a in assumptions(question, data_dir)["assumption_id"]]
+
+
+def scenario_descriptions(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
+    """What each scenario changes, in words: columns scenario, assumption, change.
+
+    A scenario is named after the assumption it goes without ("primary" keeps them all).
+    """
+    studies = load(question, "studies", data_dir).set_index("study_id")["label"]
+    records = [{"scenario": "primary", "assumption": "",
+                "change": "every assumption of assumptions.csv applied"}]
+    for _, row in assumptions(question, data_dir).iterrows():
+        labels = ", ".join(str(studies.get(s, s)) for s in str(row["studies"]).split())
+        action = row["scenario_action"]
+        if action == "drop_studies":
+            change = f"without {labels}"
+        elif action == "split_shared_control":
+            change = f"shared control split between the arms instead of arms combined ({labels})"
+        else:
+            change = (f"{labels}: {row['comparison_alternative']} instead of "
+                      f"{row['comparison_used']}")
+        records.append({"scenario": str(row["assumption_id"]),
+                        "assumption": str(row["description"]), "change": change})
+    return pd.DataFrame.from_records(records, columns=["scenario", "assumption", "change"])
 
 
 def _value(row: pd.Series, column: str, where: str) -> float:

@@ -172,3 +172,14 @@ def test_invalid_table_raises_data_error(tmp_path, monkeypatch):
                     encoding="utf-8")
     with pytest.raises(validate.DataError, match="n_c: -138 is out of range: must be > 0"):
         extraction.effect_sizes("q2")
+
+
+def test_scenario_descriptions_say_what_changes():
+    table = extraction.scenario_descriptions("q1")
+    assert list(table["scenario"]) == extraction.scenarios("q1")
+    changes = dict(zip(table["scenario"], table["change"]))
+    assert changes["adjusted_or"] == "without Younes 2015, Sorkin 2021"
+    assert changes["sorkin_model1"] == "Sorkin 2021: model3 instead of model1"
+    q2 = dict(zip(*extraction.scenario_descriptions("q2")[["scenario", "change"]].T.values))
+    assert q2["shared_control_combined"] == ("shared control split between the arms instead of "
+                                             "arms combined (Shafran 2019, Christensen 2006)")
