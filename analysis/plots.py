@@ -19,17 +19,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are rendered to files and notebooks, never to a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, Polygon, Rectangle  # noqa: E402
-from matplotlib.transforms import blended_transform_factory  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import ticker
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Polygon, Rectangle
+from matplotlib.transforms import blended_transform_factory
+from scipy import stats
 
 # Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
@@ -375,7 +372,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
                                  bold=True))
                 rows.append(_Row("note", _short(heterogeneity_text(group).replace("Heterogeneity: ", ""),
                                                 60), italic=True))
-                rows.append(_Row("note", overall_test_text(group, "Effect"), italic=True))
+                rows.append(_Row("note", overall_test_text(group), italic=True))
             else:
                 rows.append(_Row("note", "Subtotal: single study, not pooled", italic=True))
             rows.append(_Row("blank"))
@@ -419,7 +416,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
 
     n_rows = len(rows)
     row_h, header_h = 0.25, 0.42
-    footer_pt = 58 + 13 * len(footer_lines)
+    first_footer_pt = 44 if favours else 26  # below the tick labels (and the favours labels)
+    footer_pt = first_footer_pt + 14 + 13 * len(footer_lines)
     footer_h = footer_pt / 72 + 0.08
     height = header_h + n_rows * row_h + footer_h
     fig, ax, own = _new_figure(FIG_WIDTH, height, ax)
@@ -497,7 +495,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         ax.annotate(favours[0], (0.5, 0), (-8, -20), ha="right", **below)
         ax.annotate(favours[1], (0.5, 0), (8, -20), ha="left", **below)
     for j, line in enumerate(footer_lines):
-        ax.annotate(line, (x_label, 0), (0, -44 - 13 * j), ha="left", **{**below, "fontsize": FONT_SIZE - 0.5})
+        ax.annotate(line, (x_label, 0), (0, -first_footer_pt - 13 * j), ha="left",
+                    **{**below, "fontsize": FONT_SIZE - 0.5})
     fig.forest_rows = [r.kind for r in rows]  # for readers of the figure object (tests, alt text)
     return fig
 
@@ -698,11 +697,16 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
     back-transformation ("exp", "r", "identity") and ``measure`` the label.
     """
     label_col = _label_column(cumulative_df, ("added", "label", "study", "study_id"))
+    # the year a study was added: ``year``, or the sort key ``order`` when it holds years
+    year_col = "year" if "year" in cumulative_df.columns else None
+    if year_col is None and "order" in cumulative_df.columns:
+        order = pd.to_numeric(cumulative_df["order"], errors="coerce")
+        year_col = "order" if order.notna().all() and (order > 1000).all() else None
     labels = []
     for _, row in cumulative_df.iterrows():
         text = f"+ {row[label_col]}"
-        if "year" in cumulative_df.columns and _finite(row["year"]):
-            text += f" ({int(float(row['year']))})"
+        if year_col is not None and _finite(row[year_col]):
+            text += f" ({int(float(row[year_col]))})"
         labels.append(text)
     extra = None
     if "k" in cumulative_df.columns:
@@ -775,11 +779,6 @@ def baujat_plot(baujat_df: pd.DataFrame, ax=None):
     y = baujat_df["y"].astype(float).to_numpy()
     fig, ax, own = _new_figure(7.0, 5.0, ax)
     ax.scatter(x, y, s=40, color=STUDY_COLOUR, edgecolor="white", zorder=3, gid="baujat_points")
-    for xi, yi_, lab in zip(x, y, baujat_df[label_col]):
-        # labels to the right, or to the left for points in the right fifth of the axis
-        right = xi <= x.min() + 0.8 * (x.max() - x.min() if x.max() > x.min() else 1)
-        ax.annotate(str(lab), (xi, yi_), (6 if right else -6, 4), textcoords="offset points",
-                    ha="left" if right else "right", fontsize=FONT_SIZE)
     ax.set_xlabel("Contribution to overall heterogeneity (Q)", fontsize=FONT_SIZE + 1)
     ax.set_ylabel("Influence on the pooled estimate", fontsize=FONT_SIZE + 1)
     ax.margins(0.12)
@@ -788,7 +787,44 @@ def baujat_plot(baujat_df: pd.DataFrame, ax=None):
         ax.spines[side].set_visible(False)
     if own:
         fig.tight_layout()
+    span = x.max() - x.min() if x.max() > x.min() else 1.0
+    notes = []
+    for xi, yi_, lab in zip(x, y, baujat_df[label_col]):
+        # labels to the right, or to the left for points in the right fifth of the axis
+        right = xi <= x.min() + 0.8 * span
+        notes.append(ax.annotate(str(lab), (xi, yi_), (6 if right else -6, 4),
+                                 textcoords="offset points", ha="left" if right else "right",
+                                 va="center", fontsize=FONT_SIZE,
+                                 arrowprops=dict(arrowstyle="-", color=GREY, lw=0.5,
+                                                 shrinkA=1, shrinkB=4)))
+    _declutter(fig, notes)
     return fig
+
+
+def _declutter(fig, notes) -> None:
+    """Move point labels whose boxes overlap to the first free offset nearby (deterministic)."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    order = sorted(range(len(notes)), key=lambda i: (-notes[i].xy[1], notes[i].xy[0]))
+    for i in order:
+        note = notes[i]
+        dx, dy = note.xyann
+        candidates = [(dx, dy + step) for step in (0, -12, 12, -24, 24, -36, 36, -48, 48)]
+        candidates += [(-dx, dy + step) for step in (0, -12, 12, -24, 24)]
+        for offset in candidates:
+            note.xyann = offset
+            note.set_ha("left" if offset[0] > 0 else "right")
+            box = Text.get_window_extent(note, renderer)  # the text alone, not its leader line
+            if not any(box.overlaps(other) for other in placed):
+                break
+        else:
+            note.xyann = (dx, dy)
+            note.set_ha("left" if dx > 0 else "right")
+            box = Text.get_window_extent(note, renderer)
+        placed.append(box)
 
 
 def baujat_plot_alt_text(baujat_df: pd.DataFrame, **_) -> str:

@@ -1,0 +1,376 @@
+"""Figures: the expected artists are drawn, the numbers printed on them are the analysis's,
+text does not overlap, and the alt text carries k and the pooled estimate.
+
+Reference analysis: the BCG vaccine trials (Colditz et al. 1994, JAMA 271:698-702), as shipped
+with metafor (``dat.bcg``, log risk ratios) and fitted by metafor 3.8.1 in
+``tests/reference/models_metafor.json`` (``rma(yi, vi, method="REML")``: RR 0.49, 95% CI 0.34 to
+0.70, tau² = 0.3132, I² = 92.22%, Q(df = 12) = 152.23; Viechtbauer 2010, J Stat Softw 36(3),
+section 4). Every PNG is written to tests/_artifacts/ for inspection.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+from itertools import combinations
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Polygon, Rectangle  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from analysis import models, plots, rob, sensitivity  # noqa: E402
+from analysis.paths import data_dir  # noqa: E402
+
+REFERENCE = json.loads((Path(__file__).parent / "reference" / "models_metafor.json").read_text())
+ARTIFACTS = Path(__file__).parent / "_artifacts"
+BCG = REFERENCE["datasets"]["bcg_rr"]
+BCG_REML = REFERENCE["fits"]["bcg_rr|REML|z"]
+BCG_LABELS = [f"Trial {i + 1}" for i in range(len(BCG["yi"]))]
+# publication years of the 13 trials in dat.bcg (metafor documentation, column "year")
+BCG_YEARS = [1948, 1949, 1960, 1977, 1973, 1953, 1973, 1980, 1968, 1961, 1974, 1969, 1976]
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def save(fig: Figure, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    fig.savefig(ARTIFACTS / f"{name}.png", dpi=100)
+
+
+def artists(fig: Figure, gid: str) -> list:
+    return [a for ax in fig.axes for a in ax.get_children() if a.get_gid() == gid]
+
+
+def text_of(fig: Figure) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts] + \
+        [t.get_text() for t in fig.texts]
+
+
+def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of non-empty text artists whose rendered boxes intersect."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    # Text.get_window_extent: the text's own box (an annotation's leader line is not text)
+    boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for ax in fig.axes for t in ax.texts
+             if t.get_text().strip()]
+    clashes = []
+    for (a, box_a), (b, box_b) in combinations(boxes, 2):
+        shrunk = box_a.shrunk(0.98, 0.9)  # touching edges are not overlaps
+        if shrunk.overlaps(box_b.shrunk(0.98, 0.9)):
+            clashes.append((a, b))
+    return clashes
+
+
+@pytest.fixture(scope="module")
+def bcg_fit():
+    return models.meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
+
+
+def test_the_fit_is_metafors(bcg_fit):
+    assert bcg_fit.tau2 == pytest.approx(BCG_REML["tau2"], abs=1e-8)
+    assert bcg_fit.estimate == pytest.approx(BCG_REML["estimate"], abs=1e-8)
+
+
+# --------------------------------------------------------------------------- forest plot
+def test_forest_plot_draws_revman_elements(bcg_fit):
+    fig = plots.forest_plot(bcg_fit, years=BCG_YEARS, scale="exp", measure_label="Risk ratio",
+                            favours=("Favours vaccine", "Favours control"))
+    save(fig, "forest_bcg")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert len(artists(fig, "study_ci")) + 0 == 13  # every interval lies inside the limits
+    assert len(artists(fig, "study_marker")) == 13
+    diamonds = artists(fig, "pooled_diamond")
+    assert len(diamonds) == 1 and isinstance(diamonds[0], Polygon)
+    xs = diamonds[0].get_xy()[:, 0]
+    assert min(xs) == pytest.approx(math.exp(BCG_REML["ci_low"]), abs=1e-10)
+    assert max(xs) == pytest.approx(math.exp(BCG_REML["ci_high"]), abs=1e-10)
+    pi = artists(fig, "prediction_interval")
+    assert len(pi) == 1 and isinstance(pi[0], Rectangle)
+    lo, hi = ax.get_xlim()
+    assert pi[0].get_x() == pytest.approx(max(lo, math.exp(BCG_REML["pi_low"])), rel=1e-12)
+    # tick labels in risk-ratio units, with the null
+    assert "1" in [t.get_text() for t in ax.get_xticklabels()]
+    texts = text_of(fig)
+    # heterogeneity line and test for the overall effect carry metafor's numbers
+    assert ("Heterogeneity: \u03c4\u00b2 = 0.313; I\u00b2 = 92%; Q = 152.23 (df = 12), p < 0.001"
+            in texts)
+    assert f"Test for overall effect: z = \u2212{abs(BCG_REML['statistic']):.2f} (p < 0.001)" in texts
+    assert "0.49 [0.34, 0.70]" in texts  # metafor: predict(res, transf=exp) 0.4894 [0.3441, 0.6962]
+    assert "Favours vaccine" in texts and "1948" in texts and "Total (k = 13)" in texts
+    assert overlapping_texts(fig) == []
+
+
+def test_forest_plot_weights_are_the_models(bcg_fit):
+    fig = plots.forest_plot(bcg_fit, scale="exp")
+    texts = text_of(fig)
+    for w in BCG_REML["weights"]:
+        assert f"{w:.1f}%" in texts
+
+
+def test_arrows_where_intervals_run_off_the_axis(bcg_fit):
+    xlim = (0.2, 2.0)
+    fig = plots.forest_plot(bcg_fit, scale="exp", xlim=xlim)
+    save(fig, "forest_bcg_arrows")
+    se = np.sqrt(BCG["vi"])
+    low = np.exp(np.asarray(BCG["yi"]) - 1.959963984540054 * se)
+    high = np.exp(np.asarray(BCG["yi"]) + 1.959963984540054 * se)
+    expected = int((low < xlim[0]).sum() + (high > xlim[1]).sum())
+    expected += int(math.exp(BCG_REML["pi_low"]) < xlim[0]) + int(math.exp(BCG_REML["pi_high"]) > xlim[1])
+    arrows = artists(fig, "ci_arrow")
+    assert expected > 0 and len(arrows) == expected
+    assert fig.axes[0].get_xlim() == pytest.approx(xlim)
+
+
+def test_single_study_is_not_pooled():
+    study = plots.unpooled([math.log(2.36)], [((math.log(4.09) - math.log(1.36)) / 3.92) ** 2],
+                           ["Younes 2015"])
+    fig = plots.forest_plot(study, years=[2015], scale="exp")
+    save(fig, "forest_single")
+    assert artists(fig, "pooled_diamond") == [] and artists(fig, "prediction_interval") == []
+    assert "Not pooled (k = 1)" in text_of(fig)
+    # the printed OR and CI (Younes et al. 2015: OR 2.36, 95% CI 1.36-4.09) come back
+    assert "2.36 [1.36, 4.09]" in text_of(fig)
+    alt = plots.alt_text(plots.forest_plot, study, scale="exp")
+    assert "1 study" in alt and "2.36" in alt and "Not pooled" in alt
+
+
+def test_fifty_studies_stay_readable():
+    # deterministic synthetic studies: effects on a grid, variances cycling
+    k = 50
+    yi = np.linspace(-0.4, 0.8, k)
+    vi = 0.02 + 0.01 * (np.arange(k) % 7)
+    fit = models.meta_analysis(yi, vi, method="REML", labels=[f"Author {i + 1} et al." for i in range(k)])
+    small = models.meta_analysis(yi[:10], vi[:10], method="REML")
+    fig = plots.forest_plot(fit, years=list(range(1975, 2025)), measure_label="SMD",
+                            favours=("Favours control", "Favours intervention"))
+    save(fig, "forest_k50")
+    assert fig.get_figheight() > plots.forest_plot(small, measure_label="SMD").get_figheight() + 8
+    assert len(artists(fig, "study_marker")) == 50
+    assert overlapping_texts(fig) == []
+    assert fig.get_figwidth() * fig.dpi == pytest.approx(900)
+
+
+def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
+    ref = REFERENCE["subgroups"]["bcg_alloc|REML"]
+    sub = models.subgroup_analysis(BCG["yi"], BCG["vi"], ref["groups"], method="REML", labels=BCG_LABELS)
+    overall = models.meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
+    fig = plots.forest_plot(overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
+    save(fig, "forest_subgroups")
+    assert len(artists(fig, "subgroup_diamond")) == 3
+    assert len(artists(fig, "pooled_diamond")) == 1
+    texts = text_of(fig)
+    for name in ("random", "alternate", "systematic"):
+        assert name in texts
+    # metafor: Q between = 1.8614, df = 2, p = 0.3943
+    assert "Test for subgroup differences: Q = 1.86 (df = 2), p = 0.39" in texts
+    assert overlapping_texts(fig) == []
+    alt = plots.alt_text(plots.forest_plot, overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
+    assert "3 subgroups" in alt and "p = 0.39" in alt
+
+
+def test_correlations_are_shown_as_r():
+    data = REFERENCE["datasets"]["molloy2014_zcor"]
+    fit_ref = REFERENCE["fits"]["molloy2014_zcor|REML|z"]
+    fit = models.meta_analysis(data["yi"], data["vi"], method="REML")
+    fig = plots.forest_plot(fit, scale="r", measure_label="Correlation", favours=None)
+    save(fig, "forest_r")
+    assert fig.axes[0].get_xscale() == "linear"
+    r = math.tanh(fit_ref["estimate"])
+    lo, hi = math.tanh(fit_ref["ci_low"]), math.tanh(fit_ref["ci_high"])
+    assert f"{r:.2f} [{lo:.2f}, {hi:.2f}]" in text_of(fig)
+    assert -1 < fig.axes[0].get_xlim()[0] and fig.axes[0].get_xlim()[1] < 1
+
+
+def test_forest_alt_text_mentions_k_and_the_pooled_estimate(bcg_fit):
+    alt = plots.alt_text(plots.forest_plot, bcg_fit, scale="exp", measure_label="Risk ratio")
+    assert "13 studies" in alt
+    assert "Pooled risk ratio 0.49 (95% CI 0.34 to 0.70" in alt
+    assert "I\u00b2 = 92%" in alt
+
+
+def test_forest_plot_draws_into_a_given_axes(bcg_fit):
+    outer = plt.figure(figsize=(9, 6))
+    ax = outer.add_axes([0.33, 0.3, 0.33, 0.65])
+    assert plots.forest_plot(bcg_fit, scale="exp", ax=ax) is outer
+    plt.close(outer)
+
+
+# --------------------------------------------------------------------------- other figures
+def test_funnel_plot_has_contours_and_every_study(bcg_fit):
+    fig = plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, measure_label="Log risk ratio")
+    save(fig, "funnel")
+    ax = fig.axes[0]
+    assert len(artists(fig, "p_contour")) == 6  # three p bands, both sides
+    points = artists(fig, "funnel_points")[0]
+    assert len(points.get_offsets()) == 13
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # standard error grows downwards
+    se = np.sqrt(BCG["vi"])
+    significant = int((np.abs(BCG["yi"]) / se > 1.959963984540054).sum())
+    alt = plots.alt_text(plots.funnel_plot, BCG["yi"], BCG["vi"], bcg_fit.estimate)
+    assert f"{significant} of 13 studies" in alt and "13 studies" in alt
+    no_contours = plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, contours=False)
+    assert artists(no_contours, "p_contour") == []
+
+
+def test_cumulative_forest_plot_by_year():
+    cum = sensitivity.cumulative_meta_analysis(BCG["yi"], BCG["vi"], order=BCG_YEARS, labels=BCG_LABELS)
+    fig = plots.cumulative_forest_plot(cum, scale="exp", measure="Risk ratio")
+    save(fig, "cumulative")
+    assert fig.axes[0].get_xscale() == "log"
+    assert len(artists(fig, "cumulative_point")) == 13
+    rows = [t for t in text_of(fig) if t.startswith("+ ")]
+    assert rows[0] == "+ Trial 1 (1948)" and rows[-1] == "+ Trial 8 (1980)"  # oldest first
+    assert overlapping_texts(fig) == []
+    alt = plots.alt_text(plots.cumulative_forest_plot, cum, scale="exp", measure="Risk ratio")
+    # the last step pools all 13 trials: metafor's REML estimate
+    assert f"to {math.exp(BCG_REML['estimate']):.2f}" in alt
+
+
+def test_cumulative_plot_reads_the_synthesis_frame():
+    frame = pd.DataFrame({"added": ["A", "B"], "year": [2006, 2013], "k": [1, 2], "measure": ["OR", "OR"],
+                          "estimate": [1.5, 1.3], "ci_low": [0.8, 0.9], "ci_high": [2.9, 1.9]})
+    fig = plots.cumulative_forest_plot(frame)
+    assert fig.axes[0].get_xscale() == "log"
+    assert "+ A (2006)" in text_of(fig) and "1.30 [0.90, 1.90]" in text_of(fig)
+
+
+def test_leave_one_out_plot(bcg_fit):
+    loo = sensitivity.leave_one_out(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
+    fig = plots.leave_one_out_plot(loo, scale="exp", measure="Risk ratio", full_estimate=bcg_fit.estimate)
+    save(fig, "leave_one_out")
+    assert len(artists(fig, "loo_point")) == 13
+    reference = artists(fig, "reference_line")
+    assert len(reference) == 1
+    assert reference[0].get_xdata()[0] == pytest.approx(math.exp(BCG_REML["estimate"]), abs=1e-10)
+    assert overlapping_texts(fig) == []
+    alt = plots.alt_text(plots.leave_one_out_plot, loo, scale="exp", measure="Risk ratio",
+                         full_estimate=bcg_fit.estimate)
+    assert "13 analyses" in alt and "With all studies: 0.49" in alt
+
+
+def test_baujat_plot_labels_every_study():
+    data = sensitivity.baujat(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
+    fig = plots.baujat_plot(data)
+    save(fig, "baujat")
+    assert len(artists(fig, "baujat_points")[0].get_offsets()) == 13
+    assert sorted(t for t in text_of(fig) if t.startswith("Trial")) == sorted(BCG_LABELS)
+    assert overlapping_texts(fig) == []  # close points get their labels moved apart
+    top = data["study"].iloc[int(data["x"].to_numpy().argmax())]
+    assert f"{top} contributes most to heterogeneity" in plots.alt_text(plots.baujat_plot, data)
+
+
+def test_gosh_plot_is_deterministic():
+    result = sensitivity.gosh(BCG["yi"][:8], BCG["vi"][:8], method="FE")
+    pngs = []
+    for _ in range(2):
+        fig = plots.gosh_plot(result, measure_label="Log risk ratio")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
+        pngs.append(buffer.getvalue())
+    save(fig, "gosh")
+    assert pngs[0] == pngs[1]
+    assert len(artists(fig, "gosh_points")[0].get_offsets()) == 2 ** 8 - 1
+    assert len(fig.axes[0].child_axes) == 2  # marginal histograms of estimate and I²
+    assert "255 subsets" in plots.alt_text(plots.gosh_plot, result)
+
+
+def _comparison_table() -> pd.DataFrame:
+    published = pd.read_csv(data_dir() / "published_syntheses.csv", dtype=str).set_index("synthesis_id")
+    ni, bizzotto = published.loc["ni2025_behaviour"], published.loc["bizzotto2023_osg"]
+    # "this review" rows are illustrative numbers for the drawing only
+    return pd.DataFrame([
+        dict(outcome_label="Depressive symptoms and web-based help seeking", measure="r", k=4,
+             estimate=0.2, ci_low=-0.03, ci_high=0.45, published_review=bizzotto["review"],
+             published_measure="r", published_estimate=float(bizzotto["estimate"]),
+             published_ci_low=None, published_ci_high=None, published_p=bizzotto["p_reported"]),
+        dict(outcome_label="Help-seeking behaviour", measure="OR", k=3, estimate=1.2, ci_low=0.9,
+             ci_high=1.6, published_review=ni["review"], published_measure="OR",
+             published_estimate=float(ni["estimate"]), published_ci_low=float(ni["ci_low"]),
+             published_ci_high=float(ni["ci_high"]), published_p=ni["p_reported"]),
+        dict(outcome_label="Help-seeking stigma", measure="SMD", k=None, estimate=None, ci_low=None,
+             ci_high=None, published_review=None, published_measure=None, published_estimate=None,
+             published_ci_low=None, published_ci_high=None, published_p=None),
+    ]).astype(object)
+
+
+def test_estimates_comparison_plot():
+    table = _comparison_table()
+    fig = plots.estimates_comparison_plot(table)
+    save(fig, "comparison")
+    assert len(fig.axes) == 2  # outcomes with nothing to draw are left out
+    assert fig.axes[1].get_xscale() == "log" and fig.axes[0].get_xscale() == "linear"
+    assert len(artists(fig, "this_review_point")) == 2 and len(artists(fig, "published_point")) == 2
+    texts = text_of(fig)
+    assert "1.67 [1.05, 2.94]" in texts  # Ni et al. 2025 abstract: OR = 1.67, 95% CI 1.05-2.94
+    assert "0.089 (no CI printed; p = .009)" in texts  # Bizzotto et al. 2023: r = 0.089; P = .009
+    assert "Ni et al. 2025" in texts and "Bizzotto et al. 2023" in texts
+    alt = plots.alt_text(plots.estimates_comparison_plot, table)
+    assert "Ni et al. 2025: OR 1.67 (95% CI 1.05 to 2.94)" in alt
+    with pytest.raises(ValueError, match="pass ax=None"):
+        plots.estimates_comparison_plot(table, ax=plt.figure().add_subplot())
+
+
+# --------------------------------------------------------------------------- risk of bias
+@pytest.mark.parametrize("question, n_studies, n_cells", [("q2_interventions", 3, 18),
+                                                          ("q1_webhelp", 4, 36)])
+def test_traffic_light_has_one_symbol_per_judgement(question, n_studies, n_cells):
+    table = rob.load_risk_of_bias(question)
+    fig = plots.rob_traffic_light(table)
+    save(fig, f"rob_traffic_light_{question}")
+    circles = [a for a in fig.axes[0].collections if (a.get_gid() or "").startswith("rob_")]
+    assert len(circles) == n_cells
+    symbols = [t for t in text_of(fig) if t in {"+", "\u2212", "\u00d7", "?", "\u2013"}]
+    assert len(symbols) == n_cells  # colour is never the only cue
+    for study in table["study_id"].unique():
+        assert study in [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert rob.TOOL_NAMES[table["tool"].iloc[0]] == fig.axes[0].get_title(loc="left")
+    alt = plots.alt_text(plots.rob_traffic_light, table)
+    assert f"for {n_studies} studies" in alt
+
+
+def test_traffic_light_colours_are_okabe_ito():
+    table = rob.load_risk_of_bias("q2_interventions")
+    fig = plots.rob_traffic_light(table)
+    high = [a for a in fig.axes[0].collections if a.get_gid() == "rob_high"]
+    assert len(high) == 2  # Shafran2019 D3 and overall
+    assert matplotlib.colors.to_hex(high[0].get_facecolor()[0]).upper() == plots.OKABE_ITO["vermillion"]
+
+
+@pytest.mark.parametrize("question", ["q2_interventions", "q1_webhelp"])
+def test_rob_summary_bars_add_up(question):
+    table = rob.load_risk_of_bias(question)
+    fig = plots.rob_summary(table)
+    save(fig, f"rob_summary_{question}")
+    ax = fig.axes[0]
+    bars = [p for p in ax.patches if (p.get_gid() or "").startswith("rob_bar_")]
+    domains = table["domain"].unique()
+    for i, _ in enumerate(domains):
+        width = sum(p.get_width() for p in bars if abs(p.get_y() + p.get_height() / 2 - i) < 1e-9)
+        assert width == pytest.approx(100.0)
+    assert any(p.get_hatch() for p in bars)  # patterns as well as colours
+    assert "studies" in plots.alt_text(plots.rob_summary, table)
+
+
+def test_alt_text_dispatch_rejects_unknown_plots():
+    with pytest.raises(ValueError, match="no alt text"):
+        plots.alt_text(print)
+
+
+def test_unknown_scale_is_refused(bcg_fit):
+    with pytest.raises(ValueError, match="scale 'log'"):
+        plots.forest_plot(bcg_fit, scale="log")
