@@ -252,9 +252,26 @@ def _interval(ax, y: float, low: float, high: float, lo_lim: float, hi_lim: floa
 
 
 def _diamond(ax, y: float, low: float, est: float, high: float, *, height: float = 0.32,
-             face: str = POOLED_COLOUR, gid: str = "pooled_diamond") -> Polygon:
-    patch = Polygon([(low, y), (est, y + height), (high, y), (est, y - height)], closed=True,
-                    facecolor=face, edgecolor=POOLED_COLOUR, lw=0.8, gid=gid, zorder=3)
+             face: str = POOLED_COLOUR, gid: str = "pooled_diamond",
+             limits: tuple[float, float] | None = None) -> Polygon:
+    """The pooled estimate's diamond; cut flat at the axis limits, with an arrow, if wider."""
+    lo_lim, hi_lim = limits if limits is not None else (low, high)
+    if low >= lo_lim and high <= hi_lim:
+        points = [(low, y), (est, y + height), (high, y), (est, y - height)]
+    else:
+        def half_height(x: float, end: float) -> float:
+            # the diamond's half height at x on the side running from the estimate to ``end``
+            return height * (x - end) / (est - end) if est != end else height
+        a, b = max(low, lo_lim), min(high, hi_lim)
+        left = [(a, y)] if a == low else [(a, y - half_height(a, low)), (a, y + half_height(a, low))]
+        right = [(b, y)] if b == high else [(b, y + half_height(b, high)), (b, y - half_height(b, high))]
+        points = left + [(est, y + height)] + right + [(est, y - height)]
+        for off, edge, marker in ((low < lo_lim, lo_lim, "<"), (high > hi_lim, hi_lim, ">")):
+            if off:
+                ax.add_line(Line2D([edge], [y], marker=marker, markersize=5, color=POOLED_COLOUR,
+                                   linestyle="none", gid="ci_arrow", clip_on=False))
+    patch = Polygon(points, closed=True, facecolor=face, edgecolor=POOLED_COLOUR, lw=0.8, gid=gid,
+                    zorder=3)
     ax.add_patch(patch)
     return patch
 
@@ -359,7 +376,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     rows: list[_Row] = []
     if subgroup is not None:
         for name, group in subgroup.groups.items():
-            rows.append(_Row("group", str(name), bold=True))
+            shown = str(name).replace("_", " ")
+            rows.append(_Row("group", shown[:1].upper() + shown[1:], bold=True))
             g_labels = [str(x) for x in group.labels]
             # study rows carry weights in the whole analysis (RevMan shows overall weights)
             rows += _study_rows(group, g_labels, year_map,
@@ -475,7 +493,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         elif row.kind in ("subtotal", "total"):
             est, low, high = (float(sc.forward(v)) for v in row.values)
             _diamond(ax, y, low, est, high, face="white" if row.kind == "subtotal" else POOLED_COLOUR,
-                     gid="subgroup_diamond" if row.kind == "subtotal" else "pooled_diamond")
+                     gid="subgroup_diamond" if row.kind == "subtotal" else "pooled_diamond",
+                     limits=(lo_lim, hi_lim))
         elif row.kind == "pi":
             low, high = (float(sc.forward(v)) for v in row.values)
             a, b = max(low, lo_lim), min(high, hi_lim)
@@ -509,7 +528,8 @@ def forest_plot_alt_text(result: Any, *, scale: str = "identity", measure_label:
     values = sc.forward(np.asarray(result.yi, dtype=float))
     name = measure_label.lower()
     studies = "1 study" if k == 1 else f"{k} studies"
-    text = f"Forest plot of {studies}; study {name}s range from {fmt(values.min())} to {fmt(values.max())}."
+    text = (f"Forest plot of {studies}; study estimates ({name}) range from {fmt(values.min())} "
+            f"to {fmt(values.max())}.")
     if k == 1:
         text = f"Forest plot of 1 study with {name} {fmt(values[0])}."
     if _pooled(result):

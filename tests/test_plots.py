@@ -174,7 +174,7 @@ def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
     assert len(artists(fig, "subgroup_diamond")) == 3
     assert len(artists(fig, "pooled_diamond")) == 1
     texts = text_of(fig)
-    for name in ("random", "alternate", "systematic"):
+    for name in ("Random", "Alternate", "Systematic"):
         assert name in texts
     # metafor: Q between = 1.8614, df = 2, p = 0.3943
     assert "Test for subgroup differences: Q = 1.86 (df = 2), p = 0.39" in texts
@@ -374,3 +374,13 @@ def test_alt_text_dispatch_rejects_unknown_plots():
 def test_unknown_scale_is_refused(bcg_fit):
     with pytest.raises(ValueError, match="scale 'log'"):
         plots.forest_plot(bcg_fit, scale="log")
+
+
+def test_diamond_is_cut_at_the_axis_with_an_arrow(bcg_fit):
+    fig = plots.forest_plot(bcg_fit, scale="exp", xlim=(0.4, 3.0))
+    diamond = artists(fig, "pooled_diamond")[0]
+    xs = diamond.get_xy()[:, 0]
+    assert min(xs) == pytest.approx(0.4) and max(xs) == pytest.approx(math.exp(BCG_REML["ci_high"]))
+    row = diamond.get_xy()[0, 1]
+    on_diamond_row = [a for a in artists(fig, "ci_arrow") if a.get_ydata()[0] == row]
+    assert len(on_diamond_row) == 1
