@@ -7,19 +7,17 @@ number glued into the prose is a plain Python value (numpy scalars would print t
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import math
 import numbers
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
 __all__ = [
     "HtmlBlock",
     "chapter_box",
-    "data_version",
     "download_link",
     "fmt_ci",
     "fmt_num",
@@ -193,15 +191,6 @@ def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = T
     return HtmlBlock(html_text, text)
 
 
-def data_version(paths: Iterable) -> str:
-    """A short fingerprint of the data files a chapter reads (first 12 hex digits of SHA-256)."""
-    digest = hashlib.sha256()
-    for path in sorted(paths, key=str):
-        digest.update(str(path.name).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def chapter_box(*, release: str, data_fingerprint: str, last_search: str, k_text: str) -> HtmlBlock:
     """The short box each chapter opens with: data version, date of the last search, k."""
     items = [
@@ -216,3 +205,252 @@ def chapter_box(*, release: str, data_fingerprint: str, last_search: str, k_text
     html_text = f'<div class="admonition note review-box"><dl class="review-box-list">{html_items}</dl></div>'
     text = "; ".join(f"{label}: {value}" for label, value in items)
     return HtmlBlock(html_text, text)
+
+
+def figure(plot, *args: Any, caption: str | None = None, **kwargs: Any) -> HtmlBlock:
+    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.plots`) with its alt text."""
+    from . import plots
+
+    alt = plots.alt_text(plot, *args, **kwargs)
+    return show_figure(plot(*args, **kwargs), alt, caption)
+
+
+def chapter_box_for(question: str | None = None) -> HtmlBlock:
+    """The opening box of a chapter, from the release log, the data and the search log."""
+    from . import extraction, records, releases
+
+    questions = [question] if question else ["q1_webhelp", "q2_interventions"]
+    current = releases.current_release()
+    release = f"{current['version']} ({current['date']})" if current else "not yet released"
+    dates = []
+    studies = []
+    for name in questions:
+        log = records.read_search_log(name)
+        dates.extend(str(d) for d in log["date_run"].dropna())
+        studies.append(int(extraction.effect_sizes(name)["study_id"].nunique()))
+    labels = {"q1_webhelp": "question 1", "q2_interventions": "question 2"}
+    k_text = "; ".join(f"k = {k} ({labels.get(name, name)})" for name, k in zip(questions, studies))
+    return chapter_box(release=release, data_fingerprint=releases.data_fingerprint()[:12],
+                       last_search=max(dates) if dates else "none", k_text=k_text)
+
+
+_READER_SCALE = {"ZCOR": ("r", "Correlation r"), "logOR": ("exp", "Odds ratio"),
+                 "SMD": ("identity", "Standardised mean difference")}
+
+
+def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
+                  by_subgroup: bool = False, favours: tuple[str, str] | None = None,
+                  caption: str | None = None) -> HtmlBlock:
+    """The forest plot of one synthesis (as :func:`analysis.synthesis.run_analysis` pools it),
+    on the reader's scale, optionally in subgroup blocks, with its alt text."""
+    from . import models, plots, synthesis
+
+    analysis = synthesis.run_analysis(question, outcome, scenario)
+    spec, rows = analysis["spec"], analysis["effect_sizes"]
+    scale, measure_label = _READER_SCALE[spec.analysis_measure]
+    labels = [str(label) for label in rows["label"]]
+    years = [plain(year) for year in rows["year"]]
+    result = analysis["result"]
+    if result is None:
+        result = plots.unpooled(rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy(),
+                                labels, reason="fewer than two studies: not pooled")
+    subgroup = None
+    if by_subgroup and len(rows) >= 2 and rows["subgroup"].nunique() >= 2:
+        subgroup = models.subgroup_analysis(
+            rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy(),
+            rows["subgroup"].astype(str).to_numpy(), method=result.method, test=result.test,
+            labels=labels)
+    if favours is None:
+        favours = (("Favours control", "Favours intervention") if spec.reader_measure != "r"
+                   else ("Negative association", "Positive association"))
+    kwargs = dict(labels=labels, years=years, scale=scale, measure_label=measure_label,
+                  favours=favours, subgroup=subgroup)
+    return figure(plots.forest_plot, result, caption=caption, **kwargs)
+
+
+class _Text:
+    """A glued string that pastes without quotes (its plain-text repr is the string itself)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue_text(name: str, text: str) -> str:
+    """Glue a sentence or phrase for the prose."""
+    from myst_nb import glue
+
+    glue(name, _Text(str(text)), display=False)
+    return str(text)
+
+
+QUESTIONS = {"q1_webhelp": "Question 1: web-based help seeking and depressive symptoms",
+             "q2_interventions": "Question 2: interventions to improve help seeking"}
+
+
+def prisma_figure(question: str) -> HtmlBlock:
+    """The PRISMA 2020 flow diagram (updated-review layout) of one question, with alt text."""
+    from . import prisma
+
+    counts = prisma.prisma_counts(question)
+    alt = (
+        f"PRISMA 2020 flow diagram for {QUESTIONS[question].split(': ', 1)[1]}: "
+        f"{counts['previous_studies']} studies in the previous review; "
+        f"{counts['records_identified']} records identified, "
+        f"{counts['duplicates_removed']} duplicates removed, {counts['records_screened']} screened, "
+        f"{counts['records_excluded']} excluded, {counts['reports_sought']} reports sought, "
+        f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
+        f"{counts['new_studies_included']} new studies included."
+    )
+    return show_figure(prisma.plot_prisma_flow(counts), alt,
+                       caption=f"PRISMA 2020 flow diagram, {QUESTIONS[question]}.")
+
+
+def review_overview() -> pd.DataFrame:
+    """One row per question: previous review, records, screening and this version's studies."""
+    from . import prisma, synthesis
+
+    comparison = synthesis.published_comparison()
+    first_outcome = {"q1_webhelp": ("q1", "depression_webhelp"), "q2_interventions": ("q2", "behaviour")}
+    rows = []
+    for question, title in QUESTIONS.items():
+        counts = prisma.prisma_counts(question)
+        short, outcome = first_outcome[question]
+        match = comparison[(comparison["question"] == short) & (comparison["outcome"] == outcome)].iloc[0]
+        rows.append({
+            "Question": title,
+            "Previous review": counts["previous_review"],
+            "Studies in previous review": counts["previous_studies"],
+            "Records identified": counts["records_identified"],
+            "Unique records screened": counts["records_screened"],
+            "Reports awaiting full text": counts["reports_not_retrieved"],
+            "New studies included": counts["new_studies_included"],
+            "Main outcome": match["outcome_label"],
+            "This review": (f"{match['measure']} {fmt_num(match['estimate'])} ({fmt_ci(match['ci_low'], match['ci_high'])}), k = {match['k']}"
+                            if plain(match["estimate"]) is not None else "not pooled"),
+            "Published": (f"{match['published_measure']} {fmt_num(match['published_estimate'])}"
+                          + (f" ({fmt_ci(match['published_ci_low'], match['published_ci_high'])})"
+                             if plain(match["published_ci_low"]) is not None else "")),
+        })
+    return pd.DataFrame(rows)
+
+
+def effect_phrase(row: dict, digits: int = 2) -> str:
+    """A pooled result as the prose states it: "r = 0.24 (95% CI 0.02 to 0.44; k = 4, N = 8,371)"."""
+    k = plain(row.get("k")) or 0
+    n = plain(row.get("n"))
+    size = f"k = {k}" + (f", N = {fmt_num(n)}" if n is not None else "")
+    if plain(row.get("estimate")) is None:
+        return f"not pooled ({size})"
+    return (f"{row['measure']} = {fmt_num(row['estimate'], digits)} "
+            f"(95% CI {fmt_ci(row['ci_low'], row['ci_high'], digits)}; {size})")
+
+
+def results_view(results: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a results table that readers compare, with readable headings."""
+    columns = {"outcome_label": "Outcome", "scenario": "Data scenario", "model_name": "Model",
+               "k": "k", "n": "N", "measure": "Measure", "estimate": "Estimate",
+               "ci_low": "95% CI low", "ci_high": "95% CI high", "pi_low": "95% PI low",
+               "pi_high": "95% PI high", "tau2": "tau²", "i2": "I² (%)", "pval": "p"}
+    view = results[[c for c in columns if c in results.columns]].rename(columns=columns)
+    return view.reset_index(drop=True)
+
+
+def note(text: str) -> HtmlBlock:
+    """A computed sentence shown as a paragraph of the page."""
+    return HtmlBlock(f'<p class="review-note">{html.escape(text)}</p>', text)
+
+
+# Egger's test and funnel-plot asymmetry need at least ten studies (Cochrane Handbook v6.4,
+# section 13.3.5.4); below that they cannot tell asymmetry from chance.
+MIN_K_SMALL_STUDY_TESTS = 10
+# GOSH plots (Olkin, Dahabreh & Trikalinos 2012) need enough subsets to show structure.
+MIN_K_GOSH = 6
+
+
+def _pooled(question: str, outcome: str, scenario: str = "primary"):
+    from . import synthesis
+
+    analysis = synthesis.run_analysis(question, outcome, scenario)
+    rows = analysis["effect_sizes"]
+    scale, label = _READER_SCALE[analysis["spec"].analysis_measure]
+    yi = rows["yi"].astype(float).to_numpy() if len(rows) else None
+    vi = rows["vi"].astype(float).to_numpy() if len(rows) else None
+    labels = [str(x) for x in rows["label"]] if len(rows) else []
+    return analysis, yi, vi, labels, scale, label
+
+
+def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
+    """Leave-one-out plot of the primary analysis (needs three or more studies)."""
+    from . import plots, sensitivity
+
+    analysis, yi, vi, labels, scale, label = _pooled(question, outcome)
+    result = analysis["result"]
+    if result is None or result.k < 3:
+        return note(f"Leave-one-out analysis needs at least three studies; "
+                    f"{analysis['outcome_label']} has k = {analysis['k']}.")
+    loo = sensitivity.leave_one_out(yi, vi, labels=labels, method=result.method, test=result.test)
+    return figure(plots.leave_one_out_plot, loo, scale=scale, measure=label,
+                  full_estimate=result.estimate,
+                  caption=f"Leave-one-out analysis, {analysis['outcome_label']}; {analysis['model']}.")
+
+
+def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
+    """Cumulative forest plot by year of publication."""
+    from . import plots, synthesis
+
+    cumulative = synthesis.cumulative_by_study(question, outcome)
+    if len(cumulative) < 2:
+        return note("A cumulative meta-analysis needs at least two studies.")
+    return figure(plots.cumulative_forest_plot, cumulative,
+                  caption="Cumulative meta-analysis: the pooled estimate as each study was added, by year.")
+
+
+def baujat_figure(question: str, outcome: str) -> HtmlBlock:
+    """Baujat plot: each study's contribution to heterogeneity against its influence."""
+    from . import plots, sensitivity
+
+    analysis, yi, vi, labels, _, _ = _pooled(question, outcome)
+    result = analysis["result"]
+    if result is None or result.k < 3:
+        return note(f"A Baujat plot needs at least three studies; k = {analysis['k']}.")
+    table = sensitivity.baujat(yi, vi, labels=labels, method=result.method, test=result.test)
+    return figure(plots.baujat_plot, table,
+                  caption="Baujat plot: contribution to Cochran's Q against influence on the pooled estimate.")
+
+
+def gosh_figure(question: str, outcome: str) -> HtmlBlock:
+    """GOSH plot over all subsets, where k is large enough for it to mean something."""
+    from . import plots, sensitivity
+
+    analysis, yi, vi, labels, _, label = _pooled(question, outcome)
+    k = analysis["k"]
+    if k < MIN_K_GOSH:
+        return note(f"A GOSH plot is not drawn: with k = {k} there are only {2 ** k - 1} subsets, "
+                    f"too few to show structure (this book draws it from k = {MIN_K_GOSH}).")
+    table = sensitivity.gosh(yi, vi, labels=labels, method="FE")
+    return figure(plots.gosh_plot, table, measure_label=label, caption="GOSH plot over all subsets.")
+
+
+def funnel_figure(question: str, outcome: str) -> list[HtmlBlock]:
+    """Contour-enhanced funnel plot, and Egger's test only where k allows it."""
+    from . import plots, sensitivity
+
+    analysis, yi, vi, labels, scale, label = _pooled(question, outcome)
+    result = analysis["result"]
+    if result is None:
+        return [note(f"No funnel plot: {analysis['outcome_label']} has k = {analysis['k']}.")]
+    model_label = {"exp": "Log odds ratio", "r": "Fisher's z", "identity": label}[scale]
+    blocks = [figure(plots.funnel_plot, yi, vi, result.estimate, measure_label=model_label,
+                     labels=labels, caption=f"Contour-enhanced funnel plot, {analysis['outcome_label']}.")]
+    if result.k < MIN_K_SMALL_STUDY_TESTS:
+        blocks.append(note(
+            f"Egger's regression test is not run: it needs at least {MIN_K_SMALL_STUDY_TESTS} "
+            f"studies to distinguish small-study effects from chance, and this analysis has "
+            f"k = {result.k}. The funnel plot is shown for completeness, not as evidence."))
+    else:
+        egger = sensitivity.egger_test(yi, vi, method=result.method)
+        blocks.append(note(f"Egger's regression test: z = {fmt_num(egger.zval)}, p = {fmt_p(egger.pval)}."))
+    return blocks
