@@ -148,6 +148,20 @@ def _inv_small(A: np.ndarray) -> np.ndarray:
     return np.linalg.inv(A)
 
 
+def _shared(a: np.ndarray) -> np.ndarray:
+    """A (B, k) array whose rows are one broadcast vector becomes that (k,) vector, so that
+    per-row arithmetic broadcasts it instead of copying it B times."""
+    a = np.asarray(a, dtype=float)
+    if a.ndim == 2 and a.shape[0] > 0 and a.strides[0] == 0:
+        return a[0]
+    return a
+
+
+def _rows(a, idx, shared_ndim: int = 1):
+    """Rows ``idx`` of a per-fit array; a shared array (ndim == shared_ndim) or None is kept."""
+    return a if a is None or a.ndim == shared_ndim else a[idx]
+
+
 def _wls(Y: np.ndarray, W: np.ndarray, X: np.ndarray | None):
     """Weighted least squares in every row: beta (B, p), (X'WX)^-1 (B, p, p), residuals (B, k).
 
@@ -155,12 +169,14 @@ def _wls(Y: np.ndarray, W: np.ndarray, X: np.ndarray | None):
     """
     if X is None:
         sw = W.sum(axis=1)
-        beta = (W * Y).sum(axis=1) / sw
+        # einsum rather than W @ Y: a threaded BLAS matrix-vector product is no faster here
+        # and much slower on a busy machine
+        beta = np.einsum("bk,k->b" if Y.ndim == 1 else "bk,bk->b", W, Y) / sw
         return beta[:, None], (1.0 / sw)[:, None, None], Y - beta[:, None]
     XW = X * W[:, :, None]
     A = _inv_small(np.einsum("bkp,bkq->bpq", XW, np.broadcast_to(X, XW.shape)))
-    beta = np.einsum("bpq,bq->bp", A, np.einsum("bkp,bk->bp", XW, Y))
-    resid = Y - (X @ beta[:, :, None])[:, :, 0]
+    beta = np.einsum("bpq,bq->bp", A, np.einsum("bkp,bk->bp", XW, np.broadcast_to(Y, W.shape)))
+    resid = Y - np.einsum("kp,bp->bk" if X.ndim == 2 else "bkp,bp->bk", X, beta)
     return beta, A, resid
 
 
@@ -171,7 +187,8 @@ def _traces(W: np.ndarray, X: np.ndarray | None, A: np.ndarray):
     if X is None:
         a = A[:, 0, 0]
         s2 = W2.sum(axis=1)
-        return W.sum(axis=1) - a * s2, s2 - 2 * a * (W2 * W).sum(axis=1) + (a * s2) ** 2
+        s3 = np.einsum("bk,bk->b", W2, W)
+        return W.sum(axis=1) - a * s2, s2 - 2 * a * s3 + (a * s2) ** 2
     Xb = np.broadcast_to(X, W.shape + (X.shape[-1],))
     AB2 = A @ np.einsum("bk,bkp,bkq->bpq", W2, Xb, Xb)
     AB3 = A @ np.einsum("bk,bkp,bkq->bpq", W2 * W, Xb, Xb)
@@ -182,10 +199,14 @@ def _traces(W: np.ndarray, X: np.ndarray | None, A: np.ndarray):
 
 def _loglik(Y, V, X, M, tau2, kk, p, reml: bool) -> np.ndarray:
     """Log-likelihood as metafor's ll0 check computes it (REML without the |X'X| term)."""
-    W = M / (V + tau2[:, None])
+    VT = V + tau2[:, None]
+    W = M / VT
     beta, A, e = _wls(Y, W, X)
-    rss = (W * e * e).sum(axis=1)
-    logv = (M * np.log(V + tau2[:, None])).sum(axis=1)
+    rss = np.einsum("bk,bk,bk->b", W, e, e)
+    if V.ndim == 1 and not tau2.any():
+        logv = np.einsum("bk,k->b", M, np.log(V))
+    else:
+        logv = np.einsum("bk,bk->b", M, np.log(VT))
     if not reml:
         return -0.5 * kk * math.log(2 * math.pi) - 0.5 * logv - 0.5 * rss
     logdet = -np.linalg.slogdet(A)[1]
@@ -198,7 +219,7 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
 
     Rows with one study get tau² = 0 as in ``rma.uni()`` (k = 1 is fitted as common effect).
     """
-    B, k = Y.shape
+    B, k = M.shape
     p = 1 if X is None else X.shape[-1]
     kk = M.sum(axis=1)
     tau2 = np.zeros(B)
@@ -212,9 +233,9 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
 
     def take(a, idx):
         """Rows of a per-fit design (B, k, p); a shared design (k, p) or None is kept."""
-        return a if a is None or a.ndim == 2 else a[idx]
+        return _rows(a, idx, shared_ndim=2)
 
-    Yr, Vr, Mr, Xr, kr = Y[rows], np.broadcast_to(V, Y.shape)[rows], M[rows], take(X, rows), kk[rows]
+    Yr, Vr, Mr, Xr, kr = _rows(Y, rows), _rows(V, rows), M[rows], take(X, rows), kk[rows]
     if method == "DL":
         W = Mr / Vr
         beta, A, e = _wls(Yr, W, Xr)
@@ -227,7 +248,9 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
             sel = Mr[j] > 0
             Xj = None if Xr is None else (Xr[j] if Xr.ndim == 3 else Xr)[sel]
             try:
-                tau2[b] = models.estimate_tau2(Yr[j][sel], Vr[j][sel], method, X=Xj,
+                yj = np.broadcast_to(Yr, Mr.shape)[j]
+                vj = np.broadcast_to(Vr, Mr.shape)[j]
+                tau2[b] = models.estimate_tau2(yj[sel], vj[sel], method, X=Xj,
                                                intercept=Xj is None, threshold=threshold,
                                                maxiter=maxiter)
             except ValueError:
@@ -256,9 +279,9 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
             t[active] = np.nan
             break
         ta = t[active]
-        Wa = Mr[active] / (Vr[active] + ta[:, None])
+        Wa = Mr[active] / (_rows(Vr, active) + ta[:, None])
         Xa = take(Xr, active)
-        beta, A, e = _wls(Yr[active], Wa, Xa)
+        beta, A, e = _wls(_rows(Yr, active), Wa, Xa)
         trP, trPP = _traces(Wa, Xa, A)
         PY = Wa * e
         if method == "REML":
@@ -280,7 +303,7 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
         check = np.flatnonzero(~failed[rows] & (t > threshold))
         if check.size:
             Xc = take(Xr, check)
-            args = (Yr[check], Vr[check], Xc, Mr[check])
+            args = (_rows(Yr, check), _rows(Vr, check), Xc, Mr[check])
             reml = method == "REML"
             ll0 = _loglik(*args, np.zeros(check.size), kr[check], p, reml)
             ll = _loglik(*args, t[check], kr[check], p, reml)
@@ -326,8 +349,9 @@ def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
     """
     Y = np.asarray(Y, dtype=float)
     M = np.asarray(M, dtype=float)
-    B = Y.shape[0]
-    V = np.broadcast_to(V, Y.shape)
+    Y = _shared(Y)
+    V = _shared(V)
+    B = M.shape[0]
     p = 1 if X is None else X.shape[-1]
     kk = M.sum(axis=1)
     if tau2 is None:
@@ -409,6 +433,39 @@ def _fit_one(y, v, method, test="z", level=0.95, threshold=_THRESHOLD, X=None,
                      level=level, threshold=threshold, maxiter=maxiter)
 
 
+# Rows x studies per batch: bounds memory (about 10 arrays of this many floats at once).
+_BATCH_CELLS = 4_000_000
+
+
+def _concat_fits(parts: list[_Fits]) -> _Fits:
+    if len(parts) == 1:
+        return parts[0]
+    merged = {}
+    for name in _Fits.__dataclass_fields__:
+        values = [getattr(f, name) for f in parts]
+        merged[name] = None if values[0] is None else np.concatenate(values)
+    return _Fits(**merged)
+
+
+def _fit_masked_rows(y, v, mask_rows, n_rows: int, **fit_args) -> _Fits:
+    """Fit intercept-only models to ``n_rows`` subsets of the same studies in batches;
+    ``mask_rows(start, stop)`` gives the inclusion mask (stop - start, k) of a batch."""
+    block = max(1, _BATCH_CELLS // max(y.size, 1))
+    parts = []
+    for start in range(0, n_rows, block):
+        M = mask_rows(start, min(start + block, n_rows))
+        parts.append(_fit_many(np.broadcast_to(y, M.shape), v, None, M, **fit_args))
+    return _concat_fits(parts)
+
+
+def _leave_one_out_mask(k: int):
+    def rows(start, stop):
+        M = np.ones((stop - start, k), dtype=bool)
+        M[np.arange(stop - start), np.arange(start, stop)] = False
+        return M
+    return rows
+
+
 def _fit_table(fits: _Fits) -> dict[str, np.ndarray]:
     return {
         "estimate": fits.beta[:, 0], "se": fits.se[:, 0], "statistic": fits.stat[:, 0],
@@ -430,18 +487,16 @@ def leave_one_out(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="leave-one-out")
     _require_k(y.size, 2, "leave-one-out")
-    mask = ~np.eye(y.size, dtype=bool)
-    fits = _fit_many(np.broadcast_to(y, mask.shape), v, None, mask, method=m, test=t,
-                     level=level, threshold=threshold, maxiter=maxiter)
+    fits = _fit_masked_rows(y, v, _leave_one_out_mask(y.size), y.size, method=m, test=t,
+                            level=level, threshold=threshold, maxiter=maxiter)
     _warn_failed(fits, names, "leave-one-out")
     return pd.DataFrame({"study": pd.array(names, dtype="string"), **_fit_table(fits)})
 
 
 # ============================================================================ influence
 def _deleted_fits(y, v, method, test, level, threshold, maxiter=_MAXITER):
-    mask = ~np.eye(y.size, dtype=bool)
-    return _fit_many(np.broadcast_to(y, mask.shape), v, None, mask, method=method, test=test,
-                     level=level, threshold=threshold, maxiter=maxiter)
+    return _fit_masked_rows(y, v, _leave_one_out_mask(y.size), y.size, method=method,
+                            test=test, level=level, threshold=threshold, maxiter=maxiter)
 
 
 def influence_diagnostics(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
@@ -478,7 +533,11 @@ def _influence(y, v, names, m, t, threshold, maxiter=_MAXITER, level=0.95):
     diff = mu - mu_del
     dffits = diff / np.sqrt(s2w_del * hat * (tau2_del + v))
     # Var of the full-data estimate at the deleted tau² (all k studies), as metafor's dfbetas.
-    vb_at_del = 1.0 / (1.0 / (v[None, :] + tau2_del[:, None])).sum(axis=1)
+    vb_at_del = np.empty(k)
+    block = max(1, _BATCH_CELLS // k)
+    for start in range(0, k, block):
+        stop = min(start + block, k)
+        vb_at_del[start:stop] = 1.0 / (1.0 / (v[None, :] + tau2_del[start:stop, None])).sum(axis=1)
     dfbetas = diff / np.sqrt(s2w_del * vb_at_del)
     cook_d = diff ** 2 / vb
     cov_r = vb_del / vb
@@ -548,9 +607,11 @@ def cumulative_meta_analysis(yi, vi, order=None, *, labels=None, method: str = "
     rank = pd.Series(key).rank(method="dense").to_numpy()
     idx = np.argsort(-rank if decreasing else rank, kind="stable")
     ys, vs = y[idx], v[idx]
-    mask = np.tril(np.ones((k, k), dtype=bool))
-    fits = _fit_many(np.broadcast_to(ys, mask.shape), vs, None, mask, method=m, test=t,
-                     level=level, threshold=threshold, maxiter=maxiter)
+    def first_j(start, stop):
+        return np.arange(k)[None, :] <= np.arange(start, stop)[:, None]
+
+    fits = _fit_masked_rows(ys, vs, first_j, k, method=m, test=t, level=level,
+                            threshold=threshold, maxiter=maxiter)
     names_sorted = [names[i] for i in idx]
     _warn_failed(fits, names_sorted, "cumulative meta-analysis")
     return pd.DataFrame({"study": pd.array(names_sorted, dtype="string"),
@@ -591,8 +652,8 @@ def _gosh_closed_form(y, v, M, dl: bool):
     w = 1.0 / v
     Mf = M.astype(float)
     kk = Mf.sum(axis=1)
-    sw = Mf @ w
-    swy = Mf @ (w * y)
+    sw = np.einsum("bk,k->b", Mf, w)
+    swy = np.einsum("bk,k->b", Mf, w * y)
     est = swy / sw
     # Q from centred residuals (not sum w y² - (sum w y)²/sum w) to avoid cancellation.
     q = (Mf * w * (y[None, :] - est[:, None]) ** 2).sum(axis=1)
@@ -602,7 +663,7 @@ def _gosh_closed_form(y, v, M, dl: bool):
     q = np.where(kk > 1, q, 0.0)
     tau2 = np.zeros_like(est)
     if dl:
-        sw2 = Mf @ (w * w)
+        sw2 = np.einsum("bk,k->b", Mf, w * w)
         with np.errstate(divide="ignore", invalid="ignore"):
             tau2 = np.where(kk > 1, np.maximum(0.0, (q - (kk - 1)) / (sw - sw2 / sw)), 0.0)
         W = Mf / (v[None, :] + tau2[:, None])
@@ -785,19 +846,30 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
     observed = _fit_many(y[None], v, None if Xd is None else Xd[None], np.ones((1, k)),
                          method=m, test=t, threshold=threshold, maxiter=maxiter, qm=True, need_q=False)
     rng = np.random.default_rng(seed)
+    block = max(1, _BATCH_CELLS // k)
+    fit_args = dict(method=m, test=t, threshold=threshold, maxiter=maxiter, need_q=False)
     if Xd is None:
         n_exact = 2.0 ** k
         do_exact = bool(exact) or n_exact <= n_perm
         if do_exact:
             if k > 24:
-                raise ValueError(f"permutation test: exact enumeration of 2^{k} sign patterns is too large")
-            codes = np.arange(2 ** k, dtype=np.int64)
-            signs = np.where(_subset_masks(k, codes), -1.0, 1.0)
+                raise ValueError(f"permutation test: exact enumeration of 2^{k} sign patterns "
+                                 f"(k = {k}) is too large; use random permutations")
+            n_fits = 2 ** k
+
+            def signs_of(start, stop):
+                return np.where(_subset_masks(k, np.arange(start, stop, dtype=np.int64)), -1.0, 1.0)
         else:
-            signs = rng.choice(np.array([-1.0, 1.0]), size=(n_perm, k))
-            signs[0] = 1.0
-        fits = _fit_many(signs * y, v, None, np.ones(signs.shape), method=m, test=t,
-                         threshold=threshold, maxiter=maxiter, need_q=False)
+            n_fits = n_perm
+            all_signs = rng.choice(np.array([-1, 1], dtype=np.int8), size=(n_perm, k))
+            all_signs[0] = 1  # the observed data count as one permutation, as in metafor
+
+            def signs_of(start, stop):
+                return all_signs[start:stop].astype(float)
+        parts = []
+        for start in range(0, n_fits, block):
+            signs = signs_of(start, min(start + block, n_fits))
+            parts.append(_fit_many(signs * y, v, None, np.ones(signs.shape), **fit_args))
     else:
         rows = [tuple(r) for r in Xd]
         group_of = {r: g for g, r in enumerate(dict.fromkeys(sorted(rows)))}
@@ -806,17 +878,25 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
         n_exact = math.factorial(k) / math.prod(math.factorial(c) for c in counts.values())
         do_exact = bool(exact) or n_exact <= n_perm
         if do_exact:
-            if n_exact > 5_000_000:
-                raise ValueError(f"permutation test: {n_exact:.0f} distinct permutations are too many to enumerate")
-            representative = {g: Xd[groups.index(g)] for g in counts}
-            perms = np.array([[representative[g] for g in order]
-                              for order in _multiset_permutations(groups)])
+            if n_exact > 1_000_000:
+                raise ValueError(f"permutation test: {n_exact:.0f} distinct permutations (k = {k}) "
+                                 "are too many to enumerate; use random permutations")
+            first_row = {g: groups.index(g) for g in counts}
+            index = np.array([[first_row[g] for g in order]
+                              for order in _multiset_permutations(groups)], dtype=np.int64)
         else:
-            idx = np.argsort(rng.random((n_perm, k)), axis=1)
-            idx[0] = np.arange(k)
-            perms = Xd[idx]
-        fits = _fit_many(np.broadcast_to(y, perms.shape[:2]), v, perms, np.ones(perms.shape[:2]),
-                         method=m, test=t, threshold=threshold, maxiter=maxiter, qm=True, need_q=False)
+            index = np.argsort(rng.random((n_perm, k)), axis=1)
+            index[0] = np.arange(k)  # the observed data count as one permutation
+        parts = []
+        for start in range(0, len(index), block):
+            perms = Xd[index[start:start + block]]
+            parts.append(_fit_many(np.broadcast_to(y, perms.shape[:2]), v, perms,
+                                   np.ones(perms.shape[:2]), qm=True, **fit_args))
+    fits = _concat_fits(parts)
+    if fits.failed.any():
+        warnings.warn(f"permutation test: tau² did not converge in {int(fits.failed.sum())} of "
+                      f"{fits.failed.size} permuted fits; they are left out of the p-value "
+                      "(as in metafor); a larger maxiter may help", RuntimeWarning, stacklevel=2)
     ok = ~fits.failed
     perm_p = np.array([np.mean(np.abs(fits.stat[ok, j]) >= abs(observed.stat[0, j]) - _COMPTOL)
                        for j in range(p)])
