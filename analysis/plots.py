@@ -333,6 +333,11 @@ def _study_rows(result, labels, years, weight_of, z) -> list[_Row]:
     return rows
 
 
+def _require_studies(result: Any, what: str) -> None:
+    if int(getattr(result, "k", 0)) < 1 or len(np.atleast_1d(getattr(result, "yi", []))) < 1:
+        raise ValueError(f"{what}: no studies to draw (k = 0); say 'no studies' in the text instead")
+
+
 def _short(text: str, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
@@ -358,6 +363,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     Wald intervals yi ± z·sqrt(vi) at ``result.level``.
     """
     sc = _scale(scale)
+    _require_studies(result, "forest_plot")
     level = float(getattr(result, "level", 0.95))
     z = float(stats.norm.isf((1 - level) / 2))
     labels = list(labels) if labels is not None else [str(x) for x in result.labels]
@@ -407,8 +413,9 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         else:
             rows.append(_Row("note", "Prediction interval: not estimable with k < 3", italic=True))
     else:
-        why = getattr(result, "reason", "") or (f"k = {int(result.k)}")
-        rows.append(_Row("note", f"Not pooled ({why})", bold=True))
+        why = getattr(result, "reason", "") or f"k = {int(result.k)}"
+        text = why[:1].upper() + why[1:] if "pooled" in why.lower() else f"Not pooled ({why})"
+        rows.append(_Row("note", text, bold=True))
 
     # effect text on the reader's scale
     for row in rows:
@@ -524,6 +531,7 @@ def forest_plot_alt_text(result: Any, *, scale: str = "identity", measure_label:
                          subgroup: Any = None, labels: Sequence[str] | None = None, **_: Any) -> str:
     """The sentence a screen reader needs for :func:`forest_plot`, built from the same result."""
     sc = _scale(scale)
+    _require_studies(result, "forest_plot")
     k = int(result.k)
     values = sc.forward(np.asarray(result.yi, dtype=float))
     name = measure_label.lower()

@@ -384,3 +384,11 @@ def test_diamond_is_cut_at_the_axis_with_an_arrow(bcg_fit):
     row = (diamond.get_xy()[:, 1].max() + diamond.get_xy()[:, 1].min()) / 2
     on_diamond_row = [a for a in artists(fig, "ci_arrow") if a.get_ydata()[0] == row]
     assert len(on_diamond_row) == 1
+
+
+def test_no_studies_is_a_clear_error():
+    empty = plots.unpooled([], [], [])
+    with pytest.raises(ValueError, match="no studies to draw"):
+        plots.forest_plot(empty)
+    with pytest.raises(ValueError, match="no studies to draw"):
+        plots.alt_text(plots.forest_plot, empty)
