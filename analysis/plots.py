@@ -906,7 +906,7 @@ def _comparison_rows(table: pd.DataFrame) -> list[dict]:
     for _, r in table.iterrows():
         outcome = str(r.get("outcome_label") or r.get("outcome"))
         mine_k = r.get("k")
-        k_text = f"k = {int(float(mine_k))}" if _finite(mine_k) else "no studies"
+        k_text = f"k = {int(float(mine_k))}" if _finite(mine_k) and float(mine_k) > 0 else "no studies"
         rows.append(dict(outcome=outcome, source=f"This review ({k_text})", measure=r.get("measure"),
                          estimate=r.get("estimate"), ci_low=r.get("ci_low"), ci_high=r.get("ci_high"),
                          p=None))
