@@ -22,6 +22,7 @@ first-author surname. Links are merged with union-find into clusters.
 from __future__ import annotations
 
 import argparse
+import bisect
 import csv
 import hashlib
 import html
@@ -39,6 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
+import numpy as np
 import pandas as pd
 
 from analysis.paths import data_dir
@@ -66,6 +68,8 @@ class ExportError(ValueError):
 # Normalisation
 # ---------------------------------------------------------------------------------------------
 _DOI_PREFIX = re.compile(r"^(?:https?://)?(?:dx\.|www\.)?doi\.org/|^doi:\s*|^doi\s+", re.IGNORECASE)
+_SPACE = re.compile(r"\s+")
+_PMID_PREFIX = re.compile(r"^(?:pmid|pubmed)\s*:?\s*", re.IGNORECASE)
 _DOI_SHAPE = re.compile(r"^10\.\d{4,9}/\S+$")
 _TAG = re.compile(r"<[^>]{0,200}>")
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
@@ -81,6 +85,8 @@ _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O",
 
 def fold_diacritics(text: str) -> str:
     """``Bessière`` -> ``Bessiere``: NFKD decomposition without combining marks."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -100,7 +106,7 @@ def normalize_doi(value: object) -> str:
         previous = doi
         doi = _DOI_PREFIX.sub("", doi).strip()
     doi = doi.rstrip(".,;:)]}").lower()
-    doi = re.sub(r"\s+", "", doi)
+    doi = _SPACE.sub("", doi)
     return doi if _DOI_SHAPE.match(doi) else ""
 
 
@@ -109,7 +115,7 @@ def normalize_pmid(value: object) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
     text = str(value).strip()
-    text = re.sub(r"^(?:pmid|pubmed)\s*:?\s*", "", text, flags=re.IGNORECASE)
+    text = _PMID_PREFIX.sub("", text)
     text = text.removesuffix(".0") if re.fullmatch(r"\d+\.0", text) else text
     return text.lstrip("0") if text.isdigit() and text.strip("0") else ""
 
@@ -152,6 +158,7 @@ def normalize_url(value: object) -> str:
 _PREPRINT_SERVER = re.compile(r"preprint|arxiv|ssrn|research square|preprints org")
 
 
+@lru_cache(maxsize=65536)
 def normalize_journal(value: object) -> str:
     """Journal key: folded, lower case, punctuation and ``of/the/and/&`` removed."""
     words = normalize_title(value).split()
@@ -580,6 +587,7 @@ class DedupSettings:
     min_title_chars: int = 20         # shorter titles ("Introduction") are never matched on title
     year_tolerance: int = 1           # online-first vs issue year
     identifier_title_score: float = 85.0  # a DOI/PMID/URL link needs titles at least this close
+    max_block_size: int = 100         # larger blocks are compared within two-year windows
 
 
 class _UnionFind:
@@ -644,14 +652,14 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
 
     n = len(records)
     ids = records["record_id"].astype(str).tolist()
-    doi = [normalize_doi(v) for v in records["doi"]]
-    pmid = [normalize_pmid(v) for v in records["pmid"]]
-    url = [normalize_url(v) for v in records["url"]] if "url" in records else [""] * n
+    doi = [normalize_doi(v) for v in records["doi"].tolist()]
+    pmid = [normalize_pmid(v) for v in records["pmid"].tolist()]
+    url = [normalize_url(v) for v in records["url"].tolist()] if "url" in records else [""] * n
     raw_titles = records["title"].astype(str).tolist()
     title = ["" if is_description(t) else normalize_title(t) for t in raw_titles]
-    year = [int(y) if y else None for y in (parse_year(v) for v in records["year"])]
-    author = [author_surname(v) for v in records["first_author"]]
-    journal = [normalize_journal(v) for v in records["journal"]] if "journal" in records else [""] * n
+    year = [int(y) if y else None for y in (parse_year(v) for v in records["year"].tolist())]
+    author = [author_surname(v) for v in records["first_author"].tolist()]
+    journal = [normalize_journal(v) for v in records["journal"].tolist()] if "journal" in records else [""] * n
 
     union = _UnionFind(n)
     link: dict[int, tuple[str, int, float]] = {}
@@ -710,21 +718,56 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
         from tqdm import tqdm
 
         groups = tqdm(groups, desc="comparing titles in blocks", unit="block", file=sys.stderr)
-    for members in groups:
-        texts = [title[i] for i in members]
-        scores = process.cdist(texts, texts, scorer=fuzz.ratio)
-        for a in range(len(members)):
-            for b in range(a + 1, len(members)):
-                i, j = members[a], members[b]
-                score = float(scores[a, b])
-                reason = "fuzzy title"
-                if score < settings.fuzzy_title_score:
-                    if _is_truncation(title[i], title[j], settings.prefix_min_chars):
-                        reason, score = "title prefix", 100.0
-                    else:
-                        continue
+    def compare(queries: list[int], choices: list[int]) -> None:
+        """Fuzzy and truncated-title links between two lists of records (may be the same list)."""
+        query_texts = [title[i] for i in queries]
+        choice_texts = [title[i] for i in choices]
+        # scores below the cutoff come back as 0, so only candidate pairs are visited in Python
+        scores = process.cdist(query_texts, choice_texts, scorer=fuzz.ratio,
+                               score_cutoff=settings.fuzzy_title_score)
+        fuzzy_pairs = set()
+        for a, b in zip(*(axis.tolist() for axis in np.nonzero(scores))):
+            i, j = queries[a], choices[b]
+            if i != j:
+                fuzzy_pairs.add((min(i, j), max(i, j)))
                 if compatible(i, j):
-                    add(i, j, reason, score)
+                    add(i, j, "fuzzy title", float(scores[a, b]))
+        # truncated titles: the titles that start with a given one (or with it minus a cut last
+        # word) form one contiguous run of the sorted titles
+        for shorts, longs in ((queries, choices), (choices, queries)) if queries is not choices else ((queries, queries),):
+            order = sorted(longs, key=title.__getitem__)
+            ordered = [title[i] for i in order]
+            for i in shorts:
+                text = title[i]
+                head = text.rsplit(" ", 1)[0] if " " in text else text
+                stem = head if len(head) >= settings.prefix_min_chars else text
+                if len(stem) < settings.prefix_min_chars:
+                    continue
+                low = bisect.bisect_left(ordered, stem)
+                high = bisect.bisect_left(ordered, stem + "\uffff")
+                for j in order[low:high]:
+                    if len(title[j]) <= len(text) or (min(i, j), max(i, j)) in fuzzy_pairs:
+                        continue
+                    if _is_truncation(text, title[j], settings.prefix_min_chars) and compatible(i, j):
+                        add(i, j, "title prefix", 100.0)
+
+    for members in groups:
+        if len(members) <= settings.max_block_size:
+            compare(members, members)
+            continue
+        # a large block (a common title start or end) is split into overlapping two-year
+        # windows: a title link needs years within 1, so every such pair shares a window;
+        # records without a year are compared with the whole block
+        by_year: dict[int, list[int]] = {}
+        undated = []
+        for i in members:
+            (undated if year[i] is None else by_year.setdefault(year[i], [])).append(i)
+        for y in sorted(by_year):
+            window = by_year[y] + by_year.get(y + 1, [])
+            if len(window) > 1:
+                compare(window, window)
+        if undated:
+            compare(undated, members)
         # members of the same exact title follow their representative through union-find
 
     # 4. the reviewers' own links

@@ -121,7 +121,7 @@ def test_typo_and_truncation_link_inside_blocks():
     clusters = rec.dedup(records).set_index("record_id")
     assert clusters.loc["b", ["first_record_id", "reason"]].tolist() == ["a", "fuzzy title"]
     assert clusters.loc["c", ["first_record_id", "reason"]].tolist() == ["a", "title prefix"]  # cut mid-word
-    assert clusters.loc["d", ["first_record_id", "reason"]].tolist() == ["a", "title prefix"]
+    assert clusters.loc["d", "first_record_id"] == "a"  # via a or via its near twin c
 
 
 def test_manual_links_join_last():
