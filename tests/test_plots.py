@@ -61,8 +61,7 @@ def text_of(fig: Figure) -> list[str]:
 
 def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
     """Pairs of non-empty text artists whose rendered boxes intersect."""
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # text boxes are laid out without a full draw
     # Text.get_window_extent: the text's own box (an annotation's leader line is not text)
     boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for ax in fig.axes for t in ax.texts
              if t.get_text().strip()]
@@ -72,6 +71,12 @@ def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
         if shrunk.overlaps(box_b.shrunk(0.98, 0.9)):
             clashes.append((a, b))
     return clashes
+
+
+@pytest.fixture(scope="module")
+def bcg_forest(bcg_fit):
+    return plots.forest_plot(bcg_fit, years=BCG_YEARS, scale="exp", measure_label="Risk ratio",
+                             favours=("Favours vaccine", "Favours control"))
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +90,8 @@ def test_the_fit_is_metafors(bcg_fit):
 
 
 # --------------------------------------------------------------------------- forest plot
-def test_forest_plot_draws_revman_elements(bcg_fit):
-    fig = plots.forest_plot(bcg_fit, years=BCG_YEARS, scale="exp", measure_label="Risk ratio",
-                            favours=("Favours vaccine", "Favours control"))
+def test_forest_plot_draws_revman_elements(bcg_forest):
+    fig = bcg_forest
     save(fig, "forest_bcg")
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
@@ -115,9 +119,8 @@ def test_forest_plot_draws_revman_elements(bcg_fit):
     assert overlapping_texts(fig) == []
 
 
-def test_forest_plot_weights_are_the_models(bcg_fit):
-    fig = plots.forest_plot(bcg_fit, scale="exp")
-    texts = text_of(fig)
+def test_forest_plot_weights_are_the_models(bcg_forest):
+    texts = text_of(bcg_forest)
     for w in BCG_REML["weights"]:
         assert f"{w:.1f}%" in texts
 
