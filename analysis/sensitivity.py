@@ -798,7 +798,8 @@ def _multiset_permutations(groups: list[int]):
 
 def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0,
                      method: str = "REML", test: str = "z", labels=None,
-                     threshold: float = _THRESHOLD, maxiter: int = _MAXITER, exact: bool | None = None) -> PermutationResult:
+                     threshold: float = _THRESHOLD, maxiter: int = _MAXITER,
+                     exact: bool = False) -> PermutationResult:
     """Permutation test as metafor ``permutest()`` (Follmann & Proschan 1999).
 
     Intercept-only model: the signs of yi are flipped at random; with moderators ``X``
@@ -808,7 +809,12 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
     number of distinct permutations (2^k sign patterns, or k! / prod(ties!) orderings of X)
     is at most ``n_perm`` (or ``exact=True``), all are enumerated and the test is exact;
     otherwise ``n_perm`` random ones are drawn with numpy's generator seeded by ``seed``, and
-    the first is replaced by the observed data, as metafor does. All fits run at once.
+    the first is replaced by the observed data, as metafor does. Fits run in vectorised
+    batches. Fits whose tau² does not converge are left out of the p-values with a warning
+    (metafor drops them silently); ``threshold``/``maxiter`` are metafor's control values.
+
+    Returns a :class:`PermutationResult`; ``result.perm_pval`` is the p-value of the
+    intercept-only model or of the omnibus moderator test.
     """
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="permutation test")
@@ -845,6 +851,9 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
     _require_k(k, _min_k_model(m, p) + (1 if t != "z" else 0), f"permutation test ({m}, p = {p})")
     observed = _fit_many(y[None], v, None if Xd is None else Xd[None], np.ones((1, k)),
                          method=m, test=t, threshold=threshold, maxiter=maxiter, qm=True, need_q=False)
+    if observed.failed[0]:
+        raise ValueError(f"permutation test: the {m} estimate of tau² did not converge for the "
+                         f"observed data (k = {k}); increase maxiter")
     rng = np.random.default_rng(seed)
     block = max(1, _BATCH_CELLS // k)
     fit_args = dict(method=m, test=t, threshold=threshold, maxiter=maxiter, need_q=False)
@@ -893,6 +902,9 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
             parts.append(_fit_many(np.broadcast_to(y, perms.shape[:2]), v, perms,
                                    np.ones(perms.shape[:2]), qm=True, **fit_args))
     fits = _concat_fits(parts)
+    if fits.failed.all():
+        raise ValueError(f"permutation test: tau² did not converge in any permuted fit (k = {k}); "
+                         "increase maxiter")
     if fits.failed.any():
         warnings.warn(f"permutation test: tau² did not converge in {int(fits.failed.sum())} of "
                       f"{fits.failed.size} permuted fits; they are left out of the p-value "

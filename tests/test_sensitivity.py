@@ -384,3 +384,18 @@ def test_plots_draw_on_given_axes():
                          estimate=tf.estimate) is fig
     assert len(axes[2].collections) >= 4  # three contour bands and the studies
     plt.close(fig)
+
+
+def test_fits_that_do_not_converge_are_reported_not_silent():
+    # one Fisher scoring step is not enough for REML on the BCG data
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        table = S.leave_one_out(BCG_Y, BCG_V, method="REML", maxiter=1)
+    assert table["tau2"].isna().any()
+    with pytest.raises(ValueError, match="did not converge for the observed data"):
+        S.permutation_test(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
+    # with a 1e-10 threshold, 100 iterations are too few for 2 of the 360 orderings
+    with pytest.warns(RuntimeWarning, match="did not converge in 2 of 360"):
+        S.permutation_test(BCG_Y[:6], BCG_V[:6], X=BCG_ABLAT[:6], method="REML",
+                           threshold=1e-10, maxiter=100)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        S.gosh(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
