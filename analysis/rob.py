@@ -143,6 +143,9 @@ def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[st
     extraction_ids = _extraction_study_ids(question, root)
     if extraction_ids is None:
         problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")
+    records_path = root / question / "records.csv"
+    record_ids = (set(pd.read_csv(records_path, dtype=str, usecols=["record_id"])["record_id"].dropna())
+                  if records_path.exists() else None)
     seen: dict[tuple[str, str], int] = {}
     for index, row in table.iterrows():
         line = index + 2  # header is line 1
@@ -158,6 +161,9 @@ def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[st
         if study and extraction_ids is not None and not _known_study(study, extraction_ids):
             problems.append(f"{here}, column 'study_id': {study!r} is not a study in "
                             f"{question}/extraction.csv")
+        if values["source_record"] and record_ids is not None and values["source_record"] not in record_ids:
+            problems.append(f"{here}, column 'source_record': {values['source_record']!r} is not a "
+                            f"record in {question}/records.csv")
         if domain and tool and domain not in TOOLS[tool]:
             problems.append(f"{here}, column 'domain': {domain!r} is not a {tool} domain "
                             f"({', '.join(TOOLS[tool])})")

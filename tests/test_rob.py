@@ -81,7 +81,7 @@ def test_jbi_overall_rule(answers, expected):
 def data_copy(tmp_path):
     for question in QUESTIONS:
         (tmp_path / question).mkdir()
-        for name in ("risk_of_bias.csv", "extraction.csv"):
+        for name in ("risk_of_bias.csv", "extraction.csv", "records.csv"):
             shutil.copy(data_dir() / question / name, tmp_path / question / name)
     return tmp_path
 
@@ -181,3 +181,12 @@ def test_files_are_not_modified_by_validation(data_copy):
     with pytest.raises(rob.RiskOfBiasError):
         rob.load_risk_of_bias("q2_interventions", root=data_copy)
     assert path.read_bytes() == before
+
+
+def test_source_record_must_exist(data_copy):
+    table = _table(data_copy, "q1_webhelp")
+    table.loc[0, "source_record"] = "R9999"
+    _write(data_copy, "q1_webhelp", table)
+    assert rob.risk_of_bias_problems("q1_webhelp", root=data_copy) == [
+        "q1_webhelp/risk_of_bias.csv, line 2, column 'source_record': 'R9999' is not a record in "
+        "q1_webhelp/records.csv"]
