@@ -183,6 +183,10 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     nice = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200,
             500, 1000]
     ticks = [t for t in nice if lo <= t <= hi]
+    if len(ticks) < 3:  # a narrow axis: finer ticks around 1
+        fine = [0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2]
+        ticks = [t for t in fine if lo <= t <= hi]
+        return ticks if len(ticks) <= 6 else ticks[::2] if 1 in ticks[::2] else ticks[1::2]
     if len(ticks) > 7:  # keep labels apart: every other one, always with 1
         ticks = [t for t in ticks if t in (0.001, 0.01, 0.1, 1, 10, 100, 1000)
                  or t in (0.5, 2) and len(ticks) <= 9]
