@@ -617,6 +617,12 @@ class MetaResult:
             tail += f"; PI [{_fmt(self.pi_low, digits)}, {_fmt(self.pi_high, digits)}]"
         return head + body + tail
 
+    def on_scale(self, transform) -> dict[str, float]:
+        """Estimate, CI and PI back-transformed for reporting, e.g. ``np.tanh`` for Fisher z
+        to r (Borenstein et al. 2009 eq. 6.5) or ``np.exp`` for log ratios. Plain floats."""
+        return {name: float(transform(getattr(self, name)))
+                for name in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high")}
+
     def study_table(self) -> pd.DataFrame:
         """Per-study rows: label, yi, vi, se, ci_low, ci_high (normal, at ``level``), weight (%)."""
         se = np.sqrt(self.vi)

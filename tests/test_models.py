@@ -269,3 +269,12 @@ def test_common_effect_allows_a_single_study():
     res = M.meta_analysis([0.3], [0.04], method="FE")
     assert res.estimate == 0.3 and res.q_df == 0 and res.i2 == 0.0
     assert_allclose(res.se, 0.2, **TOL["closed_form"])
+
+
+def test_correlations_pooled_on_z_and_reported_as_r():
+    """Molloy et al. (2014): metafor's REML estimate and CI on the z scale, back-transformed."""
+    d, rec = DATA["molloy2014_zcor"], REF["fits"]["molloy2014_zcor|REML|z"]
+    on_r = M.meta_analysis(d["yi"], d["vi"]).on_scale(np.tanh)
+    assert_allclose([on_r["estimate"], on_r["ci_low"], on_r["ci_high"]],
+                    np.tanh([rec["estimate"], rec["ci_low"], rec["ci_high"]]), **TOL["iterative_derived"])
+    assert type(on_r["estimate"]) is float
