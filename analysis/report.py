@@ -278,12 +278,11 @@ class _Text:
         return self.text
 
 
-def glue_text(name: str, text: str) -> str:
+def glue_text(name: str, text: Any) -> None:
     """Glue a sentence or phrase for the prose."""
     from myst_nb import glue
 
     glue(name, _Text(str(text)), display=False)
-    return str(text)
 
 
 QUESTIONS = {"q1_webhelp": "Question 1: web-based help seeking and depressive symptoms",
@@ -349,13 +348,37 @@ def effect_phrase(row: dict, digits: int = 2) -> str:
 
 
 def results_view(results: pd.DataFrame) -> pd.DataFrame:
-    """The columns of a results table that readers compare, with readable headings."""
-    columns = {"outcome_label": "Outcome", "scenario": "Data scenario", "model_name": "Model",
-               "k": "k", "n": "N", "measure": "Measure", "estimate": "Estimate",
-               "ci_low": "95% CI low", "ci_high": "95% CI high", "pi_low": "95% PI low",
-               "pi_high": "95% PI high", "tau2": "tau²", "i2": "I² (%)", "pval": "p"}
-    view = results[[c for c in columns if c in results.columns]].rename(columns=columns)
-    return view.reset_index(drop=True)
+    """A compact, readable view of result rows: one line per data scenario and model.
+
+    Each data scenario is described by what it changes (from the recorded assumptions), and
+    each model by its estimator and interval.
+    """
+    from . import extraction, synthesis
+
+    changes = {}
+    for question in results["question"].drop_duplicates():
+        for row in extraction.scenario_descriptions(question).itertuples(index=False):
+            changes[(question, row.scenario)] = row.change
+    rows = []
+    for row in results.to_dict("records"):
+        model = synthesis.MODELS[row["model_name"]].description if row["model_name"] in synthesis.MODELS else row["model_name"]
+        pooled = plain(row["estimate"]) is not None
+        rows.append({
+            "Outcome": row["outcome_label"],
+            "Data scenario": changes.get((row["question"], row["scenario"]), row["scenario"]),
+            "Model": model,
+            "k": plain(row["k"]),
+            "N": int(row["n"]) if plain(row["n"]) is not None else None,
+            row["measure"] if results["measure"].nunique() == 1 else "Estimate":
+                (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})" if pooled else "not pooled"),
+            "95% PI": fmt_ci(row["pi_low"], row["pi_high"]) if pooled else "–",
+            "τ²": fmt_num(row["tau2"], 3) if pooled else "–",
+            "I² (%)": fmt_num(row["i2"], 0) if pooled else "–",
+        })
+    view = pd.DataFrame(rows)
+    if view["Outcome"].nunique() == 1:
+        view = view.drop(columns="Outcome")
+    return view
 
 
 def note(text: str) -> HtmlBlock:
