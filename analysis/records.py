@@ -197,18 +197,16 @@ def author_surname(value: object) -> str:
     text = text.split(";")[0].split(" and ")[0].strip()
     if not text:
         return ""
-    if "," in text:
-        surname = text.split(",")[0]
+    part = text.split(",")[0].strip()
+    words = part.split()
+    if len(words) > 1 and _INITIALS.match(words[-1]):
+        surname = " ".join(words[:-1])  # Vancouver: "Surname AB", also "Surname A., Other B."
+    elif "," in text:
+        surname = part  # "Surname, Given"
+    elif len(words) > 1:
+        surname = words[-1]  # "Given Surname", "A. B. Surname"
     else:
-        words = text.split()
-        if len(words) > 1 and _INITIALS.match(words[-1]):
-            surname = " ".join(words[:-1])  # Vancouver: "Surname AB"
-        elif len(words) > 1 and all(_INITIALS.match(w) or len(w.rstrip(".")) <= 1 for w in words[:-1]):
-            surname = words[-1]  # "A. B. Surname"
-        elif len(words) > 1:
-            surname = words[-1]  # "Given Surname"
-        else:
-            surname = words[0]
+        surname = part
     return re.sub(r"[^a-z]", "", surname.lower())
 
 

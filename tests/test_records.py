@@ -85,7 +85,9 @@ AUTHOR_CASES = [  # first_author values of records.csv and the same names as oth
     ("Gould MS", "gould"), ("Gould, Madelyn S.", "gould"), ("Madelyn S. Gould", "gould"),
     ("Bessière K", "bessiere"), ("Fürtjes S", "furtjes"), ("Sitges-Maciá E", "sitgesmacia"),
     ("O'Dea", "odea"), ("Apolinário-Hagen", "apolinariohagen"),
-    ("Gil-Fortoul Bucheli JD", "gilfortoulbucheli"), ("Younes, N", "younes"), ("", ""),
+    ("Gil-Fortoul Bucheli JD", "gilfortoulbucheli"), ("Younes, N", "younes"),
+    ("Dean J., Smith A.", "dean"),  # older Scopus author lists: comma-separated Vancouver names
+    ("Gould, MS; Munfakh, JLH", "gould"), ("", ""),
 ]
 
 
