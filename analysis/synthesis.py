@@ -196,9 +196,14 @@ def scenario_names(question: str) -> list[str]:
     return ["primary"] + [name for name in names if name != "primary"]
 
 
-def _effect_sizes(spec: AnalysisSpec, scenario: str) -> pd.DataFrame:
-    """The effect sizes of one outcome and scenario, checked for the scale this analysis pools."""
-    table = load_effect_sizes(spec.question, scenario)
+def _effect_sizes(spec: AnalysisSpec, scenario: str,
+                  table: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The effect sizes of one outcome and scenario, checked for the scale this analysis pools.
+
+    ``table``: the question's effect sizes in that scenario, when the caller already has them.
+    """
+    if table is None:
+        table = load_effect_sizes(spec.question, scenario)
     wanted = {spec.outcome, *spec.aliases}
     rows = table[table["outcome"].astype(str).isin(wanted)].copy()
     for position, record in enumerate(rows.itertuples(index=False)):
@@ -258,7 +263,7 @@ def _one_line(spec: AnalysisSpec, model: ModelSpec, row: dict) -> str:
 
 
 def run_analysis(question: str, outcome: str, scenario: str = "primary",
-                 model: str = "primary") -> dict:
+                 model: str = "primary", effect_sizes: pd.DataFrame | None = None) -> dict:
     """Pool one outcome of one question in one data scenario.
 
     Returns a dict with every key of :data:`RESULT_COLUMNS` (numbers are plain floats or
@@ -266,10 +271,13 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
     analysis scale), plus ``spec``, ``effect_sizes`` (the pooled rows), ``result`` (the
     engine's MetaResult, or None when not pooled) and ``subgroups`` (a DataFrame, one row per
     subgroup, pooled where it holds two or more effect sizes).
+
+    ``effect_sizes``: the question's effect sizes in ``scenario`` if already loaded (as
+    :func:`load_effect_sizes` returns them); by default they are loaded here.
     """
     spec = analysis_spec(question, outcome)
     model_spec = MODELS[model]
-    rows = _effect_sizes(spec, scenario)
+    rows = _effect_sizes(spec, scenario, effect_sizes)
     k = int(len(rows))
     row: dict[str, Any] = {
         "question": spec.question, "outcome": spec.outcome, "outcome_label": spec.label,
@@ -340,11 +348,16 @@ def results_table(scenarios: bool = True) -> pd.DataFrame:
     records = []
     names_by_question = {question: (scenario_names(question) if scenarios else ["primary"])
                       for question in dict.fromkeys(spec.question for spec in ANALYSES)}
+    loaded: dict[tuple[str, str], pd.DataFrame] = {}  # each scenario's table is built once
     for spec in ANALYSES:
         for scenario in names_by_question[spec.question]:
+            key = (spec.question, scenario)
+            if key not in loaded:
+                loaded[key] = load_effect_sizes(spec.question, scenario)
             model_names = ["primary", "dl_z"] if (scenarios and scenario == "primary") else ["primary"]
             for model_name in model_names:
-                result = run_analysis(spec.question, spec.outcome, scenario, model=model_name)
+                result = run_analysis(spec.question, spec.outcome, scenario, model=model_name,
+                                      effect_sizes=loaded[key])
                 records.append({column: result[column] for column in RESULT_COLUMNS})
     return object_frame(records, RESULT_COLUMNS)
 

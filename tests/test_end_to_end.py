@@ -3,8 +3,9 @@
 The workflow is the one the appendix "Updating this review" (book/appendix_updating.md) tells
 authors to type: ``import`` a search export, ``dedup``, ``queue`` and ``screen`` (title and
 abstract, then full text), add the study and its extraction row by hand, ``check``, ``release``.
-Everything runs as the command line, on a copy of data/ named by REVIEW_DATA_DIR; the
-repository's own data/ is never touched.
+Everything runs as the command line in a copy of the repository (the package, the book and
+data/, as a fresh clone has them; REVIEW_DATA_DIR names the copied data/), so the repository's
+own files are never touched.
 
 The added study is a labelled test fixture (Fixture 2026, example.org, DOI prefix 10.0000): it
 exists only in the temporary copy and only so that the workflow has something to pool.
@@ -38,11 +39,30 @@ ER  -
 """
 
 
-def cli(data: Path, *args: str) -> subprocess.CompletedProcess:
-    """``python -m analysis <args>`` on the data copy, as an author runs it."""
-    env = {**os.environ, "REVIEW_DATA_DIR": str(data)}
-    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+CLONED = ("analysis", "book", "data", "_toc.yml", "_config.yml", "nbval_sanitize.cfg", "pyproject.toml")
+
+
+def clone(destination: Path) -> Path:
+    """The parts of the repository an author works with, copied to ``destination``."""
+    ignore = shutil.ignore_patterns("__pycache__", "_build", ".ipynb_checkpoints", "*.pyc")
+    for name in CLONED:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=ignore)
+        elif source.exists():
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def environment(root: Path) -> dict[str, str]:
+    """The copy's package first on the path, and its data/ as the review's data."""
+    return {**os.environ, "REVIEW_DATA_DIR": str(root / "data"), "PYTHONPATH": str(root)}
+
+
+def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m analysis <args>`` in the copy, as an author runs it."""
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=root,
+                          env=environment(root), capture_output=True, text=True, timeout=300)
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -82,8 +102,22 @@ def append_row(path: Path, values: dict) -> None:
         csv.DictWriter(stream, fieldnames=fields, lineterminator="\n").writerow(values)
 
 
-def add_fixture_study(data: Path, record_id: str) -> None:
-    folder = data / QUESTION
+FIXTURE_BIBTEX = f"""
+@article{{Fixture2026,
+  author = {{Fixture, Ann}},
+  title = {{{FIXTURE_TITLE}}},
+  journal = {{Journal of Test Fixtures}},
+  year = {{2026}},
+  doi = {{10.0000/fixture.2026.1}}
+}}
+"""
+
+
+def add_fixture_study(root: Path, record_id: str) -> None:
+    """What an author adds by hand for a new study: its reference, study row and extraction row."""
+    with (root / "book" / "references.bib").open("a", encoding="utf-8") as stream:
+        stream.write(FIXTURE_BIBTEX)
+    folder = root / "data" / QUESTION
     _, extraction = _rows(folder / "extraction.csv")
     number = max(int(row["extraction_id"][1:]) for row in extraction) + 1
     append_row(folder / "studies.csv", {
@@ -115,13 +149,13 @@ def archived(data: Path, version: str) -> dict:
 
 @pytest.fixture(scope="module")
 def update(tmp_path_factory):
-    """A copy of data/ updated the documented way; every command's result is kept."""
+    """A copy of the repository updated the documented way; every command's result is kept."""
     work = tmp_path_factory.mktemp("update")
-    data = work / "data"
-    shutil.copytree(REPO / "data", data)
+    root = clone(work / "review")
+    data = root / "data"
     releases = data / "releases"
     if not (releases / "releases.csv").exists():  # the review not yet released: release it first
-        first = cli(data, "release", "--summary", "Release before the update", "--date", "2026-11-23")
+        first = cli(root, "release", "--summary", "Release before the update", "--date", "2026-11-23")
         assert first.returncode == 0, first.stderr
     log_before = (releases / "releases.csv").read_bytes()
     results_before = (releases / "results.csv").read_bytes()
@@ -130,26 +164,26 @@ def update(tmp_path_factory):
     steps: dict[str, subprocess.CompletedProcess] = {}
     export = work / "pubmed-export.ris"
     export.write_text(FIXTURE_RIS, encoding="utf-8")
-    steps["import"] = cli(data, "import", str(export), "--question", QUESTION,
+    steps["import"] = cli(root, "import", str(export), "--question", QUESTION,
                           "--source", "MEDLINE (PubMed)", "--query", "fixture[ti]", "--date", "2026-11-24")
     search = re.match(r"(S\d+):", steps["import"].stdout)
     search_id = search.group(1) if search else "?"
-    steps["dedup"] = cli(data, "dedup", "--question", QUESTION)
+    steps["dedup"] = cli(root, "dedup", "--question", QUESTION)
     title_form, full_text_form = work / "title_abstract.csv", work / "full_text.csv"
-    steps["queue"] = cli(data, "queue", "--question", QUESTION, "--out", str(title_form))
+    steps["queue"] = cli(root, "queue", "--question", QUESTION, "--out", str(title_form))
     new_records = fill_form(title_form, search_id, "include") if title_form.exists() else []
-    steps["screen"] = cli(data, "screen", str(title_form), "--question", QUESTION)
-    steps["queue full text"] = cli(data, "queue", "--question", QUESTION, "--stage", "full_text",
+    steps["screen"] = cli(root, "screen", str(title_form), "--question", QUESTION)
+    steps["queue full text"] = cli(root, "queue", "--question", QUESTION, "--stage", "full_text",
                                    "--out", str(full_text_form))
     if full_text_form.exists():
         fill_form(full_text_form, search_id, "include")
-    steps["screen full text"] = cli(data, "screen", str(full_text_form), "--question", QUESTION)
+    steps["screen full text"] = cli(root, "screen", str(full_text_form), "--question", QUESTION)
     if new_records:
-        add_fixture_study(data, new_records[0])
-    steps["check"] = cli(data, "check")
-    steps["release"] = cli(data, "release", "--summary", "New PubMed search; added Fixture 2026",
+        add_fixture_study(root, new_records[0])
+    steps["check"] = cli(root, "check")
+    steps["release"] = cli(root, "release", "--summary", "New PubMed search; added Fixture 2026",
                            "--date", "2026-11-24")
-    return {"work": work, "data": data, "steps": steps, "new_records": new_records,
+    return {"work": work, "root": root, "data": data, "steps": steps, "new_records": new_records,
             "log_before": log_before, "results_before": results_before, "previous": previous}
 
 
@@ -191,53 +225,55 @@ def test_pooled_estimate_changed_with_the_new_study(update):
 def test_bad_input_is_refused_without_changing_any_file(update, tmp_path):
     """A wrong number stops check and release; a wrong decision stops screen; nothing is written.
     (Bad release options are tested in test_releases.py, bad exports in the records tests.)"""
-    data = tmp_path / "data"
-    shutil.copytree(update["data"], data)
+    root = tmp_path / "review"
+    shutil.copytree(update["root"], root)
+    data = root / "data"
     # A value no report can print: an odds ratio below zero, added to the extraction table.
     extraction = data / QUESTION / "extraction.csv"
     _, rows = _rows(extraction)
     bad = dict(rows[0], extraction_id="E99", comparison_id="typo", or_value="-2",
                statistic_type="OR_CI", ci_low="0.30", ci_high="0.83")
     append_row(extraction, bad)
-    before = snapshot(data)
+    before = snapshot(root)
 
-    check = cli(data, "check")
+    check = cli(root, "check")
     assert check.returncode == 1
     assert re.search(rf"{QUESTION}/extraction.csv:{len(rows) + 2}:or_value: ", check.stdout, re.I), check.stdout
-    release = cli(data, "release", "--summary", "Should not happen")
+    release = cli(root, "release", "--summary", "Should not happen")
     assert release.returncode == 1 and "nothing was released" in release.stderr
     assert "Traceback" not in release.stderr
 
     decisions = tmp_path / "decisions.csv"
     decisions.write_text("record_id,stage,reviewer,decision,reason,note\n"
                          f"{update['new_records'][0]},title_abstract,reviewer_3,maybe,,\n", encoding="utf-8")
-    screened = cli(data, "screen", str(decisions), "--question", QUESTION)
+    screened = cli(root, "screen", str(decisions), "--question", QUESTION)
     assert screened.returncode == 1 and "unknown decision 'maybe'" in screened.stderr
 
-    assert snapshot(data) == before
+    after = snapshot(root)
+    assert {k: v for k, v in after.items() if "__pycache__" not in k} == \
+        {k: v for k, v in before.items() if "__pycache__" not in k}
 
 
 CHAPTER_NOTEBOOKS = ("book/04_webhelp_correlations.ipynb", "book/05_webhelp_correlations.ipynb")
 
 
-def test_nbval_flags_the_chapter_until_it_is_refreshed(update, tmp_path, monkeypatch):
+def test_nbval_flags_the_chapter_until_it_is_refreshed(update, monkeypatch):
     """The stored outputs of a chapter go stale when data change; refreshing fixes them."""
-    source = next((REPO / name for name in CHAPTER_NOTEBOOKS if (REPO / name).exists()), None)
-    if source is None:
+    root = update["root"]
+    notebook = next((root / name for name in CHAPTER_NOTEBOOKS if (root / name).exists()), None)
+    if notebook is None:
         pytest.skip(f"no chapter notebook yet ({' or '.join(CHAPTER_NOTEBOOKS)})")
     from analysis.notebooks import execute_notebook
 
-    book = tmp_path / "book"
-    shutil.copytree(REPO / "book", book, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
-    notebook = book / source.name
-    env = {**os.environ, "REVIEW_DATA_DIR": str(update["data"])}
     command = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
-               "--nbval-sanitize-with", str(REPO / "nbval_sanitize.cfg"),
-               "--rootdir", str(tmp_path), str(notebook)]
-    stale = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+               "--nbval-sanitize-with", str(root / "nbval_sanitize.cfg"), str(notebook)]
+    stale = subprocess.run(command, cwd=root, env=environment(root), capture_output=True,
+                           text=True, timeout=900)
     assert stale.returncode != 0, "nbval passed although the chapter's data changed"
 
-    monkeypatch.setenv("REVIEW_DATA_DIR", str(update["data"]))  # the kernel inherits it
+    for name, value in environment(root).items():  # the kernel inherits this process's environment
+        monkeypatch.setenv(name, value)
     execute_notebook(notebook)
-    fresh = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    fresh = subprocess.run(command, cwd=root, env=environment(root), capture_output=True,
+                           text=True, timeout=900)
     assert fresh.returncode == 0, f"nbval still fails after refreshing:\n{fresh.stdout[-4000:]}"
