@@ -552,10 +552,11 @@ def load_records(question: str, *, progress: bool = False) -> pd.DataFrame:
     log = read_search_log(question)
     tables = []
     iterator = log.itertuples(index=False)
-    if progress:
+    if progress:  # shown only for steps slower than half a second, and only on a terminal
         from tqdm import tqdm
 
-        iterator = tqdm(iterator, total=len(log), desc="reading search files", unit="file", file=sys.stderr)
+        iterator = tqdm(iterator, total=len(log), desc="reading search files", unit="file", file=sys.stderr,
+                        delay=0.5, disable=None)
     for run in iterator:
         table = read_export(folder / run.file, run.format or None, source_file=run.file)
         table.insert(0, "search_id", run.search_id)
@@ -715,7 +716,8 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
     if progress:
         from tqdm import tqdm
 
-        groups = tqdm(groups, desc="comparing titles in blocks", unit="block", file=sys.stderr)
+        groups = tqdm(groups, desc="comparing titles in blocks", unit="block", file=sys.stderr,
+                      delay=0.5, disable=None)
     def compare(queries: list[int], choices: list[int]) -> None:
         """Fuzzy and truncated-title links between two lists of records (may be the same list)."""
         query_texts = [title[i] for i in queries]

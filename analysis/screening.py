@@ -211,6 +211,25 @@ def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] 
     return result
 
 
+def screening_summary(question: str) -> dict:
+    """Plain values for the book: per stage the reviewers, the number of decisions, the final
+    decisions by kind, conflicts, Cohen's kappa (with its note) and the queue size."""
+    screening = read_screening(question)
+    summary: dict = {"question": question}
+    for stage in STAGES:
+        final = final_decisions(screening, stage)
+        kappa = cohen_kappa(screening, stage)
+        summary[stage] = {
+            "reviewers": sorted(screening.loc[screening["stage"] == stage, "reviewer"].unique().tolist()),
+            "decisions": int((screening["stage"] == stage).sum()),
+            "final": {str(k): int(v) for k, v in final["decision"].value_counts().items()},
+            "conflicts": int((final["decision"] == "conflict").sum()),
+            "kappa": kappa["kappa"], "kappa_records": kappa["n_records"], "kappa_note": kappa["note"],
+            "queue": int(len(screening_queue(question, stage))),
+        }
+    return summary
+
+
 # ---------------------------------------------------------------------------------------------
 # Queue
 # ---------------------------------------------------------------------------------------------
@@ -272,7 +291,8 @@ def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decision
                                       & (existing["decision"] == "include"), "record_id"])
     title_included |= set(new.loc[(new["stage"] == "title_abstract") & (new["decision"] == "include"), "record_id"])
     seen: dict[tuple, int] = {}
-    for line, row in enumerate(new.itertuples(index=False), start=2):
+    for index, row in zip(new.index, new.itertuples(index=False)):
+        line = int(index) + 2  # the header is line 1 (rows with a line break inside a field shift this)
         where = f"{source}, line {line}"
         record_id, stage, reviewer, decision = (str(getattr(row, c)).strip() for c in
                                                 ("record_id", "stage", "reviewer", "decision"))
@@ -317,6 +337,9 @@ def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decision
 def append_decisions(path: Path | str, question: str) -> int:
     """Append the decisions in CSV ``path`` to ``data/<question>/screening.csv`` atomically.
 
+    Rows whose decision is blank are skipped (a queue form from ``queue --out`` partly filled in);
+    columns other than SCREENING_COLUMNS are ignored.
+
     Raises ScreeningError listing every problem (nothing is written then). Returns the number
     of rows appended.
     """
@@ -330,9 +353,11 @@ def append_decisions(path: Path | str, question: str) -> int:
     for column in ("reason", "note"):
         if column not in new.columns:
             new[column] = ""
+    if "decision" in new.columns:  # a queue form: rows left blank are records not decided yet
+        new = new[new["decision"].str.strip() != ""]
     problems = check_decisions(new, question, source=str(path))
     if not problems and new.empty:
-        problems = [f"{path}: no decision rows"]
+        problems = [f"{path}: no row with a decision"]
     target = rec.question_dir(question) / "screening.csv"
     if not problems and target.exists():
         header = pd.read_csv(target, dtype=str, nrows=0).columns.tolist()

@@ -232,3 +232,25 @@ def test_screen_refuses_a_file_without_the_columns(data_copy, tmp_path, capsys):
     assert main(["screen", str(path), "--question", "q1_webhelp"]) == 1
     assert f"error: {path}: missing column(s) ['record_id', 'stage', 'reviewer', 'decision']" in capsys.readouterr().err
     assert snapshot(data_copy) == before
+
+
+def test_a_partly_filled_queue_form_is_accepted(q2_with_update, tmp_path, capsys):
+    form = tmp_path / "form.csv"
+    assert main(["queue", "--question", "q2_interventions", "--out", str(form)]) == 0
+    table = pd.read_csv(form, dtype=str, keep_default_na=False)
+    assert table["record_id"].tolist() == NEW_IDS
+    table["reviewer"] = "reviewer_1"
+    table.loc[1, ["decision", "reason"]] = ["exclude", "no help-seeking outcome"]  # rows 1 and 3 left blank
+    table.to_csv(form, index=False)
+    capsys.readouterr()
+    assert main(["screen", str(form), "--question", "q2_interventions"]) == 0
+    assert "1 decision(s) appended" in capsys.readouterr().out
+    stored = scr.read_screening("q2_interventions").iloc[-1]
+    assert stored[["record_id", "reviewer", "reason"]].tolist() == [NEW_IDS[1], "reviewer_1", "no help-seeking outcome"]
+
+
+def test_screening_summary():
+    summary = scr.screening_summary("q2_interventions")
+    assert summary["title_abstract"]["final"] == {"exclude": 123, "include": 33}
+    assert summary["full_text"]["final"] == {"awaiting_full_text": 30, "include": 3}
+    assert summary["full_text"]["kappa"] is None and summary["full_text"]["queue"] == 0
