@@ -270,6 +270,8 @@ def test_nbval_flags_the_chapter_until_it_is_refreshed(update, monkeypatch):
     stale = subprocess.run(command, cwd=root, env=environment(root), capture_output=True,
                            text=True, timeout=900)
     assert stale.returncode != 0, "nbval passed although the chapter's data changed"
+    # The stale cells are those that show the new study (nbval prints the fresh output).
+    assert "Fixture" in stale.stdout, stale.stdout[-4000:]
 
     for name, value in environment(root).items():  # the kernel inherits this process's environment
         monkeypatch.setenv(name, value)
