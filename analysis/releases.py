@@ -53,6 +53,7 @@ __all__ = [
     "releases_dir",
     "run_release",
     "verify_archive",
+    "release_log",
     "release_status",
     "what_changed",
     "what_changed_wide",
@@ -216,6 +217,18 @@ def read_releases() -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=list(RELEASE_COLUMNS), dtype=object)
     return pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+
+
+def release_log() -> pd.DataFrame:
+    """The release log for readers: version, date, kind, summary, data (first 12 hex digits of
+    the fingerprint), search runs, records, included (integers); no integrity hashes."""
+    log = read_releases()
+    records = [{"version": row["version"], "date": row["date"], "kind": row["kind"],
+                "summary": row["summary"], "data": row["data_fingerprint"][:12],
+                "search runs": int(row["n_search_runs"]), "records": int(row["n_records"]),
+                "included": int(row["n_included"])} for row in log.to_dict("records")]
+    return synthesis.object_frame(records, ["version", "date", "kind", "summary", "data",
+                                            "search runs", "records", "included"])
 
 
 def _parse(value: str, column: str) -> Any:

@@ -255,3 +255,12 @@ def test_release_status_says_when_the_data_moved_on(review):
     with (review["data"] / "q1_webhelp" / "studies.csv").open("a", encoding="utf-8") as stream:
         stream.write("\n")
     assert releases.release_status()["label"] == "1.0.0 (2026-11-23); data changed since"
+
+
+def test_release_log_for_readers_has_counts_and_no_hashes(review):
+    assert release("--summary", "First", "--date", "2026-11-23") == 0
+    log = releases.release_log()
+    assert list(log.columns) == ["version", "date", "kind", "summary", "data", "search runs", "records", "included"]
+    row = log.iloc[0]
+    assert (row["version"], row["kind"], row["summary"]) == ("1.0.0", "major", "First")
+    assert row["data"] == releases.data_fingerprint()[:12] and type(row["records"]) is int
