@@ -451,6 +451,8 @@ def detect_format(path: Path | str) -> str:
         return "bibtex"
     if suffix in (".csv", ".txt", ".tsv"):
         text = _read_text(path)
+        if not text.strip():
+            raise ExportError(path, None, "empty file")
         first = next((line for line in text.splitlines() if line.strip()), "")
         if suffix != ".csv" and first.startswith("PMID"):
             return "nbib"

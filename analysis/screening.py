@@ -18,6 +18,7 @@ is the final one for its record and stage.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ DECISIONS = ("include", "exclude", "awaiting_full_text")
 SCREENING_COLUMNS = ["record_id", "stage", "reviewer", "decision", "reason", "note"]
 REASON_COLUMNS = ["reason", "stage", "decision", "prisma_box", "questions", "description"]
 CONSENSUS = "consensus"
+REVIEWER_PATTERN = re.compile(r"reviewer_\d+|consensus")  # as the codebook and validator require
 # the first round was screened by one person, the review's second reviewer (SOURCE_README.md:
 # "Second-reviewer search and screening"); the wide table names no reviewer
 FIRST_ROUND_REVIEWER = "reviewer_2"
@@ -310,8 +312,8 @@ def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decision
         if decision not in DECISIONS:
             problems.append(f"{where}: unknown decision {decision!r}; one of {list(DECISIONS)}")
             continue
-        if not reviewer:
-            problems.append(f"{where}: reviewer is empty")
+        if not REVIEWER_PATTERN.fullmatch(reviewer):
+            problems.append(f"{where}: reviewer {reviewer!r} is not reviewer_<number> or consensus")
             continue
         if decision == "include":
             if reason:

@@ -179,27 +179,29 @@ def test_screen_appends_and_the_queue_moves_on(q2_with_update, tmp_path, capsys)
 
 
 REFUSALS = [  # (rows, question, expected message after "<file>, line N: ")
-    ([{"record_id": "R9999", "stage": "title_abstract", "reviewer": "r1", "decision": "include"}], "q1_webhelp",
+    ([{"record_id": "R9999", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "include"}], "q1_webhelp",
      "line 2: unknown record_id 'R9999' (not in any search file of q1_webhelp)"),
-    ([{"record_id": "R0001", "stage": "full_text", "reviewer": "r1", "decision": "exclude", "reason": "no statistic"}],
+    ([{"record_id": "R0001", "stage": "full_text", "reviewer": "reviewer_1", "decision": "exclude", "reason": "no statistic"}],
      "q1_webhelp", "line 2: unknown reason 'no statistic' for stage full_text of q1_webhelp"),
-    ([{"record_id": "R0001", "stage": "title_abstract", "reviewer": "r1", "decision": "exclude",
+    ([{"record_id": "R0001", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "exclude",
        "reason": "not a controlled trial"}],  # a q2 reason used for q1
      "q1_webhelp", "line 2: unknown reason 'not a controlled trial' for stage title_abstract of q1_webhelp"),
     ([{"record_id": "R0001", "stage": "title_abstract", "reviewer": "reviewer_2", "decision": "include"}],
      "q1_webhelp", "line 2: reviewer_2 already has a title_abstract decision on R0001 in screening.csv"),
-    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "r1", "decision": "include"},
-      {"record_id": "R0004", "stage": "title_abstract", "reviewer": "r1", "decision": "exclude", "reason": "review/protocol"}],
-     "q1_webhelp", "line 3: repeats the title_abstract decision of r1 on R0004 from line 2"),
-    ([{"record_id": "R0003", "stage": "title_abstract", "reviewer": "r1", "decision": "include"}], "q1_webhelp",
+    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "include"},
+      {"record_id": "R0004", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "exclude", "reason": "review/protocol"}],
+     "q1_webhelp", "line 3: repeats the title_abstract decision of reviewer_1 on R0004 from line 2"),
+    ([{"record_id": "R0003", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "include"}], "q1_webhelp",
      "line 2: R0003 is a duplicate of R0002 (linked by exact title); record the decision on R0002"),
-    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "r1", "decision": "include",
+    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "include",
        "reason": "review/protocol"}], "q1_webhelp", "line 2: an include takes no reason (found 'review/protocol')"),
-    ([{"record_id": "R0004", "stage": "full_text", "reviewer": "r1", "decision": "include"}], "q1_webhelp",
+    ([{"record_id": "R0004", "stage": "full_text", "reviewer": "reviewer_1", "decision": "include"}], "q1_webhelp",
      "line 2: full-text decision on R0004, which has no title/abstract include"),
-    ([{"record_id": "R0004", "stage": "abstract", "reviewer": "r1", "decision": "include"}], "q1_webhelp",
+    ([{"record_id": "R0004", "stage": "abstract", "reviewer": "reviewer_1", "decision": "include"}], "q1_webhelp",
      "line 2: unknown stage 'abstract'; one of ['title_abstract', 'full_text']"),
-    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "r1", "decision": "maybe"}], "q1_webhelp",
+    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "Ana", "decision": "include"}], "q1_webhelp",
+     "line 2: reviewer 'Ana' is not reviewer_<number> or consensus"),
+    ([{"record_id": "R0004", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "maybe"}], "q1_webhelp",
      "line 2: unknown decision 'maybe'; one of ['include', 'exclude', 'awaiting_full_text']"),
 ]
 
@@ -217,8 +219,8 @@ def test_screen_refuses_and_changes_nothing(data_copy, tmp_path, capsys, rows, q
 
 def test_screen_lists_every_problem(data_copy, tmp_path, capsys):
     path = _decisions(tmp_path, [
-        {"record_id": "R9998", "stage": "title_abstract", "reviewer": "r1", "decision": "include"},
-        {"record_id": "R0004", "stage": "title_abstract", "reviewer": "r1", "decision": "exclude", "reason": "off topic"},
+        {"record_id": "R9998", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "include"},
+        {"record_id": "R0004", "stage": "title_abstract", "reviewer": "reviewer_1", "decision": "exclude", "reason": "off topic"},
     ])
     assert main(["screen", str(path), "--question", "q1_webhelp"]) == 1
     err = capsys.readouterr().err.splitlines()
