@@ -205,8 +205,10 @@ def test_every_outcome_in_the_review_data_has_an_analysis():
 
 def test_results_on_the_review_data_pool_every_effect_size_once():
     table = synthesis.results_table(scenarios=True)
+    loaded = {}
     for record in table.to_dict("records"):
-        effects = synthesis.load_effect_sizes(record["question"], record["scenario"])
+        key = (record["question"], record["scenario"])
+        effects = loaded.setdefault(key, synthesis.load_effect_sizes(*key)) if key not in loaded else loaded[key]
         rows = effects[effects["outcome"] == record["outcome"]]
         assert record["k"] == len(rows)
         assert record["pooled"] is (len(rows) >= 2)
