@@ -143,7 +143,7 @@ _LABELS = [
     ("screening", "title_abstract_conflicts", "Records with unresolved reviewer conflicts (title/abstract)"),
     ("screening", "reports_sought", "Reports sought for retrieval"),
     ("screening", "reports_not_retrieved", "Reports not retrieved (awaiting full text)"),
-    ("screening", "reports_awaiting_assessment", "Reports retrieved, awaiting assessment"),
+    ("screening", "reports_awaiting_assessment", "Reports sought, awaiting a full-text decision"),
     ("screening", "reports_assessed", "Reports assessed for eligibility"),
     ("screening", "reports_excluded", "Reports excluded"),
     ("screening", "full_text_conflicts", "Reports with unresolved reviewer conflicts (full text)"),
@@ -184,9 +184,9 @@ def _box(ax, x, y, width, text, *, fill="white", wrap=None, size=8.5, weight="no
     """A box centred at (x, y) with text wrapped to its width; returns (left, right, top, bottom)."""
     from matplotlib.patches import FancyBboxPatch
 
-    if wrap is None:  # characters per line from the box's printed width (mean glyph ~0.55 em)
+    if wrap is None:  # characters per line from the box's printed width (mean glyph ~0.58 em)
         axes_inches = ax.get_position().width * ax.figure.get_size_inches()[0]
-        wrap = max(12, int((width - 0.024) * axes_inches * 72 / (size * 0.55)))
+        wrap = max(12, int((width - 0.024) * axes_inches * 72 / (size * 0.58)))
     lines = []
     for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, wrap, subsequent_indent="  " if paragraph.startswith("  ") else "") or [""]
@@ -267,7 +267,7 @@ def plot_prisma_flow(counts: dict, ax=None):
     _arrow(ax, (sought[1], rows_y[1]), (not_retrieved[0], rows_y[1]))
     assessed_text = f"Reports assessed for eligibility (n = {counts['reports_assessed']})"
     if counts.get("reports_awaiting_assessment"):
-        assessed_text += f"\nRetrieved, awaiting assessment (n = {counts['reports_awaiting_assessment']})"
+        assessed_text += f"\nAwaiting a full-text decision (n = {counts['reports_awaiting_assessment']})"
     assessed = _box(ax, main_x, rows_y[2], main_w, assessed_text)
     reasons = "\n".join(f"  {r} (n = {n})" for r, n in counts["reports_excluded_by_reason"].items())
     reports_excluded = _box(ax, side_x, rows_y[2], side_w,
