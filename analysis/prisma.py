@@ -194,7 +194,8 @@ def _box(ax, x, y, width, text, *, fill="white", wrap=None, size=8.5, weight="no
     ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                 boxstyle="round,pad=0.003,rounding_size=0.006",
                                 facecolor=fill, edgecolor="black", linewidth=0.9))
-    ax.text(x - width / 2 + 0.012, y, "\n".join(lines), ha="left", va="center", fontsize=size,
+    shown = "\n".join(lines).replace("$", r"\$")  # a "$" in a source name must not start mathtext
+    ax.text(x - width / 2 + 0.012, y, shown, ha="left", va="center", fontsize=size,
             fontweight=weight, linespacing=1.25)
     return x - width / 2, x + width / 2, y + height / 2, y - height / 2
 
