@@ -1,6 +1,10 @@
 """Shared fixtures: one strict build of the book for every test that reads the HTML."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from book_build import REPO_ROOT, build_book
@@ -46,25 +50,26 @@ def changed_book(tmp_path_factory):
         fields, rows = reader.fieldnames, list(reader)
     gould = [row for row in rows if row["study_id"] == "Gould2002"]
     assert gould and gould[0]["chi2"] == "3.8", "the test expects Gould 2002's printed chi-square of 3.8"
+    # An author corrects the number and the excerpt it was copied from, as a correction would.
     gould[0]["chi2"] = "9.6"
+    assert "3.8" in gould[0]["excerpt"]
+    gould[0]["excerpt"] = gould[0]["excerpt"].replace("3.8", "9.6")
     with extraction.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.DictWriter(stream, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
-    records = data / "q1_webhelp" / "records.csv"
-    with records.open(newline="", encoding="utf-8") as stream:
-        reader = csv.DictReader(stream)
-        fields = reader.fieldnames
-        last_id = list(reader)[-1]["record_id"]
-    new_id = f"R{int(last_id[1:]) + 1:04d}"
-    with records.open("a", newline="", encoding="utf-8") as stream:
-        csv.DictWriter(stream, fieldnames=fields).writerow(
-            {"record_id": new_id, "query_id": "Q001", "url": "https://example.org/hostile",
-             "title": HOSTILE_TITLE, "year": "2026"})
+    # The hostile record arrives the way every new record does: in a search export.
+    export = workdir / "hostile.ris"
+    export.write_text(f"TY  - JOUR\nTI  - {HOSTILE_TITLE}\nAU  - Doe, Jane\nPY  - 2026\nER  - \n",
+                      encoding="utf-8")
+    imported = subprocess.run(
+        [sys.executable, "-m", "analysis", "import", str(export), "--question", "q1_webhelp",
+         "--source", "Test database", "--query", "hostile title test", "--date", "2026-11-23"],
+        env={**os.environ, "REVIEW_DATA_DIR": str(data)}, capture_output=True, text=True)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
     output = workdir / "out"
     result = build_book(output, data_dir=data)
     if result.returncode != 0:
         pytest.fail(f"the strict build on changed data failed (exit {result.returncode}):\n"
                     f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
-    return {"html": output / "_build" / "html", "hostile_title": HOSTILE_TITLE,
-            "hostile_id": new_id, "data": data}
+    return {"html": output / "_build" / "html", "hostile_title": HOSTILE_TITLE, "data": data}
