@@ -11,7 +11,10 @@ def _tidy_page(app, pagename, templatename, context, doctree):
     seen = set()
     unique = []
     for script in context.get("script_files", []):
-        key = (str(script), str(getattr(script, "attributes", "")))
+        # The same script can be registered twice at different priorities: compare what it
+        # loads or runs, not where it sorts.
+        key = (str(getattr(script, "filename", script)),
+               tuple(sorted((getattr(script, "attributes", None) or {}).items())))
         if key in seen:
             continue
         seen.add(key)
