@@ -13,7 +13,8 @@ def _tidy_page(app, pagename, templatename, context, doctree):
     for script in context.get("script_files", []):
         # The same script can be registered twice at different priorities: compare what it
         # loads or runs, not where it sorts.
-        key = (str(getattr(script, "filename", script)),
+        # (an inline script may be registered with filename None once and "" the other time)
+        key = (str(getattr(script, "filename", script) or ""),
                tuple(sorted((getattr(script, "attributes", None) or {}).items())))
         if key in seen:
             continue
