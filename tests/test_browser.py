@@ -68,8 +68,10 @@ def _page_problems(driver, url: str) -> list[str]:
     driver.get(url)
     problems = []
     for entry in driver.get_log("browser"):
-        # Pages are read offline: a CDN that cannot be reached is not an error of the book.
-        if entry["level"] == "SEVERE" and "net::ERR" not in entry["message"]:
+        # Pages are read offline: a CDN that cannot be reached is not an error of the book, and
+        # the browser asks the test server for /favicon.ico on its own.
+        if (entry["level"] == "SEVERE" and "net::ERR" not in entry["message"]
+                and "/favicon.ico" not in entry["message"]):
             problems.append(f"console error: {entry['message']}")
     images = driver.execute_script(
         "return Array.from(document.querySelectorAll('main img')).map("
