@@ -184,46 +184,71 @@ def _design(X, k: int, intercept: bool):
 
 
 # --------------------------------------------------------------------------- linear algebra
+def _vdot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product of two vectors by einsum's own loop rather than BLAS: on a shared
+    machine a multithreaded BLAS call can stall for milliseconds waiting for its threads."""
+    if a.size < 4096:  # BLAS stays single-threaded and is fastest here
+        return float(np.dot(a, b))
+    return float(np.einsum("i,i->", a, b))
+
+
 class _WLS:
     """Quantities of P = W - W X (X'WX)^-1 X'W without forming any k-by-k matrix."""
 
-    __slots__ = ("X", "w", "A_inv", "beta", "resid", "ones", "sw")
+    __slots__ = ("X", "w", "A_inv", "beta", "_resid", "ones", "sw", "_y", "_y2", "_sy")
 
-    def __init__(self, y: np.ndarray, w: np.ndarray, X):
+    def __init__(self, y: np.ndarray, w: np.ndarray, X, y2: np.ndarray | None = None):
+        """``y2``: y² precomputed, given only for centred y; intercept-only sums then need
+        no temporary arrays (allocating them dominates the cost at large k)."""
         self.X, self.w = X, w
         self.ones = isinstance(X, _Ones)
+        self._y, self._y2 = y, y2
         if self.ones:
             self.sw = sw = float(w.sum())
-            mu = float(np.dot(w, y)) / sw
+            self._sy = float(_vdot(w, y))
             self.A_inv = np.array([[1.0 / sw]])
-            self.beta = np.array([mu])
-            self.resid = y - mu
+            self.beta = np.array([self._sy / sw])
+            self._resid = None
         else:
             XtW = X.T * w
             self.A_inv = np.linalg.inv(XtW @ X)
             self.beta = self.A_inv @ (XtW @ y)
-            self.resid = y - X @ self.beta
+            self._resid = y - X @ self.beta
+
+    @property
+    def resid(self) -> np.ndarray:
+        if self._resid is None:
+            self._resid = self._y - self.beta[0]
+        return self._resid
 
     def yPy(self) -> float:
-        return float(np.dot(self.w, self.resid**2))
+        if self.ones and self._y2 is not None:
+            return float(_vdot(self.w, self._y2)) - self._sy * float(self.beta[0])
+        r = self.resid
+        return float(_vdot(self.w, r * r))
 
     def yPPy(self) -> float:
+        if self.ones and self._y2 is not None:
+            w2 = self.w * self.w
+            mu = float(self.beta[0])
+            return (float(_vdot(w2, self._y2)) - 2 * mu * float(_vdot(w2, self._y))
+                    + mu * mu * float(w2.sum()))
         wr = self.w * self.resid
-        return float(np.dot(wr, wr))
+        return float(_vdot(wr, wr))
 
     def _xtdx(self, d: np.ndarray) -> np.ndarray:
         return (self.X.T * d) @ self.X
 
     def trP(self) -> float:
         if self.ones:
-            return self.sw - float(np.dot(self.w, self.w)) / self.sw
+            return self.sw - float(_vdot(self.w, self.w)) / self.sw
         return float(self.w.sum() - np.trace(self.A_inv @ self._xtdx(self.w**2)))
 
     def trPP(self) -> float:
         w = self.w
         if self.ones:
             w2 = w * w
-            s2, s3, sw = float(w2.sum()), float(np.dot(w2, w)), self.sw
+            s2, s3, sw = float(w2.sum()), float(_vdot(w2, w)), self.sw
             return s2 - 2 * s3 / sw + (s2 / sw) ** 2
         M2 = self.A_inv @ self._xtdx(w**2)
         return float((w**2).sum() - 2 * np.trace(self.A_inv @ self._xtdx(w**3)) + np.trace(M2 @ M2))
@@ -233,7 +258,7 @@ class _WLS:
         w, X, Ai = self.w, self.X, self.A_inv
         if self.ones:
             sw = self.sw
-            return w**2 - 2 * w**3 / sw + w**2 * float(np.dot(w, w)) / sw**2
+            return w**2 - 2 * w**3 / sw + w**2 * float(_vdot(w, w)) / sw**2
         XAi = X @ Ai
         G_diag = np.einsum("ij,ij->i", XAi, X)
         GW2G_diag = np.einsum("ij,ij->i", XAi @ self._xtdx(w**2), XAi)
@@ -244,8 +269,8 @@ class _WLS:
         w, Ai = self.w, self.A_inv
         b = w * v
         if self.ones:
-            m = float(np.dot(b, w)) / self.sw
-            return float(np.dot(b, b)) - 2 * float(np.dot(b * b, w)) / self.sw + m * m
+            m = float(_vdot(b, w)) / self.sw
+            return float(_vdot(b, b)) - 2 * float(_vdot(b * b, w)) / self.sw + m * m
         M = Ai @ self._xtdx(b * w)
         return float((b**2).sum() - 2 * np.trace(Ai @ self._xtdx(b**2 * w)) + np.trace(M @ M))
 
@@ -271,11 +296,13 @@ def _qe_function(y: np.ndarray, v: np.ndarray, X):
         return lambda tau2: _qe(y, v, X, tau2)
     yc = y - y.mean()
     yc2 = yc * yc
+    w = np.empty_like(v)  # rewritten in place at every call
 
     def q(tau2: float) -> float:
-        w = 1.0 / (v + tau2)
-        a = float(np.dot(w, yc))
-        return max(float(np.dot(w, yc2)) - a * a / float(w.sum()), 0.0)
+        np.add(v, tau2, out=w)
+        np.divide(1.0, w, out=w)
+        a = float(_vdot(w, yc))
+        return max(float(_vdot(w, yc2)) - a * a / float(w.sum()), 0.0)
 
     return q
 
@@ -356,16 +383,17 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
         return _Tau2Fit(0.0, float("nan"))
     _min_k(method, k, p)
     yc = _centred(y, X)
+    yc2 = yc * yc if isinstance(X, _Ones) else None
 
     if method == "HS":
-        fe = _WLS(yc, 1.0 / v, X)
+        fe = _WLS(yc, 1.0 / v, X, yc2)
         sw = float(fe.w.sum())
         tau2 = max(0.0, (fe.yPy() - k) / sw)
         se = math.sqrt(1 / sw**2 * (2 * (k - p) + 4 * tau2 * fe.trP() + 2 * tau2**2 * fe.trPP()))
         return _Tau2Fit(tau2, se)
 
     if method == "DL":
-        fe = _WLS(yc, 1.0 / v, X)
+        fe = _WLS(yc, 1.0 / v, X, yc2)
         trP = fe.trP()
         tau2 = max(0.0, (fe.yPy() - (k - p)) / trP)
         se = math.sqrt(1 / trP**2 * (2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fe.trPP()))
@@ -373,10 +401,10 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
 
     if method == "SJ":
         tau2_0 = float(np.var(y)) if tau2_init is None else float(tau2_init)
-        fit = _WLS(yc, 1.0 / (v + tau2_0), X)
+        fit = _WLS(yc, 1.0 / (v + tau2_0), X, yc2)
         tau2 = max(0.0, tau2_0 * fit.yPy() / (k - p))
         trPVPV = fit.tr_PVPV(v)
-        sum_PV_P = float(np.dot(v, fit.diag_PP()))
+        sum_PV_P = float(_vdot(v, fit.diag_PP()))
         se = math.sqrt(tau2_0**2 / (k - p) ** 2
                        * (2 * trPVPV + 4 * tau2 * sum_PV_P + 2 * tau2**2 * fit.trPP()))
         return _Tau2Fit(tau2, se)
@@ -401,21 +429,21 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
 
     # HE: needed as such and as the starting value of ML, REML and EB.
     if isinstance(X, _Ones):
-        rss = float(np.dot(yc, yc))  # yc is centred: the OLS residuals
+        rss = float(yc2.sum())  # yc is centred: the OLS residuals
         trPV = float(v.sum()) * (1 - 1 / k)
     else:
         ols = _WLS(yc, np.ones(k), X)
         rss = ols.yPy()
         XtX_inv = ols.A_inv
         h_diag = np.einsum("ij,jk,ik->i", X, XtX_inv, X)
-        trPV = float(v.sum() - np.dot(h_diag, v))
+        trPV = float(v.sum() - _vdot(h_diag, v))
     tau2_he = (rss - trPV) / (k - p)
     if method == "HE":
         tau2 = max(0.0, tau2_he)
         # trace(PV PV) for the unweighted projection P = I - H.
         if isinstance(X, _Ones):
             m = float(v.sum()) / k
-            trPVPV = float(np.dot(v, v)) * (1 - 2 / k) + m * m
+            trPVPV = float(_vdot(v, v)) * (1 - 2 / k) + m * m
         else:
             XtVX = (X.T * v) @ X
             XtV2X = (X.T * v**2) @ X
@@ -428,10 +456,13 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     tau2 = max(0.0, tau2_he) if tau2_init is None else float(tau2_init)
     change = threshold + 1
     iterations = 0
+    buf = np.empty_like(v)  # weights, rewritten in place at each step
     while change > threshold:
         iterations += 1
         old = tau2
-        fit = _WLS(yc, 1.0 / (v + tau2), X)
+        np.add(v, tau2, out=buf)
+        np.divide(1.0, buf, out=buf)
+        fit = _WLS(yc, buf, X, yc2)
         if method == "ML":
             adj = (fit.yPPy() - fit.w.sum()) / (fit.w**2).sum()
         elif method == "REML":
@@ -459,7 +490,7 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     if method == "ML":
         se = math.sqrt(2 / (w**2).sum())
     elif method == "REML":
-        se = math.sqrt(2 / _WLS(yc, w, X).trPP())
+        se = math.sqrt(2 / _WLS(yc, w, X, yc2).trPP())
     else:
         se = math.sqrt(2 * k**2 / (k - p) / w.sum() ** 2)
     return _Tau2Fit(tau2, se, iterations)
@@ -767,7 +798,7 @@ def _heterogeneity(y, v, X, method, tau2, level) -> dict:
     if k <= p:
         return {"q": 0.0, "q_df": 0, "q_pval": 1.0, "i2": 0.0, "h2": 1.0, "typical_vi": float("nan")}
     yc = _centred(y, X)
-    fe = _WLS(yc, 1.0 / v, X)
+    fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
     q = max(0.0, fe.yPy())
     df = k - p
     q_pval = float(special.chdtrc(df, q))
@@ -862,9 +893,9 @@ def _wls_adj_r2(y, w, X) -> float:
     k, p = X.shape
     fit = _WLS(y, w, X)
     rss = fit.yPy()
-    ybar = np.dot(w, y) / w.sum()
+    ybar = _vdot(w, y) / w.sum()
     fitted = X @ fit.beta
-    mss = float(np.dot(w, (fitted - ybar) ** 2))
+    mss = float(_vdot(w, (fitted - ybar) ** 2))
     r2 = mss / (mss + rss)
     return 1 - (1 - r2) * ((k - 1) / (k - p))
 
@@ -1006,8 +1037,8 @@ def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
                                       labels=[names[i] for i in ix], **options)
     est = np.array([r.estimate for r in results.values()])
     w = 1.0 / np.array([r.se for r in results.values()]) ** 2
-    pooled = np.dot(w, est) / w.sum()
-    q_between = float(np.dot(w, (est - pooled) ** 2))
+    pooled = _vdot(w, est) / w.sum()
+    q_between = float(_vdot(w, (est - pooled) ** 2))
     df_between = len(order) - 1
     dummies = pd.DataFrame({f"group[{name}]": (ga == name).astype(float) for name in order[1:]})
     moderator = None
@@ -1245,6 +1276,12 @@ def multilevel_meta_analysis(yi, vi, cluster, *, X=None, intercept: bool = True,
                        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000})
         if best is None or opt.fun < best.fun:
             best = opt
+    # restart from the best point: L-BFGS-B may stop early on a flat ridge
+    opt = minimize(model.negll, best.x, jac=True, method="L-BFGS-B", bounds=[(0, None), (0, None)],
+                   options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000})
+    converged = bool(best.success or opt.success)
+    if opt.fun < best.fun:
+        best = opt
     s = np.maximum(best.x, 0.0)
     d, S, c, B, A, A_inv, beta, _ = model.parts(s)
     se = np.sqrt(np.diag(A_inv))
@@ -1261,4 +1298,4 @@ def multilevel_meta_analysis(yi, vi, cluster, *, X=None, intercept: bool = True,
                           "ci_high": beta + crit * se})
     return MultilevelResult(k=k, n_clusters=len(uniques), test=test, level=level,
                             sigma2=(float(s[0]), float(s[1])), coefficients=table, vb=A_inv,
-                            loglik=-float(best.fun), converged=bool(best.success))
+                            loglik=-float(best.fun), converged=converged)
