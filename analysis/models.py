@@ -411,7 +411,12 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
 
     if method == "PM":
         target = k - p
-        upper = tau2_max if tau2_max is not None else max(100.0, 10 * _mad(y) ** 2)
+        if tau2_max is not None:
+            upper = float(tau2_max)
+        elif 1.4826 * float(np.ptp(y)) <= math.sqrt(10.0):
+            upper = 100.0  # mad(y) <= 1.4826 * range(y), so 10 mad² cannot exceed 100
+        else:
+            upper = max(100.0, 10 * _mad(y) ** 2)
         qfun = _qe_function(yc, v, X)
         q_at_zero = qfun(0.0) - target
         if q_at_zero < 0:
