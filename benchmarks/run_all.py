@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = [
-    ["bench_engine.py", "--skip-metafor-10000"],
+    ["bench_engine.py"],
     ["bench_sensitivity.py"],
     ["bench_dedup.py", "--write"],
 ]
