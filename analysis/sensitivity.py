@@ -27,7 +27,6 @@ estimators (PM, HS, SJ, EB) are fitted one by one with :func:`analysis.models.es
 """
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 from collections import Counter
