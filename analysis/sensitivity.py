@@ -465,6 +465,18 @@ def _leave_one_out_mask(k: int):
     return rows
 
 
+_TEST_NAMES = {"z": "z test", "knha": "Knapp-Hartung", "adhoc": "Knapp-Hartung (ad hoc floor)"}
+
+
+def _label_table(table: pd.DataFrame, analysis: str, method: str, test: str | None,
+                 k: int) -> pd.DataFrame:
+    """Record what was fitted in ``table.attrs`` (analysis, method, test, k, a summary line)."""
+    parts = [method] + ([_TEST_NAMES[test]] if test else []) + [f"k = {k}"]
+    table.attrs.update({"analysis": analysis, "method": method, "test": test, "k": int(k),
+                        "summary": f"{analysis} ({', '.join(parts)})"})
+    return table
+
+
 def _fit_table(fits: _Fits) -> dict[str, np.ndarray]:
     return {
         "estimate": fits.beta[:, 0], "se": fits.se[:, 0], "statistic": fits.stat[:, 0],
@@ -489,7 +501,8 @@ def leave_one_out(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     fits = _fit_masked_rows(y, v, _leave_one_out_mask(y.size), y.size, method=m, test=t,
                             level=level, threshold=threshold, maxiter=maxiter)
     _warn_failed(fits, names, "leave-one-out")
-    return pd.DataFrame({"study": pd.array(names, dtype="string"), **_fit_table(fits)})
+    table = pd.DataFrame({"study": pd.array(names, dtype="string"), **_fit_table(fits)})
+    return _label_table(table, "Leave-one-out", m, t, y.size)
 
 
 # ============================================================================ influence
@@ -514,7 +527,8 @@ def influence_diagnostics(yi, vi, *, labels=None, method: str = "REML", test: st
     y, v, names = _validate(yi, vi, labels, what="influence diagnostics")
     k = y.size
     _require_k(k, 3 if m not in _FIXED else 2, f"influence diagnostics ({m})")
-    return _influence(y, v, names, m, t, threshold, maxiter)[0]
+    table = _influence(y, v, names, m, t, threshold, maxiter)[0]
+    return _label_table(table, "Influence diagnostics", m, t, k)
 
 
 def _influence(y, v, names, m, t, threshold, maxiter=_MAXITER, level=0.95):
@@ -572,7 +586,8 @@ def baujat(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     mu = full.beta[0, 0]
     x = (y - mu) ** 2 / (full.tau2[0] + v)
     yy = (dele.beta[:, 0] - mu) ** 2 / dele.vb[:, 0, 0]
-    return pd.DataFrame({"study": pd.array(names, dtype="string"), "x": x, "y": yy})
+    table = pd.DataFrame({"study": pd.array(names, dtype="string"), "x": x, "y": yy})
+    return _label_table(table, "Baujat", m, t, y.size)
 
 
 # ============================================================================ cumulative
@@ -613,9 +628,10 @@ def cumulative_meta_analysis(yi, vi, order=None, *, labels=None, method: str = "
                             threshold=threshold, maxiter=maxiter)
     names_sorted = [names[i] for i in idx]
     _warn_failed(fits, names_sorted, "cumulative meta-analysis")
-    return pd.DataFrame({"study": pd.array(names_sorted, dtype="string"),
-                         "order": [shown[i] for i in idx], "k": fits.k.astype(int),
-                         **_fit_table(fits)})
+    table = pd.DataFrame({"study": pd.array(names_sorted, dtype="string"),
+                          "order": [shown[i] for i in idx], "k": fits.k.astype(int),
+                          **_fit_table(fits)})
+    return _label_table(table, "Cumulative meta-analysis", m, t, k)
 
 
 # ============================================================================ GOSH
@@ -632,6 +648,12 @@ class GoshResult:
     exact: bool
     method: str
     k: int
+
+    def summary(self) -> str:
+        kind = "all" if self.exact else "random"
+        return (f"GOSH ({self.method}, k = {self.k}): {len(self.table):,} {kind} subsets; "
+                f"estimates {self.table['estimate'].min():.2f} to {self.table['estimate'].max():.2f}, "
+                f"I² {self.table['i2'].min():.0f}% to {self.table['i2'].max():.0f}%")
 
     def to_dict(self) -> dict:
         return {"k": int(self.k), "method": self.method, "exact": bool(self.exact),
@@ -763,6 +785,12 @@ class PermutationResult:
         if self.qm_perm_pval is not None:
             return float(self.qm_perm_pval)
         return float(self.coefficients["perm_pval"].iloc[0])
+
+    def summary(self) -> str:
+        kind = "exact" if self.exact else "random"
+        what = "omnibus moderator test" if self.qm_perm_pval is not None else "pooled estimate"
+        return (f"Permutation test ({self.method}, {_TEST_NAMES[self.test]}, k = {self.k}; "
+                f"{self.n_perm:,} {kind} permutations): p = {self.perm_pval:.3g} for the {what}")
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {"k": int(self.k), "method": self.method, "test": self.test,

@@ -399,3 +399,13 @@ def test_fits_that_do_not_converge_are_reported_not_silent():
                            threshold=1e-10, maxiter=100)
     with pytest.warns(RuntimeWarning, match="did not converge"):
         S.gosh(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
+
+
+def test_tables_and_results_name_the_method():
+    table = S.leave_one_out(BCG_Y, BCG_V, method="REML", test="knha")
+    assert table.attrs["summary"] == "Leave-one-out (REML, Knapp-Hartung, k = 13)"
+    assert S.influence_diagnostics(BCG_Y, BCG_V, method="DL").attrs["method"] == "DL"
+    assert "FE" in S.gosh(BCG_Y[:6], BCG_V[:6]).summary()
+    assert "64 exact permutations" in S.permutation_test(BCG_Y[:6], BCG_V[:6]).summary()
+    assert S.egger_test(BCG_Y, BCG_V).summary().startswith("Egger's test (REML")
+    assert "L0, REML" in S.trim_and_fill(BCG_Y, BCG_V).summary()
