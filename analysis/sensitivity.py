@@ -55,9 +55,6 @@ __all__ = [
     "pet_peese",
     "PetPeeseResult",
     "funnel_contours",
-    "plot_baujat",
-    "plot_gosh",
-    "plot_funnel",
     "MIN_K_SMALL_STUDY_TESTS",
 ]
 
@@ -1328,68 +1325,3 @@ def funnel_contours(estimate: float = 0.0, se_max: float = 1.0, levels=(0.90, 0.
         parts.append(pd.DataFrame({"level": level, "se": se, "lower": estimate - z * se,
                                    "upper": estimate + z * se}))
     return pd.concat(parts, ignore_index=True)
-
-
-# ============================================================================ plots
-def _axes(ax):
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-    return ax
-
-
-def plot_baujat(table: pd.DataFrame, ax=None, *, label_top: int = 5):
-    """Scatter of :func:`baujat` output; the ``label_top`` studies furthest out are named."""
-    ax = _axes(ax)
-    ax.scatter(table["x"], table["y"], s=20, color="C0")
-    score = (table["x"] / max(table["x"].max(), 1e-300)) + (table["y"] / max(table["y"].max(), 1e-300))
-    for i in np.argsort(-score.to_numpy())[:label_top]:
-        ax.annotate(str(table["study"].iloc[i]), (table["x"].iloc[i], table["y"].iloc[i]),
-                    fontsize=8, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("Contribution to overall heterogeneity")
-    ax.set_ylabel("Influence on the pooled estimate")
-    return ax.figure
-
-
-def plot_gosh(result: GoshResult, ax=None, *, alpha: float = 0.2):
-    """GOSH plot: I² against the pooled estimate of every subset."""
-    ax = _axes(ax)
-    ax.scatter(result.table["estimate"], result.table["i2"], s=2, alpha=alpha, color="C0",
-               rasterized=len(result.table) > 5000)
-    ax.set_xlabel("Pooled estimate")
-    ax.set_ylabel("I² (%)")
-    return ax.figure
-
-
-def plot_funnel(yi, vi, ax=None, *, estimate: float | None = None, contour_centre: float = 0.0,
-                levels=(0.90, 0.95, 0.99), labels=None, filled=None):
-    """Contour-enhanced funnel plot: standard error (inverted) against effect size, shaded
-    regions at the two-sided significance ``levels`` around ``contour_centre`` (Peters et
-    al. 2008), and a vertical line at ``estimate`` (default: the common-effect estimate).
-    ``filled``: optional boolean mask of trim-and-fill studies (drawn as open circles)."""
-    y, v, _ = _validate(yi, vi, labels, what="funnel plot")
-    se = np.sqrt(v)
-    ax = _axes(ax)
-    se_max = float(se.max()) * 1.05
-    contours = funnel_contours(contour_centre, se_max, levels)
-    greys = ["0.9", "0.8", "0.7", "0.6"]
-    xlo = min(y.min(), contours["lower"].min())
-    xhi = max(y.max(), contours["upper"].max())
-    ax.fill_betweenx([0, se_max], xlo, xhi, color="white")
-    for shade, (level, part) in zip(greys, reversed(list(contours.groupby("level")))):
-        ax.fill_betweenx(part["se"], part["lower"], part["upper"], color=shade,
-                         label=f"p > {1 - level:.2f}")
-    if estimate is None:
-        w = 1.0 / v
-        estimate = float((w * y).sum() / w.sum())
-    ax.axvline(estimate, color="black", lw=1)
-    mask = np.zeros(y.size, dtype=bool) if filled is None else np.asarray(filled, dtype=bool)
-    ax.scatter(y[~mask], se[~mask], color="black", s=18, zorder=3)
-    if mask.any():
-        ax.scatter(y[mask], se[mask], facecolor="white", edgecolor="black", s=18, zorder=3)
-    ax.set_ylim(se_max, 0)
-    ax.set_xlabel("Effect size")
-    ax.set_ylabel("Standard error")
-    ax.legend(loc="lower right", fontsize=8)
-    return ax.figure

@@ -371,21 +371,6 @@ def test_results_convert_to_plain_python_values():
         assert type(value) in (float, int, str, bool, type(None)), name
 
 
-def test_plots_draw_on_given_axes():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3)
-    assert S.plot_baujat(S.baujat(BCG_Y, BCG_V), ax=axes[0]) is fig
-    assert S.plot_gosh(S.gosh(BCG_Y[:6], BCG_V[:6]), ax=axes[1]) is fig
-    tf = S.trim_and_fill(BCG_Y, BCG_V, method="FE")
-    assert S.plot_funnel(tf.data["yi"], tf.data["vi"], ax=axes[2], filled=tf.data["filled"],
-                         estimate=tf.estimate) is fig
-    assert len(axes[2].collections) >= 4  # three contour bands and the studies
-    plt.close(fig)
-
-
 def test_fits_that_do_not_converge_are_reported_not_silent():
     # one Fisher scoring step is not enough for REML on the BCG data
     with pytest.warns(RuntimeWarning, match="did not converge"):
