@@ -128,12 +128,14 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 def _count_search_runs(root: Path) -> int:
     """Search runs: one per query in each question's ``queries.csv`` (the first identification
     round) plus one per row of its search log ``searches/searches.csv`` (every export added
-    with ``python -m analysis import``)."""
+    with ``python -m analysis import``). The log's ``index_hits`` row stands for the first round
+    itself, whose queries are already counted."""
     runs = 0
     for question in _question_dirs(root):
         query_ids = {row.get("query_id") for row in _csv_rows(question / "queries.csv")}
         runs += len(query_ids - {None, ""})
-        runs += len(_csv_rows(question / "searches" / "searches.csv"))
+        runs += sum(1 for row in _csv_rows(question / "searches" / "searches.csv")
+                    if row.get("format") != "index_hits")
     return runs
 
 
