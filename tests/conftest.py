@@ -35,9 +35,13 @@ HOSTILE_TITLE = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="session")
-def changed_book(tmp_path_factory):
-    """A strict build on a copy of data/ where one extracted number changed and a search
-    export brought a record whose title is a script tag."""
+def changed_book(tmp_path_factory, built_book):
+    """A strict rebuild, over a copy of the first build's output, on a copy of data/ where one
+    extracted number changed and a search export brought a record whose title is a script
+    tag. Rebuilding in place is what `make book` does after an author changes data/: no
+    notebook source changed, so only the book's data fingerprint can make the pages follow."""
+    import shutil
+
     import csv
 
     from book_build import copy_data
@@ -68,6 +72,7 @@ def changed_book(tmp_path_factory):
         env={**os.environ, "REVIEW_DATA_DIR": str(data)}, capture_output=True, text=True)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     output = workdir / "out"
+    shutil.copytree(built_book.parent, output / "_build")
     result = build_book(output, data_dir=data)
     if result.returncode != 0:
         pytest.fail(f"the strict build on changed data failed (exit {result.returncode}):\n"
