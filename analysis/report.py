@@ -220,8 +220,8 @@ def chapter_box_for(question: str | None = None) -> HtmlBlock:
     from . import extraction, records, releases
 
     questions = [question] if question else ["q1_webhelp", "q2_interventions"]
-    current = releases.current_release()
-    release = f"{current['version']} ({current['date']})" if current else "not yet released"
+    status = releases.release_status()
+    release = status["label"] if status else "not yet released"
     dates = []
     studies = []
     for name in questions:
