@@ -92,7 +92,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _data_files(root: Path) -> list[Path]:
-    """Every file under data/ except the release archive itself and hidden files."""
+    """Every data file under data/: not the release archive itself, hidden files or the
+    Markdown documentation."""
     files = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
@@ -100,6 +101,8 @@ def _data_files(root: Path) -> list[Path]:
             continue
         if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
             continue
+        if path.suffix.lower() == ".md":
+            continue  # the codebook and provenance notes describe the data; they are not data
         files.append(path)
     return files
 
