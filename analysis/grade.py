@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from analysis.judgement_tables import read_for_checking
 from analysis.paths import data_dir
 
 DOMAINS: dict[str, str] = {
@@ -117,22 +118,10 @@ def _study_ids(question: str, root: Path) -> set[str] | None:
 
 def grade_problems(question: str, *, root: Path | None = None) -> list[str]:
     """Every problem in ``data/<question>/grade.csv`` (empty list when valid)."""
-    root = Path(root) if root is not None else data_dir()
-    path = root / question / "grade.csv"
-    where = f"{question}/grade.csv"
-    if not path.exists():
-        return [f"{where}: file not found ({path})"]
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        return [f"{where}: cannot be read as CSV ({error})"]
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        return [f"{where}: missing column(s) {', '.join(missing)}"]
-    if table.empty:
-        return [f"{where}: no rows"]
+    table, problems, where, root = read_for_checking(question, "grade.csv", COLUMNS, root=root)
+    if table is None:
+        return problems
     known = _study_ids(question, root)
-    problems: list[str] = []
     if known is None:
         problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")
     outcomes: dict[str, int] = {}

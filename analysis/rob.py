@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.judgement_tables import read_for_checking
 from analysis.paths import data_dir
 
 ROB2 = "RoB 2"
@@ -124,22 +125,10 @@ def _known_study(study_id: str, extraction_ids: set[str]) -> bool:
 
 def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[str]:
     """Every problem in ``data/<question>/risk_of_bias.csv`` (empty list when valid)."""
-    root = Path(root) if root is not None else data_dir()
-    path = root / question / "risk_of_bias.csv"
-    where = f"{question}/risk_of_bias.csv"
-    if not path.exists():
-        return [f"{where}: file not found ({path})"]
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        return [f"{where}: cannot be read as CSV ({error})"]
-    missing = [c for c in COLUMNS if c not in table.columns]
-    if missing:
-        return [f"{where}: missing column(s) {', '.join(missing)}"]
-    if table.empty:
-        return [f"{where}: no rows"]
+    table, problems, where, root = read_for_checking(question, "risk_of_bias.csv", COLUMNS, root=root)
+    if table is None:
+        return problems
 
-    problems: list[str] = []
     extraction_ids = _extraction_study_ids(question, root)
     if extraction_ids is None:
         problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")

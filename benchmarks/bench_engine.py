@@ -36,6 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from readme_sections import write_marked_section  # noqa: E402
 from analysis import models  # noqa: E402
 
 README = REPO / "benchmarks" / "README.md"
@@ -226,15 +227,7 @@ def markdown(rows: list[dict]) -> str:
 
 def write_section(text: str) -> None:
     """Replace the engine section of benchmarks/README.md (other sections untouched)."""
-    block = f"{START}\n{text}\n{END}"
-    old = README.read_text(encoding="utf-8") if README.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    tmp = README.with_suffix(".md.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, README)
+    write_marked_section(START, END, text, README)
 
 
 def main(argv=None) -> int:
