@@ -233,13 +233,19 @@ def object_frame(records: list[dict], columns: list[str] | tuple[str, ...]) -> p
 def _participants(rows: pd.DataFrame) -> tuple[int | None, int]:
     """Participants across the pooled studies, and how many studies do not print theirs.
 
-    Rows of one study (arms sharing a control, two models of one sample) share participants,
-    so each study counts once, with its largest row n. Studies without a printed n are left
-    out of the sum and counted in the second value, so the sum is then a lower bound.
+    Rows of one study (two models of one sample, combined arms) share participants, so each
+    study counts once, with its largest row n; when its arms were compared with a split control
+    group (flag ``shared_control_split``) the rows partition the participants, so their n are
+    added. Studies without a printed n are left out of the sum and counted in the second value,
+    so the sum is then a lower bound.
     """
     if rows.empty or "n" not in rows.columns:
         return None, 0
-    per_study = pd.to_numeric(rows["n"], errors="coerce").groupby(rows["study_id"]).max()
+    n = pd.to_numeric(rows["n"], errors="coerce")
+    split = rows.get("flags", pd.Series("", index=rows.index)).fillna("").astype(str).str.contains(
+        "shared_control_split")
+    per_study = n.groupby(rows["study_id"]).agg(
+        lambda values: values.sum(min_count=1) if split.loc[values.index].all() else values.max())
     unknown = int(per_study.isna().sum())
     known = per_study.dropna()
     return (int(known.sum()) if len(known) else None), unknown

@@ -231,3 +231,17 @@ def test_cumulative_view_without_the_sensitivity_module_gives_the_same_steps(ref
     table = synthesis.cumulative_by_study("q1", Q1.outcome)
     assert [float(v) for v in table["estimate"]] == pytest.approx(expected["estimate"], rel=ITERATIVE)
     assert [float(v) for v in table["ci_high"]] == pytest.approx(expected["ci_high"], rel=ITERATIVE)
+
+
+def test_arms_compared_with_a_split_control_add_up_to_the_trial():
+    # Shafran 2019 (10/138 information only, 9/111 regular and 9/57 open monitoring): with the
+    # control split between the two comparisons, the rows hold 111 + 69 and 57 + 69 people,
+    # which together are the trial's 306; the sensitivity analysis must not report fewer
+    # participants than the primary one that combines the arms.
+    primary = synthesis.run_analysis("q2", "behaviour")
+    split = synthesis.run_analysis("q2", "behaviour", "shared_control_combined")
+    assert split["k"] > primary["k"]
+    assert split["n"] == primary["n"]
+    rows = split["effect_sizes"]
+    shafran = pd.to_numeric(rows.loc[rows["study_id"] == "Shafran2019", "n"])
+    assert sorted(shafran.tolist()) == [126, 180]
