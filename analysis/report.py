@@ -477,3 +477,44 @@ def funnel_figure(question: str, outcome: str) -> list[HtmlBlock]:
         egger = sensitivity.egger_test(yi, vi, method=result.method)
         blocks.append(note(f"Egger's regression test: z = {fmt_num(egger.zval)}, p = {fmt_p(egger.pval)}."))
     return blocks
+
+
+def heterogeneity_phrase(i2: Any) -> str:
+    """Words for I², from the overlapping bands of the Cochrane Handbook v6.4, section 10.10.2:
+    0-40% might not be important, 30-60% moderate, 50-90% substantial, 75-100% considerable
+    (each value is given the highest band it reaches)."""
+    i2 = plain(i2)
+    if i2 is None:
+        return "not estimable"
+    if i2 >= 75:
+        return "considerable"
+    if i2 >= 50:
+        return "substantial"
+    if i2 >= 30:
+        return "moderate"
+    return "might not be important"
+
+
+def direction_phrase(row: dict, *, positive: str, negative: str, null: float) -> str:
+    """What a pooled estimate says about direction, and whether its 95% CI excludes the null.
+
+    ``positive``/``negative`` name the two directions in the reader's words.
+    """
+    estimate, low, high = (plain(row.get(key)) for key in ("estimate", "ci_low", "ci_high"))
+    if estimate is None:
+        return "cannot be pooled"
+    side = positive if estimate > null else negative if estimate < null else "no difference"
+    stated = f"{row['measure']} = {fmt_num(estimate)}, 95% CI {fmt_ci(low, high)}"
+    if low is not None and high is not None and (low > null or high < null):
+        return f"points to {side} ({stated}), and the interval excludes no effect"
+    return f"points to {side} ({stated}), but the interval includes no effect"
+
+
+def comparison_word(value: Any, reference: Any) -> str:
+    """"larger", "smaller" or "the same" for a pooled estimate against a published one."""
+    value, reference = plain(value), plain(reference)
+    if value is None or reference is None:
+        return "not comparable"
+    if round(value, 2) == round(reference, 2):
+        return "the same"
+    return "larger" if value > reference else "smaller"

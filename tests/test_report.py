@@ -1,0 +1,79 @@
+"""Display helpers of the chapters: escaping, plain values, and the computed phrases of the prose."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import report
+
+
+def test_tables_escape_untrusted_text_in_cells_headers_and_captions():
+    frame = pd.DataFrame({"<b>title</b>": ["<script>alert(1)</script>", 'a "quoted" & <i>x</i>']})
+    for block in (report.static_table(frame, table_id="t", caption="<img src=x onerror=alert(1)>"),
+                  report.searchable_table(frame, table_id="t2", filename="x.csv")):
+        assert "<script>" not in block.html_text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in block.html_text
+        assert "<img src=x" not in block.html_text and "&lt;b&gt;title&lt;/b&gt;" in block.html_text
+        assert "<script>alert(1)</script>" in repr(block)  # the text twin shows the title as it is
+
+
+def test_figure_alt_text_is_escaped_into_its_attribute():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, _ = plt.subplots()
+    block = report.show_figure(figure, 'a "quoted" <alt>', caption="c")
+    assert 'alt="a &quot;quoted&quot; &lt;alt&gt;"' in block.html_text
+
+
+@pytest.mark.parametrize("value, expected", [
+    (np.float64(0.25), 0.25), (np.int64(3), 3), (float("nan"), None), (None, None), (pd.NA, None), ("x", "x"),
+])
+def test_plain_values_for_glue(value, expected):
+    result = report.plain(value)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize("i2, words", [
+    # Cochrane Handbook v6.4, section 10.10.2: 0-40% might not be important, 30-60% moderate,
+    # 50-90% substantial, 75-100% considerable; a value takes the highest band it reaches.
+    (0.0, "might not be important"), (29.9, "might not be important"), (30.0, "moderate"),
+    (49.9, "moderate"), (50.0, "substantial"), (74.9, "substantial"), (75.0, "considerable"),
+    (91.7, "considerable"), (None, "not estimable"),
+])
+def test_heterogeneity_words_follow_the_cochrane_bands(i2, words):
+    assert report.heterogeneity_phrase(i2) == words
+
+
+def test_direction_says_whether_the_interval_excludes_no_effect():
+    row = {"measure": "OR", "estimate": 1.22, "ci_low": 0.9, "ci_high": 1.64}
+    assert report.direction_phrase(row, positive="more", negative="less", null=1.0) == (
+        "points to more (OR = 1.22, 95% CI 0.90 to 1.64), but the interval includes no effect")
+    row = {"measure": "r", "estimate": -0.3, "ci_low": -0.5, "ci_high": -0.1}
+    assert report.direction_phrase(row, positive="more", negative="less", null=0.0) == (
+        "points to less (r = −0.30, 95% CI −0.50 to −0.10), and the interval excludes no effect")
+    assert report.direction_phrase({"estimate": None}, positive="a", negative="b", null=0) == "cannot be pooled"
+
+
+def test_comparison_with_a_published_estimate():
+    assert report.comparison_word(0.241, 0.089) == "larger"
+    assert report.comparison_word(0.05, 0.089) == "smaller"
+    assert report.comparison_word(0.0891, 0.089) == "the same"
+    assert report.comparison_word(None, 0.089) == "not comparable"
+
+
+def test_effect_phrase_states_k_and_n_or_says_not_pooled():
+    row = {"measure": "r", "estimate": 0.2414, "ci_low": -0.0287, "ci_high": 0.4787, "k": 4, "n": 8371}
+    assert report.effect_phrase(row) == "r = 0.24 (95% CI −0.03 to 0.48; k = 4, N = 8,371)"
+    assert report.effect_phrase({"estimate": None, "k": 1, "n": 346}) == "not pooled (k = 1, N = 346)"
+
+
+def test_csv_download_carries_the_table():
+    import base64
+
+    frame = pd.DataFrame({"study": ["Gould 2002"], "chi2": ["3.8"]})
+    block = report.download_link(frame, "t.csv")
+    payload = block.html_text.split("base64,", 1)[1].split('"', 1)[0]
+    assert base64.b64decode(payload).decode() == "study,chi2\nGould 2002,3.8\n"
