@@ -1,9 +1,12 @@
 """Shared fixtures: one strict build of the book for every test that reads the HTML."""
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +81,18 @@ def changed_book(tmp_path_factory, built_book):
         pytest.fail(f"the strict build on changed data failed (exit {result.returncode}):\n"
                     f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     return {"html": output / "_build" / "html", "hostile_title": HOSTILE_TITLE, "data": data}
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under a folder, to prove that a refused command changed nothing."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A copy of data/ that the commands may write to (REVIEW_DATA_DIR points at it)."""
+    target = tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "data", target)
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
+    return target

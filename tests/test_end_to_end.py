@@ -13,7 +13,6 @@ exists only in the temporary copy and only so that the workflow has something to
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 import re
 import shutil
@@ -65,10 +64,7 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
                           env=environment(root), capture_output=True, text=True, timeout=300)
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """SHA-256 of every file under ``folder``, by relative path."""
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+from conftest import snapshot  # noqa: E402  (shared with the other command tests)
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:

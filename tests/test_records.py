@@ -6,8 +6,6 @@ records.csv files.
 """
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -20,19 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """sha256 of every file under a folder, to prove that a refused command changed nothing."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def data_copy(tmp_path, monkeypatch):
-    """A copy of data/ that the commands may write to (REVIEW_DATA_DIR points at it)."""
-    target = tmp_path / "data"
-    shutil.copytree(REPO / "data", target)
-    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
-    return target
+from conftest import snapshot  # noqa: E402  (shared with the other command tests)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
 """Screening: decisions, conflicts, Cohen's kappa, the queue and the `queue`/`screen` commands."""
 from __future__ import annotations
 
-import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +15,7 @@ EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 NEW_IDS = [f"2026-12-01_S002_medline-pubmed:{i}" for i in (1, 2, 3)]
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-@pytest.fixture
-def data_copy(tmp_path, monkeypatch):
-    target = tmp_path / "data"
-    shutil.copytree(REPO / "data", target)
-    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
-    return target
+from conftest import snapshot  # noqa: E402  (shared with the other command tests)
 
 
 @pytest.fixture

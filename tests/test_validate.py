@@ -6,7 +6,6 @@ REVIEW_DATA_DIR as ``python -m analysis check`` would. Rows are spreadsheet rows
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,14 +14,6 @@ from analysis import validate
 from analysis.paths import REPO_ROOT
 
 DATA = REPO_ROOT / "data"
-
-
-@pytest.fixture()
-def data_copy(tmp_path, monkeypatch) -> Path:
-    target = tmp_path / "data"
-    shutil.copytree(DATA, target)
-    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
-    return target
 
 
 def edit(root: Path, relative: str, old: str, new: str) -> None:
