@@ -48,49 +48,56 @@ def previous_version(question: str) -> dict:
     return out
 
 
-def _records_by_source(question: str, records: pd.DataFrame) -> dict[str, int]:
+def _records_by_source(records: pd.DataFrame, queries: pd.DataFrame | None) -> dict[str, int]:
     """Records per database. First-round index hits are split by the collection their query
     searched (queries.csv ``corpus``)."""
     counts: dict[str, int] = {}
-    queries_path = rec.question_dir(question) / "queries.csv"
-    corpus_of = {}
-    if queries_path.exists():
-        queries = pd.read_csv(queries_path, dtype=str, keep_default_na=False)
-        corpus_of = dict(zip(queries["query_id"], queries["corpus"]))
+    corpus_of = {} if queries is None else dict(zip(queries["query_id"], queries["corpus"]))
     for source, query_id in zip(records["source"], records["query_id"]):
         name = f"index: {corpus_of[query_id]}" if query_id in corpus_of else source
         counts[name] = counts.get(name, 0) + 1
     return counts
 
 
-def prisma_counts(question: str) -> dict:
-    """PRISMA 2020 counts of a question (updated-review layout).
+def search_runs(search_log: pd.DataFrame, queries: pd.DataFrame | None) -> int:
+    """Search runs: one per query of the first identification round (``queries.csv``; each
+    query searched the index once) plus one per export added later (each row of the search log
+    other than the first round's ``index_hits`` row, which stands for those queries)."""
+    first_round = 0 if queries is None else int(queries["query_id"].astype(str).str.strip().ne("").sum())
+    later = int((search_log["format"] != "index_hits").sum())
+    return first_round + later
+
+
+def flow_counts(question: str, *, clusters: pd.DataFrame, automatic: pd.DataFrame,
+                screening: pd.DataFrame, search_log: pd.DataFrame, queries: pd.DataFrame | None,
+                previous: dict) -> dict:
+    """PRISMA 2020 counts of a question (updated-review layout), from the held stages.
 
     Values are plain ints, except ``records_by_source``, ``records_excluded_by_reason`` and
     ``reports_excluded_by_reason`` (dicts of str -> int) and ``previous_review`` (str). Keys:
-    search_runs, records_identified, records_by_source, duplicates_removed,
-    duplicates_linked_automatically, duplicates_linked_by_reviewers, records_screened,
-    records_awaiting_screening, records_excluded, records_excluded_by_reason,
-    title_abstract_conflicts, reports_sought, reports_not_retrieved, reports_awaiting_assessment,
-    reports_assessed, reports_excluded, reports_excluded_by_reason, full_text_conflicts,
-    new_studies_included, new_reports_included, and where the previous version printed them:
-    previous_review, previous_studies, previous_studies_meta_analysis, previous_reports,
-    total_studies_at_most (previous + new: the previous version's study list is not available,
-    so studies included in both cannot be subtracted).
+    search_runs, search_files, records_identified, records_by_source, unique_records,
+    duplicates_removed, duplicates_linked_automatically, duplicates_linked_by_reviewers,
+    records_screened, records_awaiting_screening, records_excluded, records_excluded_by_reason,
+    title_abstract_conflicts, reports_sought, reports_not_retrieved (= reports awaiting full
+    text), reports_awaiting_assessment, reports_assessed, reports_excluded,
+    reports_excluded_by_reason, full_text_conflicts, new_studies_included, new_reports_included,
+    and where the previous version printed them: previous_review, previous_studies,
+    previous_studies_meta_analysis, previous_reports, total_studies_at_most (previous + new:
+    the previous version's study list is not available, so studies included in both cannot be
+    subtracted).
     """
-    table = scr.unique_records(question)
-    screening = scr.read_screening(question)
-    log = rec.read_search_log(question)
+    table = clusters
     cluster_of = dict(zip(table["record_id"], table["cluster_id"]))
     unknown = sorted(set(screening["record_id"]) - set(cluster_of))
     if unknown:
         raise ValueError(f"{question}/screening.csv: decisions on record ids not in any search file: {unknown[:5]}")
 
-    counts: dict = {"search_runs": int(len(log)), "records_identified": int(len(table)),
-                    "records_by_source": _records_by_source(question, table)}
+    counts: dict = {"search_runs": search_runs(search_log, queries), "search_files": int(len(search_log)),
+                    "records_identified": int(len(table)),
+                    "records_by_source": _records_by_source(table, queries)}
     n_clusters = int(table["cluster_id"].nunique())
+    counts["unique_records"] = n_clusters
     counts["duplicates_removed"] = counts["records_identified"] - n_clusters
-    automatic = rec.dedup(table[rec.RECORD_COLUMNS])
     counts["duplicates_linked_automatically"] = counts["records_identified"] - int(automatic["cluster_id"].nunique())
     counts["duplicates_linked_by_reviewers"] = counts["duplicates_removed"] - counts["duplicates_linked_automatically"]
 
@@ -118,7 +125,6 @@ def prisma_counts(question: str) -> dict:
     counts["new_reports_included"] = int(len(included))
     counts["new_studies_included"] = int(len({cluster_of[r] for r in included["record_id"]}))
 
-    previous = previous_version(question)
     if previous:
         counts["previous_review"] = previous["review"]
         for source_key, key in (("studies_included", "previous_studies"),
@@ -131,12 +137,21 @@ def prisma_counts(question: str) -> dict:
     return counts
 
 
+def prisma_counts(question: str) -> dict:
+    """The flow counts of a question as the review holds them (:func:`flow_counts`)."""
+    from analysis import review
+
+    return dict(review.current().question(question).counts)
+
+
 _LABELS = [
-    ("identification", "search_runs", "Search runs in the search log"),
+    ("identification", "search_runs", "Search runs (one per query; one per export added later)"),
+    ("identification", "search_files", "Search exports in the search log"),
     ("identification", "records_identified", "Records identified"),
     ("identification", "duplicates_removed", "Duplicate records removed before screening"),
     ("identification", "duplicates_linked_automatically", "of which linked automatically (DOI, PMID, URL, title)"),
     ("identification", "duplicates_linked_by_reviewers", "of which linked by reviewers only (dedup_map.csv)"),
+    ("screening", "unique_records", "Unique records after removing duplicates"),
     ("screening", "records_screened", "Records screened (title/abstract)"),
     ("screening", "records_awaiting_screening", "Records awaiting screening"),
     ("screening", "records_excluded", "Records excluded"),

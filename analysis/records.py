@@ -43,6 +43,7 @@ from urllib.parse import unquote
 import numpy as np
 import pandas as pd
 
+from analysis import questions
 from analysis.paths import data_dir
 
 RECORD_COLUMNS = ["record_id", "source_file", "position", "title", "authors", "first_author",
@@ -524,10 +525,14 @@ def read_export(path: Path | str, fmt: str | None = None, *, source_file: str | 
 # The search log and all records of a question
 # ---------------------------------------------------------------------------------------------
 def question_dir(question: str) -> Path:
-    folder = data_dir() / question
+    """The data folder of a question of the registry ("q1" or "q1_webhelp")."""
+    try:
+        entry = questions.question(question)
+    except questions.UnknownQuestion as error:
+        raise ValueError(str(error)) from None
+    folder = data_dir() / entry.folder
     if not folder.is_dir():
-        known = sorted(p.name for p in data_dir().iterdir() if (p / "records.csv").exists())
-        raise ValueError(f"unknown question {question!r}: no folder {folder}; known: {known}")
+        raise ValueError(f"question {entry.id}: no data folder {folder}")
     return folder
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import synthesis
+from . import review, synthesis
 from .paths import data_dir
 
 __all__ = [
@@ -115,56 +115,6 @@ def data_fingerprint(root: Path | None = None) -> str:
         digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
         digest.update(_sha256(path.read_bytes()).encode("ascii"))
     return digest.hexdigest()
-
-
-def _question_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and re.match(r"^q\d", p.name))
-
-
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
-    with path.open(newline="", encoding="utf-8") as stream:
-        return list(csv.DictReader(stream))
-
-
-def _count_search_runs(root: Path) -> int:
-    """Search runs: one per query in each question's ``queries.csv`` (the first identification
-    round) plus one per row of its search log ``searches/searches.csv`` (every export added
-    with ``python -m analysis import``). The log's ``index_hits`` row stands for the first round
-    itself, whose queries are already counted."""
-    runs = 0
-    for question in _question_dirs(root):
-        query_ids = {row.get("query_id") for row in _csv_rows(question / "queries.csv")}
-        runs += len(query_ids - {None, ""})
-        runs += sum(1 for row in _csv_rows(question / "searches" / "searches.csv")
-                    if row.get("format") != "index_hits")
-    return runs
-
-
-def _count_records(root: Path) -> tuple[int, int]:
-    """Records identified (every record of every search run) and included studies (rows of
-    studies.csv; without that table, records whose last screening decision is "include")."""
-    n_records = n_included = 0
-    for question in _question_dirs(root):
-        n_records += _records_of(question)
-        if (question / "studies.csv").exists():
-            n_included += len(_csv_rows(question / "studies.csv"))
-            continue
-        last_decision: dict[str, str] = {}
-        for row in _csv_rows(question / "screening.csv"):
-            last_decision[row.get("record_id", "")] = (row.get("decision") or "").strip().lower()
-        n_included += sum(1 for decision in last_decision.values() if decision == "include")
-    return n_records, n_included
-
-
-def _records_of(question: Path) -> int:
-    """Records of one question: every search file in its search log, else records.csv."""
-    if (question / "searches" / "searches.csv").exists():
-        from . import records
-
-        return int(len(records.load_records(question.name)))
-    return len(_csv_rows(question / "records.csv"))
 
 
 # --------------------------------------------------------------------------- CSV encoding
@@ -440,8 +390,9 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
     date = _check_date(date, last["date"] if last else None)
     root = data_dir()
     fingerprint = data_fingerprint(root)
-    n_search_runs = _count_search_runs(root)
-    n_records, n_included = _count_records(root)
+    totals = review.current(root).totals  # the counts the book and the PRISMA diagram show
+    n_search_runs = totals["search_runs"]
+    n_records, n_included = totals["records_identified"], totals["new_studies_included"]
     if results is None:
         results = synthesis.results_table(scenarios=True)
     if last is None:
@@ -743,9 +694,3 @@ def estimate_history(include_published: bool = True) -> pd.DataFrame:
                             "version": release["version"], "date": release["date"],
                             "kind": release["kind"]})
     return synthesis.object_frame(records, columns)
-
-
-def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
-    """The pooled estimate as each study was added, oldest first: see
-    :func:`analysis.synthesis.cumulative_by_study` (same model as the primary analysis)."""
-    return synthesis.cumulative_by_study(question, outcome, scenario)

@@ -15,13 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import questions as _registry
+
 __all__ = [
     "Column", "TableSchema", "RowIssue", "QUESTIONS", "question_folder", "printed_value",
     "p_bound", "TABLES", "GLOBAL_TABLES", "SCREENING_REASONS", "schema_for",
 ]
 
-# Question folders under data/, with the short names the package also accepts.
-QUESTIONS: dict[str, str] = {"q1": "q1_webhelp", "q2": "q2_interventions"}
+# Question id -> data folder under data/, from the registry of questions.
+QUESTIONS: dict[str, str] = {entry.id: entry.folder for entry in _registry.QUESTIONS}
 
 # A record id: R0001... for the first identification round; "<export file stem>:<position>"
 # for records of later searches (analysis.records gives them).
@@ -37,11 +39,7 @@ _URL = re.compile(r"^https?://\S+$")
 
 def question_folder(question: str) -> str:
     """The data folder of a question: "q1" or "q1_webhelp" -> "q1_webhelp"."""
-    if question in QUESTIONS:
-        return QUESTIONS[question]
-    if question in QUESTIONS.values():
-        return question
-    raise KeyError(f"unknown question {question!r}; known: {', '.join(QUESTIONS)}")
+    return _registry.question(question).folder
 
 
 def printed_value(text: str) -> float:

@@ -105,21 +105,26 @@ def read_screening(question: str) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Unique records
 # ---------------------------------------------------------------------------------------------
-def unique_records(question: str, *, progress: bool = False) -> pd.DataFrame:
+def clusters_table(records: pd.DataFrame, reviewer_links: pd.DataFrame | None = None, *,
+                   progress: bool = False) -> pd.DataFrame:
     """Every record with its duplicate cluster: the record table plus ``cluster_id``,
     ``first_record_id``, ``reason``, ``linked_to`` and ``cluster_size``.
 
     Clusters are the automatic links of :func:`analysis.records.dedup` joined with the reviewers'
-    hand-made links in ``dedup_map.csv`` (reason ``manual``) where the question has one.
+    hand-made links (``dedup_map.csv``, reason ``manual``) where there are any.
     """
-    records = rec.load_records(question, progress=progress)
-    manual_path = rec.question_dir(question) / "dedup_map.csv"
-    manual = rec.labelled_clusters(question) if manual_path.exists() else None
-    clusters = rec.dedup(records, manual_links=manual, progress=progress)
+    clusters = rec.dedup(records, manual_links=reviewer_links, progress=progress)
     table = records.merge(clusters, on="record_id", how="left", validate="one_to_one",
                           suffixes=("", "_link"))
     table["cluster_size"] = table.groupby("cluster_id")["record_id"].transform("size").astype(int)
     return table
+
+
+def unique_records(question: str) -> pd.DataFrame:
+    """The clusters of a question as the review holds them (see :func:`clusters_table`)."""
+    from . import review
+
+    return review.current().question(question).clusters
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,7 +221,9 @@ def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] 
 def screening_summary(question: str) -> dict:
     """Plain values for the book: per stage the reviewers, the number of decisions, the final
     decisions by kind, conflicts, Cohen's kappa (with its note) and the queue size."""
-    screening = read_screening(question)
+    from . import review
+
+    screening = review.current().question(question).screening
     summary: dict = {"question": question}
     for stage in STAGES:
         final = final_decisions(screening, stage)
@@ -249,8 +256,10 @@ def screening_queue(question: str, stage: str = "title_abstract", *, reviewer: s
     """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; one of {STAGES}")
-    table = unique_records(question, progress=progress)
-    screening = read_screening(question)
+    from . import review
+
+    part = review.current().question(question)
+    table, screening = part.clusters, part.screening
     cluster_of = dict(zip(table["record_id"], table["cluster_id"]))
     decided = screening[screening["stage"] == stage]
     if reviewer:

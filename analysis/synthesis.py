@@ -1,31 +1,21 @@
-"""The review's syntheses: which analyses run, on which effect sizes, with which model.
+"""The review's syntheses: one analysis of the registry pooled on one scenario's effect sizes.
 
-Every pooled number in the book comes from :func:`run_analysis` or :func:`results_table`; the
-list of analyses is data (:data:`ANALYSES`), so a new outcome is a new entry, not new code.
-
-Model choice. Each question has only a handful of studies. With so few, the DerSimonian-Laird
-estimator with a normal (z) test gives confidence intervals that are too narrow; the primary
-model is therefore REML for tau² with the Hartung-Knapp-Sidik-Jonkman (Knapp-Hartung) t-based
-interval (Cochrane Handbook v6.4, section 10.10.4, "Incorporating heterogeneity into
-random-effects models"; IntHout, Ioannidis & Borm 2014, BMC Med Res Methodol 14:25).
-DerSimonian-Laird with z is kept as a sensitivity analysis. With fewer than two effect sizes
-nothing is pooled and the row says so.
-
-Scales. Correlations are pooled on Fisher's z and shown as r (Borenstein et al. 2009,
-Introduction to Meta-Analysis, ch. 6: r = tanh z); odds ratios are pooled as log OR and shown as
-OR; standardised mean differences are pooled and shown as they are. The prediction interval is
-back-transformed in the same way (metafor's ``predict(..., transf=)`` does the same).
+:func:`pool` computes; the review object (:mod:`analysis.review`) calls it once per analysis,
+scenario and model and holds the result, and :func:`run_analysis` and :func:`results_table`
+read what the review holds. Which analyses exist and which models they use is the registry's
+(:mod:`analysis.questions`); scales and back-transforms are the table of measures'
+(:mod:`analysis.measures`). With fewer than two effect sizes nothing is pooled and the row
+says so.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
 from . import models
-from .paths import data_dir
+from .measures import canonical_measure, finite_or_none, measure
+from .questions import ANALYSES, MODELS, AnalysisSpec, ModelSpec, analysis_spec
 
 __all__ = [
     "AnalysisSpec",
@@ -35,88 +25,13 @@ __all__ = [
     "analysis_spec",
     "load_effect_sizes",
     "scenario_names",
+    "pool",
     "run_analysis",
     "results_table",
     "published_comparison",
+    "cumulative_table",
     "cumulative_by_study",
 ]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One random-effects model: tau² estimator and the test for the pooled estimate."""
-
-    name: str  # short key stored in results: "primary" or "dl_z"
-    method: str  # tau² estimator, as in models.meta_analysis
-    test: str  # "knha" (t with k-1 df, Knapp-Hartung) or "z"
-    description: str
-
-
-MODELS: dict[str, ModelSpec] = {
-    "primary": ModelSpec("primary", "REML", "knha",
-                         "REML, Knapp-Hartung (HKSJ) t-based interval"),
-    "dl_z": ModelSpec("dl_z", "DL", "z",
-                      "DerSimonian-Laird, normal (z) interval"),
-}
-
-
-@dataclass(frozen=True)
-class AnalysisSpec:
-    """One outcome of one question, as the book reports it."""
-
-    question: str  # "q1" or "q2", as extraction.effect_sizes takes it
-    outcome: str  # value of the effect-size table's ``outcome`` column
-    label: str  # what readers see
-    analysis_measure: str  # scale of yi/vi: "ZCOR" (Fisher z), "logOR", "SMD"
-    reader_measure: str  # scale shown: "r", "OR", "SMD"
-    subgroup_by: str  # what the effect-size table's ``subgroup`` column means here
-    published_id: str | None  # synthesis_id in data/published_syntheses.csv
-    published_note: str = ""  # why the published number is (or is not) comparable
-    aliases: tuple[str, ...] = field(default=())  # other outcome spellings in the data
-
-
-ANALYSES: tuple[AnalysisSpec, ...] = (
-    AnalysisSpec(
-        "q1", "depression_webhelp", "Depressive symptoms and web-based help seeking",
-        "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_osg",
-        "Bizzotto et al. pooled online support groups only; this review pools every form of "
-        "web-based help seeking and reports the forms as subgroups.",
-    ),
-    AnalysisSpec(
-        "q1", "webhelp_empowerment", "Web-based help seeking and empowerment",
-        "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_empowerment",
-    ),
-    AnalysisSpec(
-        "q2", "behaviour", "Help-seeking behaviour (first assessment after the intervention)",
-        "logOR", "OR", "intervention type", "ni2025_behaviour",
-        "Ni et al. do not say which time point their pooled behaviour estimate uses.",
-    ),
-    AnalysisSpec(
-        "q2", "behaviour_follow_up", "Help-seeking behaviour at later follow-up",
-        "logOR", "OR", "intervention type", None,
-        "Ni et al. print no pooled estimate for behaviour at later follow-up.",
-    ),
-    AnalysisSpec(
-        "q2", "intentions", "Help-seeking intentions (immediately after the intervention)",
-        "SMD", "SMD", "intervention type", "ni2025_intentions_post",
-    ),
-    AnalysisSpec(
-        "q2", "intentions_follow_up", "Help-seeking intentions at later follow-up",
-        "SMD", "SMD", "intervention type", None,
-        "Ni et al. print only a mean difference for one intervention type at 2 weeks "
-        "(mental contrasting with implementation intentions: MD 4.44).",
-    ),
-    AnalysisSpec(
-        "q2", "attitudes", "Attitudes toward help seeking",
-        "SMD", "SMD", "intervention type", "ni2025_attitudes",
-        "Ni et al. print a mean difference (MD) for information support only, not an SMD.",
-    ),
-    AnalysisSpec(
-        "q2", "stigma", "Help-seeking stigma",
-        "SMD", "SMD", "intervention type", "ni2025_stigma",
-        "Ni et al. found too few studies to pool.",
-    ),
-)
 
 # The columns of results_table, in order (the release archive stores every one of them).
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -126,89 +41,36 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "q_pval", "pval", "studies", "model",
 )
 
-
-def _identity(value: float) -> float:
-    return value
-
-
-def _fisher_z_to_r(value: float) -> float:
-    # r = tanh(z), the inverse of Fisher's z = atanh(r) (Borenstein et al. 2009, eq. 6.3).
-    return math.tanh(value)
-
-
-_BACK_TRANSFORMS: dict[str, Callable[[float], float]] = {
-    "ZCOR": _fisher_z_to_r,
-    "logOR": math.exp,
-    "SMD": _identity,
-}
-
-# Spellings of the analysis scale that effect-size tables may use for the same thing.
-_MEASURE_ALIASES = {
-    "zcor": "ZCOR", "z": "ZCOR", "fisher_z": "ZCOR", "fisher z": "ZCOR", "zr": "ZCOR",
-    "logor": "logOR", "log_or": "logOR", "lnor": "logOR", "or": "logOR", "log or": "logOR",
-    "smd": "SMD", "g": "SMD", "hedges_g": "SMD", "d": "SMD",
-}
-
-
-def analysis_spec(question: str, outcome: str) -> AnalysisSpec:
-    """The definition of one analysis; a clear error for an unknown question or outcome."""
-    for spec in ANALYSES:
-        if spec.question == question and (outcome == spec.outcome or outcome in spec.aliases):
-            return spec
-    known = ", ".join(f"{s.question}/{s.outcome}" for s in ANALYSES)
-    raise KeyError(f"no analysis defined for question {question!r}, outcome {outcome!r}; "
-                   f"known analyses: {known}")
-
-
-def _plain(value: Any) -> float | None:
-    """A plain Python float, or None for a missing or non-finite value."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+_plain = finite_or_none
 
 
 def _back(spec: AnalysisSpec, value: Any) -> float | None:
-    number = _plain(value)
-    return None if number is None else _BACK_TRANSFORMS[spec.analysis_measure](number)
+    return measure(spec.analysis_measure).to_reader(value)
 
 
 def load_effect_sizes(question: str, scenario: str) -> pd.DataFrame:
-    """Every effect size of one question in one data scenario (``extraction.effect_sizes``)."""
-    from . import extraction
+    """Every effect size of one question in one data scenario, as the review holds them."""
+    from . import review
 
-    return extraction.effect_sizes(question, scenario=scenario)
+    return review.current().question(question).effect_sizes(scenario)
 
 
 def scenario_names(question: str) -> list[str]:
-    """The data scenarios of one question, "primary" first (``extraction.scenarios``)."""
-    from . import extraction
+    """The data scenarios of one question, "primary" first."""
+    from . import review
 
-    names = extraction.scenarios(question)
-    if isinstance(names, dict):
-        names = list(names)
-    elif isinstance(names, pd.DataFrame):
-        names = list(names["scenario"])
-    names = [str(name) for name in names]
-    return ["primary"] + [name for name in names if name != "primary"]
+    return list(review.current().question(question).scenarios)
 
 
-def _effect_sizes(spec: AnalysisSpec, scenario: str,
-                  table: pd.DataFrame | None = None) -> pd.DataFrame:
+def _effect_sizes(spec: AnalysisSpec, scenario: str, table: pd.DataFrame) -> pd.DataFrame:
     """The effect sizes of one outcome and scenario, checked for the scale this analysis pools.
 
-    ``table``: the question's effect sizes in that scenario, when the caller already has them.
+    ``table``: the question's effect sizes in that scenario.
     """
-    if table is None:
-        table = load_effect_sizes(spec.question, scenario)
     wanted = {spec.outcome, *spec.aliases}
     rows = table[table["outcome"].astype(str).isin(wanted)].copy()
     for position, record in enumerate(rows.itertuples(index=False)):
-        measure = _MEASURE_ALIASES.get(str(record.measure).strip().lower(), str(record.measure))
-        if measure != spec.analysis_measure:
+        if canonical_measure(record.measure) != spec.analysis_measure:
             raise ValueError(
                 f"{spec.question} {spec.outcome} ({scenario}): study {record.study_id} has "
                 f"measure {record.measure!r}, but this analysis pools {spec.analysis_measure}")
@@ -268,29 +130,26 @@ def _one_line(spec: AnalysisSpec, model: ModelSpec, row: dict) -> str:
             f"I² = {_format(row['i2'], 0)}%")
 
 
-def run_analysis(question: str, outcome: str, scenario: str = "primary",
-                 model: str = "primary", effect_sizes: pd.DataFrame | None = None) -> dict:
-    """Pool one outcome of one question in one data scenario.
+def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primary",
+         model: str = "primary"):
+    """Pool one analysis on one scenario's effect sizes (the question's whole table; the
+    analysis picks its outcome's rows) with one model: a :class:`analysis.review.Pooled`.
 
-    Returns a dict with every key of :data:`RESULT_COLUMNS` (numbers are plain floats or
-    None; estimate, CI and prediction interval on the reader's scale, tau², Q and I² on the
-    analysis scale), plus ``spec``, ``effect_sizes`` (the pooled rows), ``result`` (the
-    engine's MetaResult, or None when not pooled) and ``subgroups`` (a DataFrame, one row per
-    subgroup, pooled where it holds two or more effect sizes).
-
-    ``effect_sizes``: the question's effect sizes in ``scenario`` if already loaded (as
-    :func:`load_effect_sizes` returns them); by default they are loaded here.
+    Its ``row`` has every key of :data:`RESULT_COLUMNS` (numbers are plain floats or None;
+    estimate, CI and prediction interval on the reader's scale, tau², Q and I² on the analysis
+    scale).
     """
-    spec = analysis_spec(question, outcome)
+    from .review import Pooled
+
     model_spec = MODELS[model]
     rows = _effect_sizes(spec, scenario, effect_sizes)
     k = int(len(rows))
+    n, n_unknown = _participants(rows)
     row: dict[str, Any] = {
         "question": spec.question, "outcome": spec.outcome, "outcome_label": spec.label,
         "scenario": scenario, "model_name": model_spec.name, "method": model_spec.method,
         "test": model_spec.test, "measure": spec.reader_measure, "pooled": k >= 2, "k": k,
-        "k_studies": int(rows["study_id"].nunique()) if k else 0,
-        "n": _participants(rows)[0], "n_unknown": _participants(rows)[1],
+        "k_studies": int(rows["study_id"].nunique()) if k else 0, "n": n, "n_unknown": n_unknown,
         "studies": "; ".join(dict.fromkeys(str(s) for s in rows["study_id"])) if k else "",
     }
     for key in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high", "estimate_model_scale",
@@ -313,11 +172,24 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
             "pval": _plain(result.pval),
         })
     row["model"] = _one_line(spec, model_spec, row)
-    row["subgroups"] = _subgroups(spec, model_spec, rows)
-    row["spec"] = spec
-    row["effect_sizes"] = rows
-    row["result"] = result
-    return row
+    return Pooled(row=row, spec=spec, model=model_spec, effect_sizes=rows, result=result,
+                  subgroups=_subgroups(spec, model_spec, rows))
+
+
+def run_analysis(question: str, outcome: str, scenario: str = "primary",
+                 model: str = "primary", effect_sizes: pd.DataFrame | None = None) -> dict:
+    """One pooled analysis as a dict: every key of :data:`RESULT_COLUMNS`, plus ``spec``,
+    ``effect_sizes`` (the pooled rows), ``result`` (the engine's MetaResult, or None when not
+    pooled) and ``subgroups`` (one row per subgroup, pooled where it holds two or more).
+
+    By default the review's held result (fitted once); with ``effect_sizes`` (a question's
+    table in ``scenario``, as :func:`load_effect_sizes` returns it) pooled from those.
+    """
+    if effect_sizes is not None:
+        return pool(analysis_spec(question, outcome), effect_sizes, scenario, model).as_dict()
+    from . import review
+
+    return review.current().pooled(question, outcome, scenario, model).as_dict()
 
 
 def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
@@ -351,58 +223,47 @@ def results_table(scenarios: bool = True) -> pd.DataFrame:
     primary data under DerSimonian-Laird with z. Columns are :data:`RESULT_COLUMNS`; numeric
     cells are plain Python floats/ints or None (object columns, so nothing turns into NaN).
     """
-    records = []
-    names_by_question = {question: (scenario_names(question) if scenarios else ["primary"])
-                      for question in dict.fromkeys(spec.question for spec in ANALYSES)}
-    loaded: dict[tuple[str, str], pd.DataFrame] = {}  # each scenario's table is built once
-    for spec in ANALYSES:
-        for scenario in names_by_question[spec.question]:
-            key = (spec.question, scenario)
-            if key not in loaded:
-                loaded[key] = load_effect_sizes(spec.question, scenario)
-            model_names = ["primary", "dl_z"] if (scenarios and scenario == "primary") else ["primary"]
-            for model_name in model_names:
-                result = run_analysis(spec.question, spec.outcome, scenario, model=model_name,
-                                      effect_sizes=loaded[key])
-                records.append({column: result[column] for column in RESULT_COLUMNS})
-    return object_frame(records, RESULT_COLUMNS)
+    from . import review
+
+    current = review.current()
+    return (current.results if scenarios else current.primary_results).copy()
 
 
-def _published_rows() -> dict[str, dict]:
-    path = data_dir() / "published_syntheses.csv"
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return {record["synthesis_id"]: record for record in table.to_dict("records")}
-
-
-def published_comparison(results: pd.DataFrame | None = None) -> pd.DataFrame:
+def published_comparison(results: pd.DataFrame | None = None,
+                         published: pd.DataFrame | None = None) -> pd.DataFrame:
     """This review's primary estimate for each outcome beside the published review's.
 
-    One row per outcome of :data:`ANALYSES`. ``results`` defaults to
-    ``results_table(scenarios=False)``. Published values are as printed in
-    ``data/published_syntheses.csv`` (their k and N where printed; None otherwise).
+    One row per outcome of :data:`ANALYSES`. ``results`` and ``published`` default to the
+    review's primary results and ``data/published_syntheses.csv``. Published values are as
+    printed (their k and N where printed; None otherwise).
     """
-    if results is None:
-        results = results_table(scenarios=False)
+    if results is None or published is None:
+        from . import review
+
+        current = review.current()
+        results = current.primary_results if results is None else results
+        published = current.published if published is None else published
     primary = results[(results["scenario"] == "primary") & (results["model_name"] == "primary")]
-    published = _published_rows()
+    theirs_by_id = {str(record["synthesis_id"]): record for record in published.to_dict("records")}
     records = []
     for spec in ANALYSES:
         mine = primary[(primary["question"] == spec.question) & (primary["outcome"] == spec.outcome)]
         mine_row = mine.iloc[0].to_dict() if len(mine) else {}
-        theirs = published.get(spec.published_id or "", {})
+        theirs = {key: (None if pd.isna(value) or value == "" else value)
+                  for key, value in theirs_by_id.get(spec.published_id or "", {}).items()}
         records.append({
             "question": spec.question, "outcome": spec.outcome, "outcome_label": spec.label,
             "measure": spec.reader_measure,
             "k": mine_row.get("k"), "n": mine_row.get("n"),
             "estimate": mine_row.get("estimate"), "ci_low": mine_row.get("ci_low"),
             "ci_high": mine_row.get("ci_high"), "model": mine_row.get("model"),
-            "published_review": theirs.get("review") or None,
+            "published_review": theirs.get("review"),
             "published_id": spec.published_id,
-            "published_measure": theirs.get("measure") or None,
-            "published_estimate": _plain(theirs.get("estimate") or None),
-            "published_ci_low": _plain(theirs.get("ci_low") or None),
-            "published_ci_high": _plain(theirs.get("ci_high") or None),
-            "published_p": theirs.get("p_reported") or None,
+            "published_measure": theirs.get("measure"),
+            "published_estimate": _plain(theirs.get("estimate")),
+            "published_ci_low": _plain(theirs.get("ci_low")),
+            "published_ci_high": _plain(theirs.get("ci_high")),
+            "published_p": theirs.get("p_reported"),
             "published_k": _int_or_none(theirs.get("k_reported")),
             "published_n": _int_or_none(theirs.get("n_reported")),
             "note": spec.published_note,
@@ -415,30 +276,32 @@ def _int_or_none(text: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
+def cumulative_table(pooled) -> pd.DataFrame:
     """The pooled estimate as each study was added, oldest first (a cumulative meta-analysis).
 
-    Step i pools the first i effect sizes ordered by year (then study id) with the primary
-    model, as metafor's ``cumul()`` does (Lau et al. 1992, N Engl J Med 327:248; Viechtbauer
-    2010, J Stat Softw 36(3)), through ``sensitivity.cumulative_meta_analysis``. Step 1 is not
-    pooled: it shows the first study's own estimate with its 95% Wald interval.
-    Columns: step, added, year, k, n, measure, pooled, estimate, ci_low, ci_high (reader's
-    scale), tau2, i2 (analysis scale; None at step 1).
+    Step i pools the first i effect sizes of a :class:`analysis.review.Pooled` (ordered by year,
+    then study id) with its model, as metafor's ``cumul()`` does (Lau et al. 1992, N Engl J Med
+    327:248; Viechtbauer 2010, J Stat Softw 36(3)), through
+    ``sensitivity.cumulative_meta_analysis``. Step 1 is not pooled: it shows the first study's
+    own estimate with its 95% Wald interval. Columns: step, added, year, k, n, measure, pooled,
+    estimate, ci_low, ci_high (reader's scale), tau2, i2 (analysis scale; None at step 1).
     """
-    spec = analysis_spec(question, outcome)
-    model = MODELS["primary"]
-    rows = _effect_sizes(spec, scenario)
+    from .sensitivity import cumulative_meta_analysis
+
+    spec, rows = pooled.spec, pooled.effect_sizes
     columns = ["step", "added", "year", "k", "n", "measure", "pooled", "estimate", "ci_low",
                "ci_high", "tau2", "i2"]
     if rows.empty:
         return object_frame([], columns)
-    steps = _cumulative_fits(rows, model)
+    fits = cumulative_meta_analysis(pooled.yi, pooled.vi, labels=[str(s) for s in rows["study_id"]],
+                                    method=pooled.model.method, test=pooled.model.test)
+    fits = fits[["estimate", "ci_low", "ci_high", "tau2", "i2"]].to_dict("records")
     records = []
-    for step, fit in enumerate(steps, start=1):
+    for step, fit in enumerate(fits, start=1):
         part = rows.iloc[:step]
         added = part.iloc[-1]
         records.append({
-            "step": step, "added": str(added["study_id"]),
+            "step": step, "added": str(added.get("label", added["study_id"])),
             "year": _int_or_none(added.get("year")), "k": step,
             "n": _participants(part)[0], "measure": spec.reader_measure, "pooled": step >= 2,
             "estimate": _back(spec, fit["estimate"]), "ci_low": _back(spec, fit["ci_low"]),
@@ -449,27 +312,11 @@ def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") 
     return object_frame(records, columns)
 
 
-def _cumulative_fits(rows: pd.DataFrame, model: ModelSpec) -> list[dict]:
-    """Analysis-scale estimate, CI, tau² and I² after each added row (rows already in order)."""
-    yi = rows["yi"].astype(float).to_numpy()
-    vi = rows["vi"].astype(float).to_numpy()
-    try:
-        from .sensitivity import cumulative_meta_analysis
-    except ImportError:  # the engine without its sensitivity module: pool each prefix here
-        cumulative_meta_analysis = None
-    if cumulative_meta_analysis is not None:
-        table = cumulative_meta_analysis(yi, vi, labels=[str(s) for s in rows["study_id"]],
-                                         method=model.method, test=model.test)
-        return table[["estimate", "ci_low", "ci_high", "tau2", "i2"]].to_dict("records")
-    fits = []
-    for step in range(1, len(rows) + 1):
-        if step == 1:
-            # 97.5% normal quantile: the first study's own Wald interval, as cumul() shows it.
-            half = 1.959963984540054 * math.sqrt(vi[0])
-            fits.append({"estimate": yi[0], "ci_low": yi[0] - half, "ci_high": yi[0] + half,
-                         "tau2": 0.0, "i2": 0.0})
-            continue
-        fit = models.meta_analysis(yi[:step], vi[:step], method=model.method, test=model.test)
-        fits.append({"estimate": fit.estimate, "ci_low": fit.ci_low, "ci_high": fit.ci_high,
-                     "tau2": fit.tau2, "i2": fit.i2})
-    return fits
+def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
+    """:func:`cumulative_table` of one held analysis (primary model)."""
+    from . import review
+
+    part = review.current().question(question)
+    if scenario == "primary":
+        return part.sensitivity(outcome, "cumulative")
+    return cumulative_table(part.pooled(outcome, scenario))

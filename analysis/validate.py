@@ -474,6 +474,13 @@ def _typed(table: _Table) -> pd.DataFrame:
     return frame
 
 
+# Each table is read and checked once per version of its file (path, size, modification time):
+# every stage of the review asks this one reader, so a file is parsed once however many views
+# show it. READS counts the parses per path (tests use it to prove a file is read once).
+_LOADED: dict[tuple, pd.DataFrame] = {}
+READS: dict[str, int] = {}
+
+
 def load(question: str | None, table: str, data_dir_: Path | str | None = None) -> pd.DataFrame:
     """One table, read and checked against its schema.
 
@@ -485,11 +492,22 @@ def load(question: str | None, table: str, data_dir_: Path | str | None = None) 
     """
     root = Path(data_dir_) if data_dir_ is not None else data_dir()
     schema, path, relative = _locate(question, table, root)
+    try:
+        stat = path.stat()
+        key = (str(path), table, stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key].copy()
     read, problems = _read(path, relative, schema)
     problems += check_table(read) if read.readable or read.rows else []
     if problems:
         raise DataError(problems)
-    return _typed(read)
+    frame = _typed(read)
+    if key is not None:
+        _LOADED[key] = frame
+        READS[str(path)] = READS.get(str(path), 0) + 1
+    return frame.copy()
 
 
 def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F811 (shadows import)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import synthesis
+from analysis import extraction, review, synthesis
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "synthesis_metafor.json").read_text())
 DATASETS = REFERENCE["datasets"]
@@ -62,9 +62,14 @@ def reference_review(monkeypatch):
         table["scenario"] = scenario
         return table
 
-    monkeypatch.setattr(synthesis, "load_effect_sizes", load)
-    monkeypatch.setattr(synthesis, "scenario_names", lambda question: ["primary", "drop_first"])
-    return tables
+    # The review object asks extraction for each scenario's effect sizes; a fresh review is
+    # built on these tables and forgotten afterwards, so no other test sees them.
+    monkeypatch.setattr(extraction, "effect_sizes",
+                        lambda question, scenario="primary", data_dir=None: load(question, scenario))
+    monkeypatch.setattr(extraction, "scenarios", lambda question, data_dir=None: ["primary", "drop_first"])
+    review.clear_cache()
+    yield tables
+    review.clear_cache()
 
 
 def _compare(row: dict, expected: dict, tolerance: float) -> None:
@@ -154,17 +159,15 @@ def test_subgroups_pool_only_where_two_or_more(reference_review):
 def test_effect_size_on_the_wrong_scale_is_refused_naming_the_study(reference_review, monkeypatch):
     table = reference_review["q1"].copy()
     table.loc[2, "measure"] = "SMD"
-    monkeypatch.setattr(synthesis, "load_effect_sizes", lambda q, s: table)
     with pytest.raises(ValueError, match="Axelssonetal2009.*measure 'SMD'.*pools ZCOR"):
-        synthesis.run_analysis("q1", Q1.outcome)
+        synthesis.run_analysis("q1", Q1.outcome, effect_sizes=table)
 
 
 def test_missing_variance_is_refused_naming_the_study(reference_review, monkeypatch):
     table = reference_review["q1"].copy()
     table.loc[1, "vi"] = float("nan")
-    monkeypatch.setattr(synthesis, "load_effect_sizes", lambda q, s: table)
     with pytest.raises(ValueError, match="Christensenetal1999 has no usable vi"):
-        synthesis.run_analysis("q1", Q1.outcome)
+        synthesis.run_analysis("q1", Q1.outcome, effect_sizes=table)
 
 
 def test_unknown_outcome_is_a_clear_error():
@@ -175,8 +178,7 @@ def test_unknown_outcome_is_a_clear_error():
 def test_rows_of_one_study_count_its_participants_once(reference_review, monkeypatch):
     table = reference_review["q1"].copy()
     table.loc[1, "study_id"] = table.loc[0, "study_id"]  # two comparisons of one sample
-    monkeypatch.setattr(synthesis, "load_effect_sizes", lambda q, s: table)
-    row = synthesis.run_analysis("q1", Q1.outcome)
+    row = synthesis.run_analysis("q1", Q1.outcome, effect_sizes=table)
     n = DATASETS["zcor"]["n"]
     assert (row["k"], row["k_studies"], row["n"]) == (5, 4, max(n[0], n[1]) + sum(n[2:]))
 
@@ -214,23 +216,6 @@ def test_results_on_the_review_data_pool_every_effect_size_once():
         assert record["pooled"] is (len(rows) >= 2)
         assert (record["estimate"] is None) is (len(rows) < 2)
         assert record["studies"].split("; ") == list(dict.fromkeys(rows.sort_values(["year", "study_id"])["study_id"])) or not len(rows)
-
-
-def test_cumulative_view_without_the_sensitivity_module_gives_the_same_steps(reference_review, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_sensitivity(name, globals=None, locals=None, fromlist=(), level=0):
-        if name == "sensitivity" and level == 1:
-            raise ImportError("hidden for this test")
-        return real_import(name, globals, locals, fromlist, level)
-
-    monkeypatch.setattr(builtins, "__import__", no_sensitivity)
-    expected = DATASETS["zcor"]["cumulative"]
-    table = synthesis.cumulative_by_study("q1", Q1.outcome)
-    assert [float(v) for v in table["estimate"]] == pytest.approx(expected["estimate"], rel=ITERATIVE)
-    assert [float(v) for v in table["ci_high"]] == pytest.approx(expected["ci_high"], rel=ITERATIVE)
 
 
 def test_arms_compared_with_a_split_control_add_up_to_the_trial():
