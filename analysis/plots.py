@@ -28,6 +28,8 @@ from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+from .measures import p_text
+
 # Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
     "black": "#000000",
@@ -111,13 +113,8 @@ def fmt(value: Any, digits: int = 2) -> str:
 
 
 def fmt_p(p: Any) -> str:
-    """"p < 0.001" or "p = 0.03" (two significant decimals above 0.001)."""
-    if not _finite(p):
-        return "p = NA"
-    p = float(p)
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    """"p = .032" or "p < .001": the book's one p-value style (:mod:`analysis.measures`)."""
+    return p_text(p)
 
 
 def fmt_tau2(tau2: Any) -> str:

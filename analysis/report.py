@@ -15,6 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from .measures import p_value
+from .questions import ANALYSES, QUESTIONS as REGISTRY
+
 __all__ = [
     "HtmlBlock",
     "chapter_box",
@@ -85,13 +88,8 @@ def fmt_ci(low: Any, high: Any, digits: int = 2) -> str:
 
 
 def fmt_p(p: Any) -> str:
-    """A p value as journals print it: "< .001" below one in a thousand."""
-    p = plain(p)
-    if p is None:
-        return "–"
-    if p < 0.001:
-        return "< .001"
-    return f"{p:.3f}".lstrip("0")
+    """A p value in the book's one style (:func:`analysis.measures.p_value`): ".032", "< .001"."""
+    return p_value(p)
 
 
 def glue_value(name: str, value: Any, display: bool = False) -> Any:
@@ -216,55 +214,36 @@ def figure(plot, *args: Any, caption: str | None = None, **kwargs: Any) -> HtmlB
 
 
 def chapter_box_for(question: str | None = None) -> HtmlBlock:
-    """The opening box of a chapter, from the release log, the data and the search log."""
-    from . import extraction, records, releases
+    """The opening box of a chapter, from the release log and the review's held counts."""
+    from . import releases, review
 
-    questions = [question] if question else ["q1_webhelp", "q2_interventions"]
+    current = review.current()
+    parts = [current.question(question)] if question else current.questions
     status = releases.release_status()
     release = status["label"] if status else "not yet released"
-    dates = []
-    studies = []
-    for name in questions:
-        log = records.read_search_log(name)
-        dates.extend(str(d) for d in log["date_run"].dropna())
-        studies.append(int(extraction.effect_sizes(name)["study_id"].nunique()))
-    labels = {"q1_webhelp": "question 1", "q2_interventions": "question 2"}
-    k_text = "; ".join(f"k = {k} ({labels.get(name, name)})" for name, k in zip(questions, studies))
-    return chapter_box(release=release, data_fingerprint=releases.data_fingerprint()[:12],
-                       last_search=max(dates) if dates else "none", k_text=k_text)
-
-
-_READER_SCALE = {"ZCOR": ("r", "Correlation r"), "logOR": ("exp", "Odds ratio"),
-                 "SMD": ("identity", "Standardised mean difference")}
+    k_text = "; ".join(f"k = {part.included_studies} (question {part.question.number})" for part in parts)
+    return chapter_box(release=release, data_fingerprint=current.fingerprint[:12],
+                       last_search=current.last_search, k_text=k_text)
 
 
 def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
                   by_subgroup: bool = False, favours: tuple[str, str] | None = None,
                   caption: str | None = None) -> HtmlBlock:
-    """The forest plot of one synthesis (as :func:`analysis.synthesis.run_analysis` pools it),
-    on the reader's scale, optionally in subgroup blocks, with its alt text."""
-    from . import models, plots, synthesis
+    """The forest plot of one held analysis, on the reader's scale, optionally in subgroup
+    blocks, with its alt text."""
+    from . import plots, review
 
-    analysis = synthesis.run_analysis(question, outcome, scenario)
-    spec, rows = analysis["spec"], analysis["effect_sizes"]
-    scale, measure_label = _READER_SCALE[spec.analysis_measure]
-    labels = [str(label) for label in rows["label"]]
+    part = review.current().question(question)
+    pooled = part.pooled(outcome, scenario)
+    rows, scale = pooled.effect_sizes, pooled.measure
+    labels = pooled.labels
     years = [plain(year) for year in rows["year"]]
-    result = analysis["result"]
+    result = pooled.result
     if result is None:
-        result = plots.unpooled(rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy(),
-                                labels, reason="fewer than two studies: not pooled")
-    subgroup = None
-    if by_subgroup and len(rows) >= 2 and rows["subgroup"].nunique() >= 2:
-        subgroup = models.subgroup_analysis(
-            rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy(),
-            rows["subgroup"].astype(str).to_numpy(), method=result.method, test=result.test,
-            labels=labels)
-    if favours is None:
-        favours = (("Favours control", "Favours intervention") if spec.reader_measure != "r"
-                   else ("Negative association", "Positive association"))
-    kwargs = dict(labels=labels, years=years, scale=scale, measure_label=measure_label,
-                  favours=favours, subgroup=subgroup)
+        result = plots.unpooled(pooled.yi, pooled.vi, labels, reason="fewer than two studies: not pooled")
+    subgroup = part.subgroup_analysis(outcome, scenario) if by_subgroup else None
+    kwargs = dict(labels=labels, years=years, scale=scale.plot_scale, measure_label=scale.axis_label,
+                  favours=favours or scale.favours, subgroup=subgroup)
     return figure(plots.forest_plot, result, caption=caption, **kwargs)
 
 
@@ -285,17 +264,17 @@ def glue_text(name: str, text: Any) -> None:
     glue(name, _Text(str(text)), display=False)
 
 
-QUESTIONS = {"q1_webhelp": "Question 1: web-based help seeking and depressive symptoms",
-             "q2_interventions": "Question 2: interventions to improve help seeking"}
+QUESTIONS = {entry.id: entry.label for entry in REGISTRY}  # "q1" -> "Question 1: ..."
 
 
 def prisma_figure(question: str) -> HtmlBlock:
     """The PRISMA 2020 flow diagram (updated-review layout) of one question, with alt text."""
-    from . import prisma
+    from . import prisma, review
 
-    counts = prisma.prisma_counts(question)
+    part = review.current().question(question)
+    counts = part.counts
     alt = (
-        f"PRISMA 2020 flow diagram for {QUESTIONS[question].split(': ', 1)[1]}: "
+        f"PRISMA 2020 flow diagram for {part.question.title}: "
         f"{counts['previous_studies']} studies in the previous review; "
         f"{counts['records_identified']} records identified, "
         f"{counts['duplicates_removed']} duplicates removed, {counts['records_screened']} screened, "
@@ -303,23 +282,41 @@ def prisma_figure(question: str) -> HtmlBlock:
         f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
         f"{counts['new_studies_included']} new studies included."
     )
-    return show_figure(prisma.plot_prisma_flow(counts), alt,
-                       caption=f"PRISMA 2020 flow diagram, {QUESTIONS[question]}.")
+    return show_figure(prisma.plot_prisma_flow(dict(counts)), alt,
+                       caption=f"PRISMA 2020 flow diagram, {part.question.label}.")
+
+
+def dedup_summary() -> pd.DataFrame:
+    """Records, duplicates (automatic and reviewers' links) and unique records per question:
+    the same counts as the PRISMA diagram."""
+    from . import review
+
+    rows = []
+    for part in review.current().questions:
+        counts = part.counts
+        reasons = part.clusters.loc[part.clusters["reason"] != "", "reason"].value_counts()
+        rows.append({"Question": part.question.label,
+                     "Records identified": counts["records_identified"],
+                     "Duplicates linked automatically": counts["duplicates_linked_automatically"],
+                     "Duplicates linked by reviewers only": counts["duplicates_linked_by_reviewers"],
+                     "Unique records": counts["unique_records"],
+                     **{f"Links by {reason}": int(n) for reason, n in reasons.items()}})
+    return pd.DataFrame(rows).fillna(0)
 
 
 def review_overview() -> pd.DataFrame:
     """One row per question: previous review, records, screening and this version's studies."""
-    from . import prisma, synthesis
+    from . import review
 
-    comparison = synthesis.published_comparison()
-    first_outcome = {"q1_webhelp": ("q1", "depression_webhelp"), "q2_interventions": ("q2", "behaviour")}
+    current = review.current()
+    comparison = current.comparison
     rows = []
-    for question, title in QUESTIONS.items():
-        counts = prisma.prisma_counts(question)
-        short, outcome = first_outcome[question]
-        match = comparison[(comparison["question"] == short) & (comparison["outcome"] == outcome)].iloc[0]
+    for part in current.questions:
+        counts = part.counts
+        main = next(spec for spec in ANALYSES if spec.question == part.question.id)
+        match = comparison[(comparison["question"] == main.question) & (comparison["outcome"] == main.outcome)].iloc[0]
         rows.append({
-            "Question": title,
+            "Question": part.question.label,
             "Previous review": counts["previous_review"],
             "Studies in previous review": counts["previous_studies"],
             "Records identified": counts["records_identified"],
@@ -393,38 +390,27 @@ MIN_K_SMALL_STUDY_TESTS = 10
 MIN_K_GOSH = 6
 
 
-def _pooled(question: str, outcome: str, scenario: str = "primary"):
-    from . import synthesis
-
-    analysis = synthesis.run_analysis(question, outcome, scenario)
-    rows = analysis["effect_sizes"]
-    scale, label = _READER_SCALE[analysis["spec"].analysis_measure]
-    yi = rows["yi"].astype(float).to_numpy() if len(rows) else None
-    vi = rows["vi"].astype(float).to_numpy() if len(rows) else None
-    labels = [str(x) for x in rows["label"]] if len(rows) else []
-    return analysis, yi, vi, labels, scale, label
-
-
 def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
     """Leave-one-out plot of the primary analysis (needs three or more studies)."""
-    from . import plots, sensitivity
+    from . import plots, review
 
-    analysis, yi, vi, labels, scale, label = _pooled(question, outcome)
-    result = analysis["result"]
+    part = review.current().question(question)
+    pooled = part.pooled(outcome)
+    result = pooled.result
     if result is None or result.k < 3:
         return note(f"Leave-one-out analysis needs at least three studies; "
-                    f"{analysis['outcome_label']} has k = {analysis['k']}.")
-    loo = sensitivity.leave_one_out(yi, vi, labels=labels, method=result.method, test=result.test)
-    return figure(plots.leave_one_out_plot, loo, scale=scale, measure=label,
+                    f"{pooled.spec.label} has k = {pooled.row['k']}.")
+    return figure(plots.leave_one_out_plot, part.sensitivity(outcome, "leave_one_out"),
+                  scale=pooled.measure.plot_scale, measure=pooled.measure.axis_label,
                   full_estimate=result.estimate,
-                  caption=f"Leave-one-out analysis, {analysis['outcome_label']}; {analysis['model']}.")
+                  caption=f"Leave-one-out analysis, {pooled.spec.label}; {pooled.row['model']}.")
 
 
 def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     """Cumulative forest plot by year of publication."""
-    from . import plots, synthesis
+    from . import plots, review
 
-    cumulative = synthesis.cumulative_by_study(question, outcome)
+    cumulative = review.current().question(question).sensitivity(outcome, "cumulative")
     if len(cumulative) < 2:
         return note("A cumulative meta-analysis needs at least two studies.")
     return figure(plots.cumulative_forest_plot, cumulative,
@@ -433,48 +419,49 @@ def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
 
 def baujat_figure(question: str, outcome: str) -> HtmlBlock:
     """Baujat plot: each study's contribution to heterogeneity against its influence."""
-    from . import plots, sensitivity
+    from . import plots, review
 
-    analysis, yi, vi, labels, _, _ = _pooled(question, outcome)
-    result = analysis["result"]
-    if result is None or result.k < 3:
-        return note(f"A Baujat plot needs at least three studies; k = {analysis['k']}.")
-    table = sensitivity.baujat(yi, vi, labels=labels, method=result.method, test=result.test)
-    return figure(plots.baujat_plot, table,
+    part = review.current().question(question)
+    pooled = part.pooled(outcome)
+    if pooled.result is None or pooled.result.k < 3:
+        return note(f"A Baujat plot needs at least three studies; k = {pooled.row['k']}.")
+    return figure(plots.baujat_plot, part.sensitivity(outcome, "baujat"),
                   caption="Baujat plot: contribution to Cochran's Q against influence on the pooled estimate.")
 
 
 def gosh_figure(question: str, outcome: str) -> HtmlBlock:
     """GOSH plot over all subsets, where k is large enough for it to mean something."""
-    from . import plots, sensitivity
+    from . import plots, review
 
-    analysis, yi, vi, labels, _, label = _pooled(question, outcome)
-    k = analysis["k"]
+    part = review.current().question(question)
+    pooled = part.pooled(outcome)
+    k = pooled.row["k"]
     if k < MIN_K_GOSH:
         return note(f"A GOSH plot is not drawn: with k = {k} there are only {2 ** k - 1} subsets, "
                     f"too few to show structure (this book draws it from k = {MIN_K_GOSH}).")
-    table = sensitivity.gosh(yi, vi, labels=labels, method="FE")
-    return figure(plots.gosh_plot, table, measure_label=label, caption="GOSH plot over all subsets.")
+    return figure(plots.gosh_plot, part.sensitivity(outcome, "gosh"), measure_label=pooled.measure.axis_label,
+                  caption="GOSH plot over all subsets.")
 
 
 def funnel_figure(question: str, outcome: str) -> list[HtmlBlock]:
     """Contour-enhanced funnel plot, and Egger's test only where k allows it."""
-    from . import plots, sensitivity
+    from . import plots, review
 
-    analysis, yi, vi, labels, scale, label = _pooled(question, outcome)
-    result = analysis["result"]
+    part = review.current().question(question)
+    pooled = part.pooled(outcome)
+    result = pooled.result
     if result is None:
-        return [note(f"No funnel plot: {analysis['outcome_label']} has k = {analysis['k']}.")]
-    model_label = {"exp": "Log odds ratio", "r": "Fisher's z", "identity": label}[scale]
-    blocks = [figure(plots.funnel_plot, yi, vi, result.estimate, measure_label=model_label,
-                     labels=labels, caption=f"Contour-enhanced funnel plot, {analysis['outcome_label']}.")]
+        return [note(f"No funnel plot: {pooled.spec.label} has k = {pooled.row['k']}.")]
+    blocks = [figure(plots.funnel_plot, pooled.yi, pooled.vi, result.estimate,
+                     measure_label=pooled.measure.model_axis_label, labels=pooled.labels,
+                     caption=f"Contour-enhanced funnel plot, {pooled.spec.label}.")]
     if result.k < MIN_K_SMALL_STUDY_TESTS:
         blocks.append(note(
             f"Egger's regression test is not run: it needs at least {MIN_K_SMALL_STUDY_TESTS} "
             f"studies to distinguish small-study effects from chance, and this analysis has "
             f"k = {result.k}. The funnel plot is shown for completeness, not as evidence."))
     else:
-        egger = sensitivity.egger_test(yi, vi, method=result.method)
+        egger = part.sensitivity(outcome, "egger")
         blocks.append(note(f"Egger's regression test: z = {fmt_num(egger.zval)}, p = {fmt_p(egger.pval)}."))
     return blocks
 

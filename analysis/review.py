@@ -239,6 +239,22 @@ class QuestionReview:
         self._sensitivity[key] = value
         return value
 
+    def subgroup_analysis(self, outcome: str, scenario: str = "primary") -> Any:
+        """The subgroup analysis of one held analysis (None with fewer than two subgroups)."""
+        from . import models
+
+        key = (outcome, f"subgroups:{scenario}")
+        if key not in self._sensitivity:
+            pooled = self.pooled(outcome, scenario)
+            rows = pooled.effect_sizes
+            value = None
+            if pooled.result is not None and rows["subgroup"].nunique() >= 2:
+                value = models.subgroup_analysis(
+                    pooled.yi, pooled.vi, rows["subgroup"].astype(str).to_numpy(),
+                    method=pooled.model.method, test=pooled.model.test, labels=pooled.labels)
+            self._sensitivity[key] = value
+        return self._sensitivity[key]
+
     @cached_property
     def included_studies(self) -> int:
         """Studies with at least one effect size in the primary data."""
