@@ -304,6 +304,62 @@ def dedup_summary() -> pd.DataFrame:
     return pd.DataFrame(rows).fillna(0)
 
 
+def count_glue_names() -> dict[str, int]:
+    """Every count the review defines, under the one name the book glues it as:
+    ``<question id>_<count>`` ("q1_unique_records") and ``all_<count>`` for the review's totals."""
+    from . import review
+
+    current = review.current()
+    names: dict[str, int] = {}
+    for part in current.questions:
+        for key, value in part.counts.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                names[f"{part.question.id}_{key}"] = value
+        names[f"{part.question.id}_included_studies"] = part.included_studies
+    names.update({f"all_{key}": value for key, value in current.totals.items()})
+    return names
+
+
+def glue_counts() -> dict[str, int]:
+    """Glue every count of :func:`count_glue_names` for the prose; returns them."""
+    names = count_glue_names()
+    for name, value in names.items():
+        glue_text(name, value)
+    return names
+
+
+def retrieval_agenda(question: str | None = None) -> pd.DataFrame:
+    """The reports authors should retrieve first (``awaiting_full_text.csv``, in priority order),
+    each with its question and its screening status computed from the decisions: "awaiting full
+    text" (not yet included) or "included; full text needed for details"."""
+    from . import review, screening as scr
+
+    current = review.current()
+    parts = [current.question(question)] if question else current.questions
+    frames = []
+    for part in parts:
+        table = part.table("awaiting_full_text").drop(columns="row")
+        full = scr.final_decisions(part.screening, "full_text").set_index("record_id")
+        title = scr.final_decisions(part.screening, "title_abstract").set_index("record_id")
+        included = set(part.studies["record_id"])
+
+        def status(record: str) -> str:
+            if record in included:
+                return "included; full text needed for details"
+            if record in full.index:
+                decision = full.loc[record, "decision"]
+                return "awaiting full text" if decision == "awaiting_full_text" else f"full text: {decision}"
+            if record in title.index and title.loc[record, "decision"] == "exclude":
+                return f"excluded at title/abstract ({title.loc[record, 'reason']})"
+            return "not yet screened"
+
+        status = [status(record) for record in table["record_id"]]
+        table.insert(0, "question", part.question.id)
+        table.insert(3, "status", status)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
 def review_overview() -> pd.DataFrame:
     """One row per question: previous review, records, screening and this version's studies."""
     from . import review
@@ -333,11 +389,21 @@ def review_overview() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def participants_phrase(row: dict) -> str:
+    """", N = 720" or ", N = 720 and 1 study that does not print its size": a study without a
+    printed sample size is counted as unknown and said so next to the total, never dropped."""
+    n, unknown = plain(row.get("n")), plain(row.get("n_unknown")) or 0
+    text = f", N = {fmt_num(n)}" if n is not None else ""
+    if unknown:
+        studies = "study that does not print its size" if unknown == 1 else "studies that do not print their size"
+        text += f" and {unknown} {studies}" if n is not None else f", N unknown ({unknown} {studies})"
+    return text
+
+
 def effect_phrase(row: dict, digits: int = 2) -> str:
     """A pooled result as the prose states it: "r = 0.24 (95% CI 0.02 to 0.44; k = 4, N = 8,371)"."""
     k = plain(row.get("k")) or 0
-    n = plain(row.get("n"))
-    size = f"k = {k}" + (f", N = {fmt_num(n)}" if n is not None else "")
+    size = f"k = {k}" + participants_phrase(row)
     if plain(row.get("estimate")) is None:
         return f"not pooled ({size})"
     return (f"{row['measure']} = {fmt_num(row['estimate'], digits)} "
