@@ -21,8 +21,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from analysis.judgement_tables import read_for_checking
-from analysis.paths import data_dir
+from analysis.judgement_tables import column_values, read_for_checking
 
 DOMAINS: dict[str, str] = {
     "risk_of_bias": "risk of bias",
@@ -110,10 +109,7 @@ def downgrade_reasons(row: Mapping[str, Any]) -> str:
 
 
 def _study_ids(question: str, root: Path) -> set[str] | None:
-    path = root / question / "extraction.csv"
-    if not path.exists():
-        return None
-    return set(pd.read_csv(path, dtype=str, usecols=["study_id"])["study_id"].dropna().str.strip())
+    return column_values(question, "extraction", "study_id", root)
 
 
 def grade_problems(question: str, *, root: Path | None = None) -> list[str]:
@@ -179,8 +175,7 @@ def load_grade_table(question: str, *, root: Path | None = None) -> pd.DataFrame
     problems = grade_problems(question, root=root)
     if problems:
         raise GradeError(problems)
-    root = Path(root) if root is not None else data_dir()
-    table = pd.read_csv(root / question / "grade.csv", dtype=str, keep_default_na=False)
+    table = read_for_checking(question, "grade.csv", COLUMNS, root=root)[0]
     table = table.apply(lambda column: column.str.strip())
     table["certainty_level"] = pd.array([certainty_level(r) for r in table.to_dict("records")],
                                         dtype="Int64")

@@ -172,9 +172,13 @@ _LABELS = [
 
 
 def prisma_table(question: str) -> pd.DataFrame:
+    """:func:`counts_table` of a question's held counts."""
+    return counts_table(prisma_counts(question))
+
+
+def counts_table(counts) -> pd.DataFrame:
     """The counts as a tidy table: ``section, box, label, n`` (n int), one row per box, then one
     row per source and per exclusion reason (box ``records_by_source`` etc., label the name)."""
-    counts = prisma_counts(question)
     rows = []
     for section, key, label in _LABELS:
         if key in counts:

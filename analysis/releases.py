@@ -43,7 +43,6 @@ __all__ = [
     "ReleasePlan",
     "add_release_arguments",
     "current_release",
-    "cumulative_by_study",
     "data_fingerprint",
     "estimate_history",
     "next_version",

@@ -360,6 +360,49 @@ def retrieval_agenda(question: str | None = None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def dedup_agreement(part) -> dict[str, Any]:
+    """How the automatic links of a question compare with the reviewers' hand-made map:
+    records, true pairs, and pairwise precision and recall as text ("not defined" without
+    pairs to measure, never a made-up 1.000)."""
+    from . import records
+
+    if part.reviewer_links is None:
+        return {"records": 0, "true_pairs": 0, "precision": "not defined", "recall": "not defined"}
+    agreement = records.pairwise_agreement(part.automatic_clusters, part.reviewer_links)
+    shown = {}
+    for key, pairs in (("precision", agreement["predicted_pairs"]), ("recall", agreement["true_pairs"])):
+        shown[key] = f"{agreement[key]:.3f}" if pairs else "not defined (no pairs)"
+    return {"records": agreement["records"], "true_pairs": agreement["true_pairs"], **shown}
+
+
+def prisma_table(part) -> pd.DataFrame:
+    """The PRISMA counts of a question as readers see them: stage, count, number."""
+    from . import prisma
+
+    table = prisma.counts_table(part.counts)
+    return pd.DataFrame({"Stage": table["section"].str.capitalize(), "Count": table["label"], "n": table["n"]})
+
+
+def agreement_sentence(part, stage: str) -> str:
+    """Reviewers' agreement at one screening stage, in words (Cohen's kappa where two reviewers
+    decided the same records; otherwise why it cannot be measured)."""
+    from . import screening as scr
+
+    kappa = scr.cohen_kappa(part.screening, stage)
+    where = f"{part.question.label}, {stage.replace('_', '/')}"
+    if kappa["kappa"] is None:
+        return f"{where}: {kappa['note']}."
+    return (f"{where}: Cohen's kappa {fmt_num(kappa['kappa'])} over {kappa['n_records']} records "
+            f"({len(scr.conflicts(part.screening, stage))} conflicts).")
+
+
+def decisions_with_titles(part) -> pd.DataFrame:
+    """Every screening decision of a question with the record's title, year and first author."""
+    records = part.clusters[["record_id", "title", "first_author", "year"]]
+    table = part.screening.merge(records, on="record_id", how="left", validate="many_to_one")
+    return table[["record_id", "title", "first_author", "year", "stage", "reviewer", "decision", "reason", "note"]]
+
+
 def review_overview() -> pd.DataFrame:
     """One row per question: previous review, records, screening and this version's studies."""
     from . import review

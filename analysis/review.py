@@ -190,6 +190,20 @@ class QuestionReview:
         return self.table("studies")
 
     @cached_property
+    def risk_of_bias(self) -> pd.DataFrame:
+        """The checked risk-of-bias judgements, one row per study and domain."""
+        from . import rob
+
+        return rob.load_risk_of_bias(self.question.folder, root=self.review.root)
+
+    @cached_property
+    def grade(self) -> pd.DataFrame:
+        """The checked GRADE judgements with their computed certainty."""
+        from . import grade
+
+        return grade.load_grade_table(self.question.folder, root=self.review.root)
+
+    @cached_property
     def scenarios(self) -> list[str]:
         from . import extraction
 

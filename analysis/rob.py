@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.judgement_tables import read_for_checking
-from analysis.paths import data_dir
+from analysis.judgement_tables import column_values, read_for_checking
 
 ROB2 = "RoB 2"
 JBI_CROSS_SECTIONAL = "JBI analytical cross-sectional"
@@ -112,10 +111,7 @@ def rob2_minimum_overall(domains: dict[str, str]) -> str:
 
 
 def _extraction_study_ids(question: str, root: Path) -> set[str] | None:
-    path = root / question / "extraction.csv"
-    if not path.exists():
-        return None
-    return set(pd.read_csv(path, dtype=str, usecols=["study_id"])["study_id"].dropna().str.strip())
+    return column_values(question, "extraction", "study_id", root)
 
 
 def _known_study(study_id: str, extraction_ids: set[str]) -> bool:
@@ -132,9 +128,7 @@ def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[st
     extraction_ids = _extraction_study_ids(question, root)
     if extraction_ids is None:
         problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")
-    records_path = root / question / "records.csv"
-    record_ids = (set(pd.read_csv(records_path, dtype=str, usecols=["record_id"])["record_id"].dropna())
-                  if records_path.exists() else None)
+    record_ids = column_values(question, "records", "record_id", root)
     seen: dict[tuple[str, str], int] = {}
     for index, row in table.iterrows():
         line = index + 2  # header is line 1
@@ -205,8 +199,7 @@ def load_risk_of_bias(question: str, *, root: Path | None = None) -> pd.DataFram
     problems = risk_of_bias_problems(question, root=root)
     if problems:
         raise RiskOfBiasError(problems)
-    root = Path(root) if root is not None else data_dir()
-    table = pd.read_csv(root / question / "risk_of_bias.csv", dtype=str, keep_default_na=False)
+    table = read_for_checking(question, "risk_of_bias.csv", COLUMNS, root=root)[0]
     table = table.apply(lambda column: column.str.strip())
     table["domain_label"] = [TOOLS[t][d] for t, d in zip(table["tool"], table["domain"])]
     return table
