@@ -21,6 +21,8 @@ import textwrap
 import pandas as pd
 
 from analysis import records as rec
+from analysis.search.dedup import dedup
+from analysis.search.fields import RECORD_COLUMNS
 from analysis import screening as scr
 
 # Okabe & Ito (2008) colour-blind-safe palette
@@ -90,7 +92,7 @@ def prisma_counts(question: str) -> dict:
                     "records_by_source": _records_by_source(question, table)}
     n_clusters = int(table["cluster_id"].nunique())
     counts["duplicates_removed"] = counts["records_identified"] - n_clusters
-    automatic = rec.dedup(table[rec.RECORD_COLUMNS])
+    automatic = dedup(table[RECORD_COLUMNS])
     counts["duplicates_linked_automatically"] = counts["records_identified"] - int(automatic["cluster_id"].nunique())
     counts["duplicates_linked_by_reviewers"] = counts["duplicates_removed"] - counts["duplicates_linked_automatically"]
 
