@@ -38,19 +38,36 @@ class ExportRead:
         return f"{len(self.skipped)} entr{'y' if len(self.skipped) == 1 else 'ies'} skipped ({listed}{more})"
 
 
-def _check_forced_layout(path: Path, fmt: str, records: list[dict], lines: list[int]) -> None:
-    """Refuse a table read with the wrong layout: most records without a title, or without any
-    of year, authors and DOI, means the columns are not where this format has them."""
-    if fmt not in TABLE_FORMATS or fmt == "index_hits" or not records:
+REQUIRED = ("title", "year", "authors", "doi")
+
+
+def _expected_columns(fmt: str) -> str:
+    return "; ".join(f"{name}: {' or '.join(repr(c) for c in columns_for(fmt, name))}" for name in REQUIRED)
+
+
+def _check_layout(path: Path, fmt: str, forced: bool, header: set[str], records: list[dict], lines: list[int]) -> None:
+    """Refuse a table read with the wrong layout. A format given by hand must find a column for
+    each of title, year, authors and DOI unless the file's own layout is that format; any table
+    whose records mostly lack a title, or lack all of year, authors and DOI, is refused too."""
+    if fmt not in TABLE_FORMATS or fmt == "index_hits":
         return
+    if forced:
+        missing = [name for name in REQUIRED if not header & set(columns_for(fmt, name))]
+        if missing:
+            try:
+                detected = detect_format(path)
+            except ExportError:
+                detected = None
+            if detected != fmt:
+                looks = f"; the file looks like {detected}" if detected else ""
+                raise ExportError(path, 1, f"read as {fmt}, the file has no column for {', '.join(missing)}; "
+                                  f"this layout expects {_expected_columns(fmt)}{looks}")
     half = len(records) / 2
     no_title = sum(not r["title"] for r in records)
     bare = sum(not (r["year"] or r["authors"] or r["doi"]) for r in records)
     if no_title > half or bare > half:
-        wanted = {name: columns_for(fmt, name) for name in ("title", "year", "authors", "doi")}
-        expected = "; ".join(f"{name}: {' or '.join(repr(c) for c in cols)}" for name, cols in wanted.items())
-        raise ExportError(path, lines[0], f"read as {fmt}, most records have no title or no year, authors "
-                          f"and DOI; this layout expects the columns {expected}")
+        raise ExportError(path, lines[0] if lines else 1, f"read as {fmt}, most records have no title or no "
+                          f"year, authors and DOI; this layout expects {_expected_columns(fmt)}")
 
 
 def read_export_report(path: Path | str, fmt: str | None = None, *,
@@ -60,6 +77,7 @@ def read_export_report(path: Path | str, fmt: str | None = None, *,
     path = Path(path)
     if not path.is_file():
         raise ExportError(path, None, "file not found")
+    forced = fmt is not None
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
         raise ExportError(path, None, f"unknown format {fmt!r}; one of {FORMATS}")
@@ -88,7 +106,7 @@ def read_export_report(path: Path | str, fmt: str | None = None, *,
         record["source_file"], record["position"] = source_file, position_of[line]
         records.append(record)
         lines.append(line)
-    _check_forced_layout(path, fmt, records, lines)
+    _check_layout(path, fmt, forced, set(entries.rows[0][1]) if entries.rows else set(), records, lines)
     if not records:
         first = min(skipped, key=lambda s: s.line)
         raise ExportError(path, first.line, f"no record could be imported; the first problem: {first.reason}")

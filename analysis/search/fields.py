@@ -27,9 +27,9 @@ RECORD_COLUMNS = ["record_id", "source_file", "position", "title", "authors", "f
                   "year", "journal", "doi", "pmid", "abstract", "url"]
 # the review's own hit list first, then tagged formats, then tables with a header row
 FORMATS = ("index_hits", "ris", "nbib", "bibtex", "endnote", "wos_plain", "wos_tab", "wos_csv", "scopus_csv",
-           "pubmed_csv", "embase_csv", "ieee_csv", "springer_csv")
+           "pubmed_csv", "embase_csv", "ieee_csv", "springer_csv", "zotero_csv")
 TABLE_FORMATS = ("index_hits", "wos_tab", "wos_csv", "scopus_csv", "pubmed_csv", "embase_csv", "ieee_csv",
-                 "springer_csv")
+                 "springer_csv", "zotero_csv")
 RULES = ("", "split_semicolon", "split_semicolon_or_comma", "split_and", "split_concatenated", "tagged",
          "in_text", "before_parenthesis", "url")
 ALIASES_FILE = Path(__file__).resolve().parent.parent / "field_aliases.csv"
