@@ -364,11 +364,11 @@ def dedup_agreement(part) -> dict[str, Any]:
     """How the automatic links of a question compare with the reviewers' hand-made map:
     records, true pairs, and pairwise precision and recall as text ("not defined" without
     pairs to measure, never a made-up 1.000)."""
-    from . import records
+    from .search.dedup import pairwise_agreement
 
     if part.reviewer_links is None:
         return {"records": 0, "true_pairs": 0, "precision": "not defined", "recall": "not defined"}
-    agreement = records.pairwise_agreement(part.automatic_clusters, part.reviewer_links)
+    agreement = pairwise_agreement(part.automatic_clusters, part.reviewer_links)
     shown = {}
     for key, pairs in (("precision", agreement["predicted_pairs"]), ("recall", agreement["true_pairs"])):
         shown[key] = f"{agreement[key]:.3f}" if pairs else "not defined (no pairs)"

@@ -140,9 +140,9 @@ class QuestionReview:
     @cached_property
     def automatic_clusters(self) -> pd.DataFrame:
         """Duplicate links found by the automatic rules alone."""
-        from . import records
+        from .search.dedup import dedup
 
-        return records.dedup(self.records)
+        return dedup(self.records)
 
     @cached_property
     def reviewer_links(self) -> pd.DataFrame | None:

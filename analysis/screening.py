@@ -8,7 +8,7 @@ unique record: ``record_id, decision, reason, note``) is also read, converted wi
 vocabulary.
 
 Decisions key on stable record ids (see :mod:`analysis.records`). A unique record is a duplicate
-cluster: the automatic links of :func:`analysis.records.dedup` plus the reviewers' own links in
+cluster: the automatic links of :func:`analysis.search.dedup.dedup` plus the reviewers' own links in
 ``dedup_map.csv`` where the question has one. Only clusters without a decision enter the queue,
 so after an update only the new unique records are screened.
 
@@ -25,6 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import records as rec
+from analysis.search.dedup import dedup
+from analysis.search.readers.base import ExportError
 from analysis.paths import data_dir
 
 STAGES = ("title_abstract", "full_text")
@@ -110,10 +112,10 @@ def clusters_table(records: pd.DataFrame, reviewer_links: pd.DataFrame | None = 
     """Every record with its duplicate cluster: the record table plus ``cluster_id``,
     ``first_record_id``, ``reason``, ``linked_to`` and ``cluster_size``.
 
-    Clusters are the automatic links of :func:`analysis.records.dedup` joined with the reviewers'
+    Clusters are the automatic links of :func:`analysis.search.dedup.dedup` joined with the reviewers'
     hand-made links (``dedup_map.csv``, reason ``manual``) where there are any.
     """
-    clusters = rec.dedup(records, manual_links=reviewer_links, progress=progress)
+    clusters = dedup(records, manual_links=reviewer_links, progress=progress)
     table = records.merge(clusters, on="record_id", how="left", validate="one_to_one",
                           suffixes=("", "_link"))
     table["cluster_size"] = table.groupby("cluster_id")["record_id"].transform("size").astype(int)
@@ -399,7 +401,7 @@ def run_queue(args: argparse.Namespace) -> int:
             form = queue.assign(stage=args.stage, reviewer=args.reviewer or "", decision="", reason="", note="")
             columns = SCREENING_COLUMNS + [c for c in QUEUE_COLUMNS if c != "record_id"]
             rec.write_atomic(Path(args.out), form[columns].to_csv(index=False, lineterminator="\n"))
-    except (rec.ExportError, ValueError, FileNotFoundError, OSError) as err:
+    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{len(queue)} unique record(s) of {args.question} await a {args.stage} decision"
@@ -426,7 +428,7 @@ def run_screen(args: argparse.Namespace) -> int:
             print(f"error: {problem}", file=sys.stderr)
         print("nothing was written.", file=sys.stderr)
         return 1
-    except (rec.ExportError, ValueError, FileNotFoundError, OSError) as err:
+    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     print(f"{appended} decision(s) appended to data/{args.question}/screening.csv")

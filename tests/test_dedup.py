@@ -7,13 +7,16 @@ import pandas as pd
 import pytest
 
 from analysis import records as rec
+from analysis.search.dedup import CLUSTER_COLUMNS, dedup, new_records_summary, pairwise_agreement
+from analysis.search.exports import read_export
+from analysis.search.fields import RECORD_COLUMNS
 from analysis.__main__ import main
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 
 
 def _records(rows):
-    base = {column: "" for column in rec.RECORD_COLUMNS}
+    base = {column: "" for column in RECORD_COLUMNS}
     return pd.DataFrame([{**base, **row} for row in rows])
 
 
@@ -22,7 +25,7 @@ def test_pairwise_agreement_definition():
     Predicted pairs ab, cd; true pairs ab, ac, bc; common ab -> precision 1/2, recall 1/3."""
     truth = pd.DataFrame({"record_id": list("abcd"), "first_record_id": list("aaad")})
     predicted = pd.DataFrame({"record_id": list("abcd"), "first_record_id": list("aacc")})
-    result = rec.pairwise_agreement(predicted, truth)
+    result = pairwise_agreement(predicted, truth)
     assert (result["predicted_pairs"], result["true_pairs"], result["common_pairs"]) == (2, 3, 1)
     assert result["precision"] == 0.5 and result["recall"] == pytest.approx(1 / 3, abs=1e-12)
 
@@ -34,7 +37,7 @@ def test_q1_labelled_precision_and_recall():
     different title: two table pages (R0192 of R0188, R0507 of R0505) and a thesis record under
     another title (R0316 of R0309); reviewers linked them by reading the pages."""
     records = rec.load_records("q1_webhelp")
-    result = rec.pairwise_agreement(rec.dedup(records), rec.labelled_clusters("q1_webhelp"))
+    result = pairwise_agreement(dedup(records), rec.labelled_clusters("q1_webhelp"))
     assert result["records"] == 560
     assert result["true_pairs"] == 1209
     assert result["precision"] >= 0.99
@@ -44,8 +47,8 @@ def test_q1_labelled_precision_and_recall():
 
 def test_clusters_link_not_delete():
     records = rec.load_records("q1_webhelp")
-    clusters = rec.dedup(records)
-    assert clusters.columns.tolist() == rec.CLUSTER_COLUMNS
+    clusters = dedup(records)
+    assert clusters.columns.tolist() == CLUSTER_COLUMNS
     assert clusters["record_id"].tolist() == records["record_id"].tolist()
     first = clusters["record_id"] == clusters["first_record_id"]
     assert (clusters.loc[first, "reason"] == "").all()
@@ -58,11 +61,11 @@ def test_clusters_link_not_delete():
 def test_cross_format_duplicates_of_real_records():
     """The fixtures hold copies of real records in six formats; dedup_map.csv says which are the
     same document (tests/fixtures/exports/README.md)."""
-    tables = [rec.read_export(EXPORTS / name) for name in
+    tables = [read_export(EXPORTS / name) for name in
               ("pubmed_export.nbib", "scopus_export.csv", "wos_export.csv", "wos_tabdelimited_export.txt",
                "endnote_export.ris", "zotero_export.bib")]
     records = pd.concat(tables, ignore_index=True)
-    clusters = rec.dedup(records).set_index("record_id")
+    clusters = dedup(records).set_index("record_id")
     cluster = clusters["cluster_id"]
     same = [("pubmed_export:1", "wos_export:1"),                          # R0121 = R0123 by DOI
             ("pubmed_export:2", "wos_export:2"),                          # R0001 twice
@@ -90,7 +93,7 @@ def test_descriptions_are_not_matched_as_titles():
         {"record_id": "b", "title": description, "url": "https://huggingface.co/datasets/AAAAAAJG/NYB/viewer"},
         {"record_id": "c", "title": description, "url": "https://huggingface.co/datasets/AAAAAAJG/THXAINY0.1/viewer/"},
     ])
-    clusters = rec.dedup(records).set_index("record_id")
+    clusters = dedup(records).set_index("record_id")
     assert clusters.loc["a", "cluster_id"] != clusters.loc["b", "cluster_id"]
     assert clusters.loc["c", ["first_record_id", "reason"]].tolist() == ["a", "url"]
 
@@ -103,7 +106,7 @@ def test_title_links_need_year_and_author_agreement():
         {"record_id": "c", "title": title, "year": "2010", "first_author": "Gould MS"},
         {"record_id": "d", "title": title, "year": "2002", "first_author": "Younes N"},
     ])
-    clusters = rec.dedup(records).set_index("record_id")
+    clusters = dedup(records).set_index("record_id")
     assert clusters.loc["b", "first_record_id"] == "a"            # one year apart, same surname
     assert clusters.loc["c", "first_record_id"] == "c"            # eight years apart
     assert clusters.loc["d", "first_record_id"] == "d"            # another first author
@@ -118,7 +121,7 @@ def test_typo_and_truncation_link_inside_blocks():
         {"record_id": "c", "title": title[:70], "year": "2019"},
         {"record_id": "d", "title": title[:75], "year": "2019"},
     ])
-    clusters = rec.dedup(records).set_index("record_id")
+    clusters = dedup(records).set_index("record_id")
     assert clusters.loc["b", ["first_record_id", "reason"]].tolist() == ["a", "fuzzy title"]
     assert clusters.loc["c", ["first_record_id", "reason"]].tolist() == ["a", "title prefix"]  # cut mid-word
     assert clusters.loc["d", "first_record_id"] == "a"  # via a or via its near twin c
@@ -126,7 +129,7 @@ def test_typo_and_truncation_link_inside_blocks():
 
 def test_manual_links_join_last():
     records = rec.load_records("q1_webhelp")
-    clusters = rec.dedup(records, manual_links=rec.labelled_clusters("q1_webhelp"))
+    clusters = dedup(records, manual_links=rec.labelled_clusters("q1_webhelp"))
     assert clusters["cluster_id"].nunique() == 272  # SOURCE_README: 272 unique documents
     assert set(clusters.loc[clusters["reason"] == "manual", "record_id"]) == {"R0192", "R0316", "R0507"}
 
@@ -138,4 +141,4 @@ def test_dedup_command(tmp_path, capsys):
     assert "records: 560" in printed and "unique_records: 275" in printed and "duplicates: 285" in printed
     assert "pairwise precision 1.0000, recall 0.9967" in printed
     written = pd.read_csv(out, dtype=str, keep_default_na=False)
-    assert written.columns.tolist() == rec.CLUSTER_COLUMNS and len(written) == 560
+    assert written.columns.tolist() == CLUSTER_COLUMNS and len(written) == 560

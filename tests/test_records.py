@@ -12,6 +12,11 @@ import pandas as pd
 import pytest
 
 from analysis import records as rec
+from analysis.search.detect import detect_format
+from analysis.search.exports import read_export, read_export_report
+from analysis.search.fields import FORMATS, RECORD_COLUMNS
+from analysis.search.readers.base import ExportError
+from analysis.search import normalize as norm
 from analysis.__main__ import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +44,7 @@ DOI_CASES = [
 
 @pytest.mark.parametrize("raw, expected", DOI_CASES)
 def test_normalize_doi(raw, expected):
-    assert rec.normalize_doi(raw) == expected
+    assert norm.normalize_doi(raw) == expected
 
 
 TITLE_PAIRS = [  # (record, title) pairs that dedup_map.csv links; their keys must be equal
@@ -58,13 +63,13 @@ TITLE_PAIRS = [  # (record, title) pairs that dedup_map.csv links; their keys mu
 
 @pytest.mark.parametrize("left, right", TITLE_PAIRS)
 def test_normalize_title_equates_real_variants(left, right):
-    assert rec.normalize_title(left) == rec.normalize_title(right)
+    assert norm.normalize_title(left) == norm.normalize_title(right)
 
 
 def test_normalize_title_form():
-    assert rec.normalize_title("Seeking Help From the <i>Internet</i> During Adolescence.") == \
+    assert norm.normalize_title("Seeking Help From the <i>Internet</i> During Adolescence.") == \
         "seeking help from the internet during adolescence"
-    assert rec.normalize_title("Apolinário-Hagen") == "apolinario hagen"
+    assert norm.normalize_title("Apolinário-Hagen") == "apolinario hagen"
 
 
 AUTHOR_CASES = [  # first_author values of records.csv and the same names as other exports write them
@@ -79,20 +84,20 @@ AUTHOR_CASES = [  # first_author values of records.csv and the same names as oth
 
 @pytest.mark.parametrize("raw, expected", AUTHOR_CASES)
 def test_author_surname(raw, expected):
-    assert rec.author_surname(raw) == expected
+    assert norm.author_surname(raw) == expected
 
 
 def test_pmid_and_year():
-    assert rec.normalize_pmid("PMID: 012364839") == "12364839"
-    assert rec.normalize_pmid("33439143.0") == "33439143"
-    assert rec.normalize_pmid("n/a") == ""
-    assert rec.parse_year("2016 May 16") == "2016"
-    assert rec.parse_year("") == ""
+    assert norm.normalize_pmid("PMID: 012364839") == "12364839"
+    assert norm.normalize_pmid("33439143.0") == "33439143"
+    assert norm.normalize_pmid("n/a") == ""
+    assert norm.parse_year("2016 May 16") == "2016"
+    assert norm.parse_year("") == ""
 
 
 def test_description_titles_are_recognised():
-    assert rec.is_description("[title not shown in excerpt] Systematic review of app-store apps")
-    assert not rec.is_description("Seeking help from the internet during adolescence")
+    assert norm.is_description("[title not shown in excerpt] Systematic review of app-store apps")
+    assert not norm.is_description("Seeking help from the internet during adolescence")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,9 +110,9 @@ def test_every_fixture_reads_into_the_shared_shape():
         "endnote_export.ris": ("ris", 4), "zotero_export.bib": ("bibtex", 2),
     }
     for name, (fmt, count) in expected.items():
-        table = rec.read_export(EXPORTS / name)
-        assert rec.detect_format(EXPORTS / name) == fmt
-        assert list(table.columns) == rec.RECORD_COLUMNS
+        table = read_export(EXPORTS / name)
+        assert detect_format(EXPORTS / name) == fmt
+        assert list(table.columns) == RECORD_COLUMNS
         assert len(table) == count
         stem = name.rsplit(".", 1)[0]
         assert table["record_id"].tolist() == [f"{stem}:{i}" for i in range(1, count + 1)]
@@ -115,7 +120,7 @@ def test_every_fixture_reads_into_the_shared_shape():
 
 
 def test_nbib_fields_match_the_record():
-    table = rec.read_export(EXPORTS / "pubmed_export.nbib").set_index("pmid")
+    table = read_export(EXPORTS / "pubmed_export.nbib").set_index("pmid")
     gould = table.loc["12364839"]  # R0121 of data/q1_webhelp/records.csv
     assert gould["title"] == "Seeking help from the internet during adolescence"
     assert gould["first_author"] == "Gould MS"
@@ -127,21 +132,21 @@ def test_nbib_fields_match_the_record():
 
 
 def test_ris_bibtex_scopus_wos_fields():
-    ris = rec.read_export(EXPORTS / "endnote_export.ris")
+    ris = read_export(EXPORTS / "endnote_export.ris")
     assert ris.loc[1, "doi"] == "10.2196/21275" and ris.loc[3, "journal"] == "American Medical Women's Association annual meeting"
-    bib = rec.read_export(EXPORTS / "zotero_export.bib")
+    bib = read_export(EXPORTS / "zotero_export.bib")
     assert bib.loc[0, "title"] == ("Rise in Use of Digital Mental Health Tools and Technologies in the U.S. "
                                    "During the COVID-19 Pandemic")  # braces removed
     assert bib.loc[1, "first_author"] == "Younes, N"
-    scopus = rec.read_export(EXPORTS / "scopus_export.csv")
+    scopus = read_export(EXPORTS / "scopus_export.csv")
     assert scopus.loc[1, ["doi", "pmid", "year"]].tolist() == ["10.2196/26994", "33822737", "2021"]
-    wos = rec.read_export(EXPORTS / "wos_tabdelimited_export.txt")
+    wos = read_export(EXPORTS / "wos_tabdelimited_export.txt")
     assert wos.loc[1, "journal"] == "JMIR Preprints" and wos.loc[0, "pmid"] == "31228179"
 
 
 def test_first_round_keeps_its_own_ids():
-    table = rec.read_export(REPO / "data" / "q1_webhelp" / "records.csv")
-    assert rec.detect_format(REPO / "data" / "q1_webhelp" / "records.csv") == "index_hits"
+    table = read_export(REPO / "data" / "q1_webhelp" / "records.csv")
+    assert detect_format(REPO / "data" / "q1_webhelp" / "records.csv") == "index_hits"
     assert len(table) == 560
     assert table["record_id"].iloc[0] == "R0001" and table["record_id"].iloc[-1] == "R0560"
     assert table.loc[0, "pmid"] == "27189142"
@@ -149,8 +154,8 @@ def test_first_round_keeps_its_own_ids():
 
 def test_field_aliases_are_data():
     aliases = pd.read_csv(REPO / "analysis" / "field_aliases.csv", dtype=str, keep_default_na=False)
-    assert set(aliases["format"]) == set(rec.FORMATS)
-    assert set(aliases["field"]) <= set(rec.RECORD_COLUMNS) | {"query_id"}
+    assert set(aliases["format"]) == set(FORMATS)
+    assert set(aliases["field"]) <= set(RECORD_COLUMNS) | {"query_id"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,70 +175,79 @@ def test_ris_missing_end_of_record(tmp_path):
     lines = _ris_lines()
     lines.remove("ER  - ")  # the first record is no longer closed; the next TY moves to line 8
     path = _write(tmp_path, "broken.ris", "\n".join(lines) + "\n")
-    with pytest.raises(rec.ExportError) as caught:
-        rec.read_export(path)
+    with pytest.raises(ExportError) as caught:
+        read_export(path)
     assert str(caught.value) == (f"{path}, line 8: a new record starts before the record opened on "
                                  "line 1 was closed with 'ER  - '")
 
 
-def test_ris_stray_text_between_records(tmp_path):
+def test_ris_text_between_records_is_ignored(tmp_path):
+    """Lines outside a record (record numbers, vendor headers, stray text) are not RIS and are
+    skipped, as rispy and Zotero do; the records around them are read whole."""
     lines = _ris_lines()
     lines.insert(7, "this line is not RIS")
     path = _write(tmp_path, "stray.ris", "\n".join(lines) + "\n")
-    with pytest.raises(rec.ExportError, match=r"stray\.ris, line 8: expected 'TY  - ' to start a record"):
-        rec.read_export(path)
+    table = read_export(path)
+    assert len(table) == 4 and table.loc[1, "doi"] == "10.2196/21275"
 
 
 def test_ris_unterminated_at_end(tmp_path):
     path = _write(tmp_path, "cut.ris", "\n".join(_ris_lines()[:10]) + "\n")
-    with pytest.raises(rec.ExportError, match=r"cut\.ris, line 9: record not closed with 'ER  - '"):
-        rec.read_export(path)
+    with pytest.raises(ExportError, match=r"cut\.ris, line 9: record not closed with 'ER  - '"):
+        read_export(path)
 
 
-def test_bibtex_unbalanced_brace(tmp_path):
+def test_bibtex_unbalanced_brace_skips_that_entry(tmp_path):
     text = (EXPORTS / "zotero_export.bib").read_text(encoding="utf-8")
     text = text.replace("title = {E-Mental Health", "title = {{E-Mental Health")
     path = _write(tmp_path, "broken.bib", text)
-    with pytest.raises(rec.ExportError) as caught:
-        rec.read_export(path)
-    assert str(caught.value).startswith(f"{path}, line 7: entry could not be parsed")
+    read = read_export_report(path)
+    assert len(read.table) == 1 and read.table.loc[0, "record_id"] == "broken:1"
+    assert [s.line for s in read.skipped] == [7]
+    assert read.skipped[0].reason.startswith("entry could not be parsed")
+    assert read.note().startswith("1 entry skipped (line 7: entry could not be parsed")
 
 
-def test_bibtex_duplicate_key(tmp_path):
+def test_bibtex_duplicate_key_imports_both(tmp_path):
+    """Two entries under one key are two records (deduplication links them if they are copies)."""
     text = (EXPORTS / "zotero_export.bib").read_text(encoding="utf-8").replace("younes_2015", "rise_2021")
     path = _write(tmp_path, "dupkey.bib", text)
-    with pytest.raises(rec.ExportError, match=r"dupkey\.bib, line 7: duplicate entry key 'rise_2021'"):
-        rec.read_export(path)
+    read = read_export_report(path)
+    assert len(read.table) == 2 and not read.skipped
+    assert [str(r) for r in read.remarks] == ["line 7: entry key 'rise_2021' is used twice; both entries imported"]
 
 
-def test_csv_row_with_wrong_field_count(tmp_path):
+def test_csv_row_with_wrong_field_count_is_skipped(tmp_path):
     lines = (EXPORTS / "wos_export.csv").read_text(encoding="utf-8").splitlines()
     lines[2] = lines[2] + ",extra"
     path = _write(tmp_path, "wos.csv", "\n".join(lines) + "\n")
-    with pytest.raises(rec.ExportError) as caught:
-        rec.read_export(path)
-    assert str(caught.value) == f"{path}, line 3: expected 9 fields as in the header, found 10"
+    read = read_export_report(path)
+    assert read.table["record_id"].tolist() == ["wos:1"]
+    assert [str(s) for s in read.skipped] == ["line 3: expected 9 fields as in the header, found 10"]
 
 
 def test_csv_unclosed_quote(tmp_path):
     text = (EXPORTS / "scopus_export.csv").read_text(encoding="utf-8-sig")
     text = text.replace('"Younes N","E-Mental', '"Younes N","E-Mental "Health')
     path = _write(tmp_path, "scopus.csv", text)
-    with pytest.raises(rec.ExportError, match=r"scopus\.csv, line 2: not valid CSV"):
-        rec.read_export(path)
+    with pytest.raises(ExportError, match=r"scopus\.csv, line 2: not valid CSV"):
+        read_export(path)
 
 
 def test_csv_unknown_header(tmp_path):
     path = _write(tmp_path, "other.csv", "name,value\na,1\n")
-    with pytest.raises(rec.ExportError, match=r"other\.csv, line 1: unrecognised header"):
-        rec.read_export(path)
+    with pytest.raises(ExportError) as caught:
+        read_export(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}, line 1: not a search export this project reads; tried RIS, ")
+    assert message.endswith("The file starts: 'name,value' / 'a,1'")
 
 
 def test_nbib_bad_line(tmp_path):
     text = (EXPORTS / "pubmed_export.nbib").read_text(encoding="utf-8").replace("DP  - 2016", "DP 2016")
     path = _write(tmp_path, "bad.nbib", text)
-    with pytest.raises(rec.ExportError, match=r"bad\.nbib, line 13: not a MEDLINE field line"):
-        rec.read_export(path)
+    with pytest.raises(ExportError, match=r"bad\.nbib, line 13: not a MEDLINE field line"):
+        read_export(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,7 +276,8 @@ def test_import_adds_a_search_run(data_copy, capsys):
     assert len(records) == 563
     assert records["record_id"].iloc[-1] == "2026-12-01_S002_medline-pubmed:3"
     # all three are copies of first-round records (R0121, R0001, R0003): nothing new to screen
-    assert "0 of them are new unique records; 3 link to records already held." in out
+    assert "0 of them are new unique records; 0 repeat another record of the same file; " \
+        "3 link to records already held." in out
     # the same file again is refused
     before = snapshot(data_copy)
     assert main(["import", str(EXPORTS / "pubmed_export.nbib"), "--question", "q1_webhelp", "--source", "x",
@@ -274,8 +289,9 @@ def test_import_adds_a_search_run(data_copy, capsys):
 @pytest.mark.parametrize("name, corrupt, message", [
     ("bad.ris", lambda t: t.replace("ER  - \n\nTY  - NEWS", "TY  - NEWS", 1),
      "bad.ris, line 7: a new record starts before the record opened on line 1 was closed with 'ER  - '"),
-    ("bad.bib", lambda t: t.replace("title = {E-Mental", "title = {{E-Mental"), "bad.bib, line 7: entry could not be parsed"),
-    ("bad.csv", lambda t: t.replace("2016,10.2196", "2016,,10.2196"), "bad.csv, line 3: expected 9 fields as in the header, found 10"),
+    ("bad.bib", lambda t: t.replace("title = {", "title = {{"),
+     "bad.bib, line 1: no record could be imported; the first problem: entry could not be parsed"),
+    ("bad.csv", lambda t: t.replace("J,Dean J", 'J,"Dean J'), "bad.csv, line 3: not valid CSV"),
 ])
 def test_import_refuses_malformed_files(data_copy, tmp_path, capsys, name, corrupt, message):
     source = {"bad.ris": "endnote_export.ris", "bad.bib": "zotero_export.bib", "bad.csv": "wos_export.csv"}[name]

@@ -1,0 +1,1 @@
+"""One reader per export format; each returns :class:`~analysis.search.readers.base.Entries`."""

@@ -1,0 +1,44 @@
+"""MEDLINE tagged format (PubMed ``.nbib`` / ``.txt``, ERIC, other MEDLINE-style exports).
+
+Records are separated by blank lines; a field is ``TAG - value`` with the tag padded to four
+characters, and a long value continues on lines indented by six spaces. PubMed records start
+with ``PMID- ``; ERIC's start with ``OWN - ERIC`` and carry no PMID.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from analysis.search.readers.base import Entries, ExportError, read_text
+
+FIELD_LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3})\s*- (.*)$")
+REPEATED = ("AU", "FAU", "LID", "AID", "AD", "PT", "OT", "MH", "IS")
+
+
+def read(path: Path) -> Entries:
+    rows: list[tuple[int, dict]] = []
+    current: dict | None = None
+    last_tag = None
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            current, last_tag = None, None
+            continue
+        if line.startswith("      ") and last_tag is not None:  # continuation of a long field
+            current[last_tag][-1] += " " + line.strip()
+            continue
+        match = FIELD_LINE.match(line.rstrip() + (" " if line.rstrip().endswith("-") else ""))
+        if not match:
+            raise ExportError(path, number, f"not a MEDLINE field line ('TAG - value'): {line.strip()[:40]!r}")
+        tag, value = match.group(1), match.group(2).strip()
+        if current is None:
+            current = {}
+            rows.append((number, current))
+        current.setdefault(tag, []).append(value)
+        last_tag = tag
+    if not rows:
+        raise ExportError(path, None, "no MEDLINE record found (a record starts with 'PMID- ' or 'OWN - ')")
+    for _, fields in rows:
+        for tag, values in fields.items():
+            if tag not in REPEATED:
+                fields[tag] = values[0]
+    return Entries(rows)

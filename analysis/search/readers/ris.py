@@ -1,0 +1,69 @@
+"""RIS (``TY  - `` ... ``ER  - ``), parsed record by record with rispy.
+
+Databases and reference managers write text around the records that is not RIS: Ovid numbers
+each record (``1.``), APA PsycNET and JSTOR start with a header block (``Provider:``,
+``Database:``, ``Content:``), EndNote writes ``Record #1 of 2``. Lines outside a record are
+ignored, as rispy and Zotero do. Some vendors write longer tags inside a record (``PMID  - ``,
+``DESCRIPTORS  - ``); they are kept under their own name rather than glued to the previous field.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+
+_TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
+_LONG_TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]{2,15})\s+- ?(.*)$")
+
+
+def read(path: Path) -> Entries:
+    import rispy
+
+    text = read_text(path)
+    blocks: list[tuple[int, list[str], dict]] = []  # (first line, RIS lines, long-tag fields)
+    current: tuple[int, list[str], dict] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.rstrip()
+        match = _TAG_LINE.match(stripped)
+        tag = match.group(1) if match else None
+        if current is None:
+            if tag == "TY":
+                current = (number, [stripped], {})
+            continue  # record numbers, vendor headers and blank lines between records
+        if tag == "TY":
+            raise ExportError(path, number, "a new record starts before the record opened on line "
+                              f"{current[0]} was closed with 'ER  - '")
+        long_tag = None if match else _LONG_TAG_LINE.match(stripped)
+        if long_tag:
+            current[2].setdefault(long_tag.group(1), []).append(long_tag.group(2).strip())
+            continue
+        current[1].append(stripped)
+        if tag == "ER":
+            blocks.append(current)
+            current = None
+    if current is not None:
+        raise ExportError(path, current[0], "record not closed with 'ER  - ' before the end of the file")
+    if not blocks:
+        raise ExportError(path, None, "no RIS record found (a record starts with 'TY  - ')")
+    tag_of = {key: tag for tag, key in rispy.TAG_KEY_MAPPING.items()}
+    rows, skipped = [], []
+    for line, lines, long_fields in blocks:
+        try:
+            parsed = rispy.loads("\n".join(lines) + "\n", skip_unknown_tags=False)
+        except Exception as err:  # rispy raises plain IOError/ValueError on a malformed record
+            skipped.append(Skipped(line, f"RIS record could not be parsed ({err})"))
+            continue
+        if len(parsed) != 1:
+            skipped.append(Skipped(line, f"RIS record parsed into {len(parsed)} records"))
+            continue
+        fields: dict = {}
+        for key, value in parsed[0].items():
+            if key == "unknown_tag" and isinstance(value, dict):
+                fields.update(value)
+            else:
+                fields[tag_of.get(key, key)] = value
+        for name, values in long_fields.items():
+            fields.setdefault(name, values)
+        rows.append((line, fields))
+    return Entries(rows, skipped)
