@@ -28,6 +28,11 @@ from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+# Labels are data (study labels, outcome names typed by authors): "US$ 5 and $ 10" must print
+# as written, not as mathtext between two dollar signs, and "$\\foo$" must not stop a chapter.
+# Every text of the review's figures is plain text; nothing here uses mathtext.
+plt.rcParams["text.parse_math"] = False
+
 # Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
     "black": "#000000",
