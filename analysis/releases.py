@@ -379,6 +379,23 @@ def changed_numbers(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
     return changes
 
 
+def ordered_changes(changes: list[str]) -> list[str]:
+    """Changes with the main results first: primary scenario and model before sensitivity
+    analyses, and within a row the estimate and its interval before the other numbers."""
+    column_rank = {name: rank for rank, name in enumerate(
+        ("estimate", "ci_low", "ci_high", "k", "n", "pi_low", "pi_high", "i2", "tau2", "q",
+         "pval", "pooled"))}
+
+    def rank(change: str) -> tuple:
+        label, _, rest = change.partition(": ")
+        parts = label.split("/")
+        primary = len(parts) == 4 and parts[2] == "primary" and parts[3] == "primary"
+        column = rest.split(" ", 1)[0]
+        return (not primary, parts[:2], column_rank.get(column, len(column_rank)))
+
+    return sorted(changes, key=rank)
+
+
 def _shown(value: Any) -> str:
     """A number as the release command prints it (six significant digits)."""
     if value is None:

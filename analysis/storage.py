@@ -3,7 +3,7 @@
 A writing command (``import``, ``screen``, ``release``, ``full-text-arrived``) opens
 :func:`transaction`, which
 
-1. takes an exclusive lock on the data folder (``data/.write.lock``; ``flock``, released by the
+1. takes an exclusive lock on the data folder (``flock`` on the folder, released by the
    operating system when the process ends, however it ends). A second writer is refused at once
    with "another command is writing since <time>, pid <pid>", never left waiting;
 2. rolls back what an earlier, interrupted command left half done (see below) and says so;
@@ -109,25 +109,35 @@ def safe_relative(relative: str | os.PathLike, root: Path) -> PurePosixPath:
 
 @contextlib.contextmanager
 def data_lock(root: Path) -> Iterator[None]:
-    """Hold the exclusive write lock of the data folder, or raise LockedError at once."""
+    """Hold the exclusive write lock of the data folder, or raise LockedError at once.
+
+    The lock is ``flock`` on the folder itself, which the operating system releases when the
+    process ends however it ends; while it is held, ``data/.write.lock`` says who holds it since
+    when (the file is removed again when the lock is released, so data/ keeps no trace)."""
     root.mkdir(parents=True, exist_ok=True)
-    handle = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    handle = os.open(root, os.O_RDONLY)
+    holder_file = root / LOCK_FILE
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            holder = os.pread(handle, 200, 0).decode("utf-8", "replace").split()
-            since = holder[1] if len(holder) > 1 else "an unknown time"
+            try:
+                holder = holder_file.read_text(encoding="utf-8").split()
+            except OSError:
+                holder = []
+            since = holder[1] if len(holder) > 1 else "a moment ago"
             pid = holder[0] if holder else "unknown"
             raise LockedError(f"another command is writing to {root} since {since}, pid {pid}; "
                               "nothing was changed. Run this command again when it has "
                               "finished") from None
-        os.ftruncate(handle, 0)
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        os.pwrite(handle, f"{os.getpid()} {stamp}\n".encode(), 0)
-        yield
+        holder_file.write_text(f"{os.getpid()} {stamp}\n", encoding="utf-8")
+        try:
+            yield
+        finally:
+            holder_file.unlink(missing_ok=True)
     finally:
         os.close(handle)  # closing releases the lock
 
