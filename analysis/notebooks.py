@@ -5,9 +5,7 @@ with a fresh execution, follow from the current data again.
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -54,29 +52,3 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
         Path(temporary).unlink(missing_ok=True)
         raise
     return time.perf_counter() - started
-
-
-def add_notebooks_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*",
-                        help="chapter file names (e.g. 02_screening); default: every chapter")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
-
-
-def run_notebooks(args: argparse.Namespace) -> int:
-    notebooks = chapter_notebooks()
-    if args.names:
-        wanted = {name.removesuffix(".ipynb") for name in args.names}
-        unknown = wanted - {path.stem for path in notebooks}
-        if unknown:
-            print(f"error: no chapter named {', '.join(sorted(unknown))}", file=sys.stderr)
-            return 2
-        notebooks = [path for path in notebooks if path.stem in wanted]
-    for path in notebooks:
-        try:
-            seconds = execute_notebook(path, timeout=args.timeout)
-        except Exception as error:  # the cell's own traceback is in the message
-            print(f"error: {path.relative_to(REPO_ROOT)} failed; its stored outputs were kept.\n"
-                  f"{error}", file=sys.stderr)
-            return 1
-        print(f"executed {path.relative_to(REPO_ROOT)} in {seconds:.1f} s")
-    return 0

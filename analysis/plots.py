@@ -30,6 +30,11 @@ from scipy import stats
 
 from .measures import p_text
 
+# Labels are data (study labels, outcome names typed by authors): "US$ 5 and $ 10" must print
+# as written, not as mathtext between two dollar signs, and "$\\foo$" must not stop a chapter.
+# Every text of the review's figures is plain text; nothing here uses mathtext.
+plt.rcParams["text.parse_math"] = False
+
 # Okabe-Ito palette.
 OKABE_ITO: dict[str, str] = {
     "black": "#000000",

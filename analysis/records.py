@@ -8,13 +8,11 @@ Reading exports and deduplication live in :mod:`analysis.search`.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
 import os
 import re
-import shutil
 import sys
 import tempfile
 from datetime import date
@@ -24,11 +22,11 @@ import pandas as pd
 
 from analysis import questions
 from analysis.paths import data_dir
-from analysis.search.dedup import cluster_summary, dedup, new_records_summary, pairwise_agreement
+from analysis.search.dedup import dedup
 from analysis.search.exports import read_export, read_export_report
 from analysis.search.readers.base import ExportError
 from analysis.search.detect import detect_format
-from analysis.search.fields import FORMATS
+from analysis.search.fields import columns_for
 from analysis.search.normalize import fold_diacritics
 
 SEARCH_LOG_COLUMNS = ["search_id", "file", "source", "query", "date_run", "n_hits", "format", "note"]
@@ -107,45 +105,75 @@ def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step (temp file in the same folder, then os.replace),
     so that a failure never leaves a half-written table."""
     path = Path(path)
+    if path.exists() and not path.stat().st_mode & 0o200:
+        raise PermissionError(f"{path} is read-only; it was not replaced")
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        mask = os.umask(0)
+        os.umask(mask)
+        mode = 0o666 & ~mask
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
+        os.chmod(temp, mode)  # mkstemp makes 0600; keep the file's mode or the user's umask
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
 
 
-def append_csv_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """Append rows to a CSV table atomically (the whole file is rewritten via a temp file)."""
-    existing = Path(path).read_text(encoding="utf-8") if Path(path).exists() else ""
+def appended_csv(existing: bytes | None, rows: list[dict], columns: list[str]) -> str:
+    """The text of a CSV table with ``rows`` appended (a header first when it is new); the
+    existing bytes are kept exactly."""
+    text = existing.decode("utf-8") if existing else ""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    if not existing:
+    if not text:
         writer.writeheader()
-    elif not existing.endswith("\n"):
+    elif not text.endswith("\n"):
         buffer.write("\n")
     writer.writerows(rows)
-    write_atomic(path, existing + buffer.getvalue())
+    return text + buffer.getvalue()
+
+
+def append_csv_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Append rows to a CSV table outside data/ atomically (the whole file is rewritten via a
+    temp file). Tables under data/ are written through :mod:`analysis.storage` instead."""
+    existing = Path(path).read_bytes() if Path(path).exists() else None
+    write_atomic(path, appended_csv(existing, rows, columns))
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", fold_diacritics(text).lower()).strip("-")[:40] or "search"
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _title_aliases(fmt: str) -> list[str]:
+    return columns_for(fmt, "title")
+
+
 def import_search(path: Path | str, question: str, source: str, query: str, date_run: str,
                   fmt: str | None = None, note: str = "") -> dict:
     """Add one search export to ``data/<question>/searches/`` as a new search run.
 
-    The file is validated first (ExportError with file and line), copied under a dated name
-    ``<date_run>_<search_id>_<source>.<ext>`` and one row is appended to the search log. Nothing
-    is written if any step fails. Entries that cannot be used are left out, each with its line
-    and reason in the log row's note. Returns the new log row (dict, ``n_hits`` int) and, under
-    ``skipped``, the entries left out.
+    The file is validated first (ExportError with file and line), then copied under a dated
+    name ``<date_run>_<search_id>_<source>.<ext>`` and one row is appended to the search log,
+    in one transaction of :mod:`analysis.storage`: under the data folder's write lock (so two
+    imports never take the same search id), checked with the rules of ``check`` (record ids
+    that clash with those already held are refused), both files or neither. Entries that
+    cannot be used are left out, each with its line and reason in the log row's note. Returns
+    the new log row (dict, ``n_hits`` int) and, under ``skipped``, the entries left out.
     """
+    from analysis import storage, validate
+
     path = Path(path)
     try:
+        if not _ISO_DATE.fullmatch(date_run):
+            raise ValueError
         date.fromisoformat(date_run)
     except ValueError:
         raise ValueError(f"--date {date_run!r} is not a date in the form YYYY-MM-DD") from None
@@ -153,36 +181,36 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
         if not value.strip():
             raise ValueError(f"{name} is empty: PRISMA-S asks for the database and the full query")
     folder = question_dir(question)
-    log = read_search_log(question)
     fmt = fmt or detect_format(path)
     read = read_export_report(path, fmt)
     table = read.table
+    aliases = _title_aliases(fmt)
+    if aliases and len(table) and not table["title"].astype(str).str.strip().any():
+        raise ExportError(path, 1, f"no record has a title: expected a title column; tried "
+                          f"{', '.join(repr(a) for a in aliases)} (analysis/field_aliases.csv)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    for run in log.itertuples(index=False):
-        earlier = folder / run.file
-        if earlier.is_file() and hashlib.sha256(earlier.read_bytes()).hexdigest() == digest:
-            raise ValueError(f"{path}: this file was already imported as search {run.search_id} ({run.file})")
-    numbers = [int(s[1:]) for s in log["search_id"] if re.fullmatch(r"S\d+", s)]
-    search_id = f"S{max(numbers, default=0) + 1:03d}"
-    relative = (SEARCH_LOG.parent / f"{date_run}_{search_id}_{_slug(source)}{path.suffix.lower()}").as_posix()
-    destination = folder / relative
-    if destination.exists():
-        raise ValueError(f"{destination} already exists; nothing imported")
-    row = {"search_id": search_id, "file": relative, "source": source.strip(), "query": query.strip(),
-           "date_run": date_run, "n_hits": len(table), "format": fmt,
-           "note": "; ".join(part for part in (note.strip(), read.note()) if part)}
-    handle, temp = tempfile.mkstemp(dir=destination.parent, prefix=".import.", suffix=".tmp")
-    os.close(handle)
-    try:
-        shutil.copyfile(path, temp)
-        os.replace(temp, destination)
-        try:
-            append_csv_rows(folder / SEARCH_LOG, [row], SEARCH_LOG_COLUMNS)
-        except BaseException:
-            destination.unlink(missing_ok=True)
-            raise
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    with storage.transaction(data_dir(), f"import of {path.name} into {folder.name}") as tx:
+        log = read_search_log(question)
+        for run in log.itertuples(index=False):
+            earlier = folder / run.file
+            if earlier.is_file() and hashlib.sha256(earlier.read_bytes()).hexdigest() == digest:
+                raise ValueError(f"{path}: this file was already imported as search {run.search_id} "
+                                 f"({run.file}); there is nothing to do")
+        numbers = [int(s[1:]) for s in log["search_id"] if re.fullmatch(r"S\d+", s)]
+        search_id = f"S{max(numbers, default=0) + 1:03d}"
+        relative = (SEARCH_LOG.parent / f"{date_run}_{search_id}_{_slug(source)}{path.suffix.lower()}").as_posix()
+        if (folder / relative).exists():
+            raise ValueError(f"{folder / relative} already exists but is not in the search log "
+                             f"{folder / SEARCH_LOG}: it is not part of the review; move it away "
+                             f"and import again")
+        row = {"search_id": search_id, "file": relative, "source": source.strip(),
+               "query": query.strip(), "date_run": date_run, "n_hits": len(table), "format": fmt,
+               "note": "; ".join(part for part in (note.strip(), read.note()) if part)}
+        log_file = f"{folder.name}/{SEARCH_LOG.as_posix()}"
+        tx.stage_copy(f"{folder.name}/{relative}", path)
+        tx.stage_text(log_file, appended_csv(tx.current_bytes(log_file), [row], SEARCH_LOG_COLUMNS))
+        tx.validate(validate.blocking_problems)
+        tx.commit()
     return {**row, "skipped": read.skipped}
 
 
@@ -190,59 +218,3 @@ def dedup_question(question: str, *, progress: bool = False) -> tuple[pd.DataFra
     """``(records, clusters)`` of every search run of a question."""
     records = load_records(question, progress=progress)
     return records, dedup(records, progress=progress)
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m analysis import | dedup
-# ---------------------------------------------------------------------------------------------
-def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the export: .ris, .nbib, .bib, Scopus/Web of Science .csv, WoS .txt")
-    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
-    parser.add_argument("--source", required=True, help="database or platform searched, e.g. 'MEDLINE (PubMed)'")
-    parser.add_argument("--query", required=True, help="the full search string as run")
-    parser.add_argument("--date", required=True, help="date the search was run, YYYY-MM-DD")
-    parser.add_argument("--format", choices=FORMATS[1:], help="override the format detected from the file")
-    parser.add_argument("--note", default="", help="limits, filters or anything else PRISMA-S asks to report")
-
-
-def run_import(args: argparse.Namespace) -> int:
-    try:
-        row = import_search(args.file, args.question, args.source, args.query, args.date,
-                            fmt=args.format, note=args.note)
-        records, clusters = dedup_question(args.question, progress=True)
-    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    new = new_records_summary(clusters, records["search_id"].to_numpy() == row["search_id"])
-    print(f"{row['search_id']}: {row['n_hits']} records ({row['format']}) from {row['source']}, "
-          f"run {row['date_run']}, stored as data/{args.question}/{row['file']}; search log appended.")
-    for skipped in row["skipped"]:
-        print(f"skipped {skipped}")
-    print(f"{new['new_unique']} of them are new unique records; {new['within_file']} repeat another record of "
-          f"the same file; {new['already_held']} link to records already held.")
-    return 0
-
-
-def add_dedup_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
-    parser.add_argument("--out", help="write the cluster table (one row per record) to this CSV file")
-
-
-def run_dedup(args: argparse.Namespace) -> int:
-    try:
-        _, clusters = dedup_question(args.question, progress=True)
-        labelled = question_dir(args.question) / "dedup_map.csv"
-        agreement = pairwise_agreement(clusters, labelled_clusters(args.question)) if labelled.exists() else None
-        if args.out:
-            write_atomic(Path(args.out), clusters.to_csv(index=False, lineterminator="\n"))
-    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    for key, value in cluster_summary(clusters).items():
-        print(f"{key}: {value}")
-    if agreement:
-        print(f"against dedup_map.csv ({agreement['records']} labelled records): pairwise precision "
-              f"{agreement['precision']:.4f}, recall {agreement['recall']:.4f}")
-    if args.out:
-        print(f"clusters written to {args.out}")
-    return 0

@@ -13,21 +13,18 @@ Two append-only tables live in ``data/releases/``:
 Version numbers follow semantic versioning (https://semver.org) read for a review: *major* when
 a new search run was added since the last release, *minor* when data changed a pooled number,
 *patch* when no pooled number changed. Earlier rows are never rewritten: before appending, the
-files are checked against the hashes they carry, and the new bytes are written to a temporary
-file that replaces the old one in one step (``os.replace``), so a table is never half-written.
+files are checked against the hashes they carry and against ``SHA256SUMS`` (the hashes of both
+files after the last release, which protect its own rows), and every file of a release is
+written in one transaction of :mod:`analysis.storage` (all files or none).
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import hashlib
 import io
 import math
-import os
 import re
-import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +38,6 @@ __all__ = [
     "RELEASE_COLUMNS",
     "ReleaseError",
     "ReleasePlan",
-    "add_release_arguments",
     "current_release",
     "data_fingerprint",
     "estimate_history",
@@ -50,13 +46,15 @@ __all__ = [
     "read_releases",
     "read_results",
     "releases_dir",
-    "run_release",
     "verify_archive",
     "release_log",
     "release_status",
     "what_changed",
     "what_changed_wide",
     "write_release",
+    "release_files",
+    "validation_problems",
+    "HEAD_FILE",
 ]
 
 RELEASE_COLUMNS: tuple[str, ...] = (
@@ -149,20 +147,6 @@ def _split_lines(data: bytes) -> list[bytes]:
     return data.splitlines(keepends=True)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 # --------------------------------------------------------------------------- reading, checking
 
 def read_releases() -> pd.DataFrame:
@@ -211,10 +195,38 @@ def read_results(version: str | None = None) -> pd.DataFrame:
     return synthesis.object_frame(records, list(table.columns))
 
 
-def verify_archive() -> list[str]:
-    """Problems with the archive: any earlier row that is no longer byte-identical to what was
-    written, rows of unknown releases, or a broken header. An empty list means intact."""
-    folder = releases_dir()
+HEAD_FILE = "SHA256SUMS"
+
+
+def head_sums(log: bytes, results: bytes) -> bytes:
+    """The head file: the SHA-256 of both archive files as they stand after the last release,
+    in the format of ``sha256sum`` (so ``sha256sum -c SHA256SUMS`` checks them too). The hash
+    chain in releases.csv protects every row that has a successor; this protects the last."""
+    return (f"{_sha256(log)}  releases.csv\n{_sha256(results)}  results.csv\n").encode("ascii")
+
+
+def _head_problems(folder: Path, log: bytes, results: bytes) -> list[str]:
+    head = folder / HEAD_FILE
+    if not head.exists():
+        return [f"{head}: missing; it holds the hashes that protect the last release's rows "
+                f"(restore it with `git checkout -- {head.parent.name}/{HEAD_FILE}`)"]
+    if head.read_bytes() == head_sums(log, results):
+        return []
+    recorded = dict(reversed(line.split("  ", 1)) for line in
+                    head.read_text(encoding="ascii", errors="replace").splitlines() if "  " in line)
+    problems = []
+    for name, data in (("releases.csv", log), ("results.csv", results)):
+        if recorded.get(name) != _sha256(data):
+            problems.append(f"{folder / name}: changed after the last release was written "
+                            f"(its SHA-256 differs from {HEAD_FILE})")
+    return problems or [f"{head}: not in the form written by the last release"]
+
+
+def verify_archive(folder: Path | None = None) -> list[str]:
+    """Problems with the archive: any row that is no longer byte-identical to what was
+    written (the last one too, through SHA256SUMS), rows of unknown releases, or a broken
+    header. An empty list means intact."""
+    folder = folder or releases_dir()
     log_path, results_path = folder / "releases.csv", folder / "results.csv"
     problems: list[str] = []
     if not log_path.exists():
@@ -260,6 +272,8 @@ def verify_archive() -> list[str]:
         if version not in seen:
             problems.append(f"{results_path}: rows for release {version}, which {log_path.name} "
                             f"does not list (an interrupted release?)")
+    if len(log_lines) > 1:
+        problems += _head_problems(folder, b"".join(log_lines), b"".join(result_lines))
     return problems
 
 
@@ -314,6 +328,23 @@ def changed_numbers(new: pd.DataFrame, old: pd.DataFrame) -> list[str]:
     return changes
 
 
+def ordered_changes(changes: list[str]) -> list[str]:
+    """Changes with the main results first: primary scenario and model before sensitivity
+    analyses, and within a row the estimate and its interval before the other numbers."""
+    column_rank = {name: rank for rank, name in enumerate(
+        ("estimate", "ci_low", "ci_high", "k", "n", "pi_low", "pi_high", "i2", "tau2", "q",
+         "pval", "pooled"))}
+
+    def rank(change: str) -> tuple:
+        label, _, rest = change.partition(": ")
+        parts = label.split("/")
+        primary = len(parts) == 4 and parts[2] == "primary" and parts[3] == "primary"
+        column = rest.split(" ", 1)[0]
+        return (not primary, parts[:2], column_rank.get(column, len(column_rank)))
+
+    return sorted(changes, key=rank)
+
+
 def _shown(value: Any) -> str:
     """A number as the release command prints it (six significant digits)."""
     if value is None:
@@ -348,6 +379,9 @@ class ReleasePlan:
     results: pd.DataFrame
     changes: list[str] = field(default_factory=list)
     previous: str | None = None
+    # further files the release writes, path under data/ -> complete content; write_release
+    # writes them in the same transaction as the archive
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def _check_text(summary: str) -> str:
@@ -424,19 +458,17 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
                        previous=last["version"] if last else None)
 
 
-def write_release(plan: ReleasePlan) -> None:
-    """Append the plan's row to releases.csv and its results to results.csv.
-
-    The archive is checked again just before writing; both files are first written in full
-    to temporary files, then each replaces its original in one step.
-    """
-    problems = verify_archive()
+def release_files(plan: ReleasePlan, folder: Path | None = None) -> dict[str, bytes]:
+    """Every file the release writes (path under data/ -> complete new content): the release
+    log and results archive with the new rows appended, the head file, and the plan's extra
+    files. Raises ReleaseError when the archive is not as it was written."""
+    folder = folder or releases_dir()
+    problems = verify_archive(folder)
     if problems:
         raise ReleaseError("the release archive is not as it was written:\n  "
                            + "\n  ".join(problems))
-    folder = releases_dir()
     log_path, results_path = folder / "releases.csv", folder / "results.csv"
-    if (read_releases()["version"] == plan.version).any():
+    if log_path.exists() and (read_releases()["version"] == plan.version).any():
         raise ReleaseError(f"release {plan.version} is already in {log_path}")
     columns = ["version", *synthesis.RESULT_COLUMNS]
     old_results = results_path.read_bytes() if results_path.exists() else _lines([columns])
@@ -452,79 +484,38 @@ def write_release(plan: ReleasePlan) -> None:
     log_row = _lines([[plan.version, plan.date, plan.kind, plan.summary, plan.fingerprint,
                        plan.n_search_runs, plan.n_records, plan.n_included,
                        _sha256(new_rows), _sha256(old_log)]])
-    _atomic_write(results_path, old_results + new_rows)
-    _atomic_write(log_path, old_log + log_row)
+    prefix = folder.name
+    files = {f"{prefix}/results.csv": old_results + new_rows,
+             f"{prefix}/releases.csv": old_log + log_row,
+             f"{prefix}/{HEAD_FILE}": head_sums(old_log + log_row, old_results + new_rows)}
+    for relative, data in plan.extra_files.items():
+        if relative in files:
+            raise ReleaseError(f"the plan writes {relative} twice")
+        files[relative] = data
+    return files
 
 
-# --------------------------------------------------------------------------- command line
+def write_release(plan: ReleasePlan) -> list[str]:
+    """Write every file of the release (:func:`release_files`) in one transaction of
+    :mod:`analysis.storage`: under the data folder's write lock, checked again with the rules
+    of ``check``, all files or none. Returns the files written (paths under data/)."""
+    from . import storage, validate
 
-def add_release_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--summary", required=True,
-                        help='one line saying what changed, e.g. "Added Smith 2026 (Q1)"')
-    parser.add_argument("--date", help="release date, YYYY-MM-DD (default: today, UTC)")
-    parser.add_argument("--kind", choices=KINDS,
-                        help="override the inferred kind (major: new search; minor: a pooled "
-                             "number changed; patch: no number changed)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="show the release that would be made; write nothing")
+    root = data_dir()
+    with storage.transaction(root, f"release {plan.version}") as tx:
+        if data_fingerprint(root) != plan.fingerprint:
+            raise ReleaseError("the data changed since the release was planned; plan it again")
+        for relative, data in release_files(plan, root / "releases").items():
+            tx.stage_bytes(relative, data)
+        tx.validate(validate.check_all)
+        return tx.commit()
 
 
-def _validation_problems() -> list[str]:
-    """Every problem `python -m analysis check` reports, as lines."""
+def validation_problems() -> list:
+    """Every problem `python -m analysis check` reports (a release needs none)."""
     from . import validate
 
-    outcome = validate.check_all()
-    if outcome is None or outcome is True:
-        return []
-    if isinstance(outcome, (list, tuple)):
-        return [str(problem) for problem in outcome]
-    if hasattr(outcome, "problems"):
-        return [str(problem) for problem in outcome.problems]
-    if isinstance(outcome, pd.DataFrame):
-        return [", ".join(str(v) for v in record) for record in outcome.itertuples(index=False)]
-    return [str(outcome)] if outcome else []
-
-
-def run_release(args: argparse.Namespace) -> int:
-    """``python -m analysis release``: validate, compute, infer the version, append."""
-    try:
-        problems = _validation_problems()
-    except Exception as error:  # a table that cannot even be read is a validation failure
-        problems = [f"{type(error).__name__}: {error}"]
-    if problems:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"error: the data have {len(problems)} problem(s); nothing was released. "
-              f"Fix them (python -m analysis check lists them) and run release again.",
-              file=sys.stderr)
-        return 1
-    try:
-        plan = plan_release(args.summary, date=args.date, kind=args.kind)
-    except ReleaseError as error:
-        print(f"error: {error}; nothing was written.", file=sys.stderr)
-        return 1
-    except Exception as error:  # e.g. a statistic that cannot be converted: one message, no traceback
-        print(f"error: the pooled results could not be computed: {error}; nothing was written.",
-              file=sys.stderr)
-        return 1
-    print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
-    print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
-          f"{plan.n_records} records, {plan.n_included} included; "
-          f"{len(plan.results)} result rows")
-    for change in plan.changes[:20]:
-        print(f"  changed: {change}")
-    if len(plan.changes) > 20:
-        print(f"  ... and {len(plan.changes) - 20} more changes")
-    if args.dry_run:
-        print("dry run: nothing was written")
-        return 0
-    try:
-        write_release(plan)
-    except (ReleaseError, OSError) as error:
-        print(f"error: {error}; nothing was written.", file=sys.stderr)
-        return 1
-    print(plan.version)
-    return 0
+    return validate.check_all()
 
 
 # --------------------------------------------------------------------------- views for the book

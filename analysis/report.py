@@ -141,8 +141,12 @@ def static_table(frame: pd.DataFrame, *, table_id: str, caption: str | None = No
 
 
 def download_link(frame: pd.DataFrame, filename: str, label: str | None = None) -> HtmlBlock:
-    """A link that downloads the table as CSV, embedded in the page so it works offline."""
-    payload = frame.to_csv(index=False).encode("utf-8")
+    """A link that downloads the table as CSV, embedded in the page so it works offline.
+
+    Text that a spreadsheet would run as a formula is neutralised (:mod:`analysis.safe_csv`)."""
+    from .safe_csv import csv_for_people
+
+    payload = csv_for_people(frame).encode("utf-8")
     encoded = base64.b64encode(payload).decode("ascii")
     label = label or f"Download {filename}"
     html_text = (

@@ -231,6 +231,37 @@ def _first_occurrence_flag(row: dict[str, str]) -> list[RowIssue]:
     return []
 
 
+def _correlation_n_rule(row: dict[str, str]) -> list[RowIssue]:
+    """A correlation is pooled as Fisher's z with variance 1/(n - 3): n must be above 3."""
+    column = {"r": "n", "beta": "n", "chi2": "chi2_n"}.get(row.get("statistic_type", ""))
+    if column is None:
+        return []
+    n = _num(row, column)
+    if n is not None and n <= 3:
+        return [RowIssue(column, f"{column} {row[column]} is 3 or less: a correlation's Fisher-z "
+                                 "variance 1/(n - 3) needs n > 3")]
+    return []
+
+
+def _double_zero_rule(row: dict[str, str]) -> list[RowIssue]:
+    """Events in neither arm (or in every participant of both) give no odds or risk ratio:
+    such a table carries no information on a relative effect (Cochrane Handbook 10.4.4.2)."""
+    if row.get("statistic_type") != "events":
+        return []
+    values = [_num(row, name) for name in ("events_t", "n_t", "events_c", "n_c")]
+    if any(value is None for value in values):
+        return []
+    events_t, n_t, events_c, n_c = values
+    if events_t == 0 and events_c == 0:
+        which = "no events in either arm"
+    elif events_t == n_t and events_c == n_c:
+        which = "events in every participant of both arms"
+    else:
+        return []
+    return [RowIssue("events_t", f"{which} (a double-zero table): no relative effect can be "
+                                 "computed; record the study in notes instead of as an events row")]
+
+
 # ----------------------------------------------------------------------------- vocabularies
 
 # The exclusion reasons of each question's eligibility criteria (SOURCE_README.md), used when
@@ -395,6 +426,7 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     }),
     _ci_rule("or_value"),
     _positive_ratio("ci_low", "ci_high"),
+    _correlation_n_rule,
 ))
 
 Q2_EXTRACTION = TableSchema("extraction", "extraction.csv", (
@@ -460,6 +492,7 @@ Q2_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     }),
     _events_rule("events_t", "n_t"),
     _events_rule("events_c", "n_c"),
+    _double_zero_rule,
     _pct_matches_events("pct_t", "events_t", "n_t"),
     _pct_matches_events("pct_c", "events_c", "n_c"),
     _ci_rule("or_value"), _ci_rule("rr_value"), _ci_rule("rd_value"), _ci_rule("d"),

@@ -17,16 +17,15 @@ is the final one for its record and stage.
 """
 from __future__ import annotations
 
-import argparse
+import csv
+import io
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import records as rec
 from analysis.search.dedup import dedup
-from analysis.search.readers.base import ExportError
 from analysis.paths import data_dir
 
 STAGES = ("title_abstract", "full_text")
@@ -245,7 +244,7 @@ def screening_summary(question: str) -> dict:
 # Queue
 # ---------------------------------------------------------------------------------------------
 QUEUE_COLUMNS = ["record_id", "title", "first_author", "year", "journal", "doi", "pmid", "url",
-                 "search_id", "cluster_size"]
+                 "search_id", "cluster_size", "abstract"]
 
 
 def screening_queue(question: str, stage: str = "title_abstract", *, reviewer: str | None = None,
@@ -275,6 +274,23 @@ def screening_queue(question: str, stage: str = "title_abstract", *, reviewer: s
                            if r in cluster_of}
         queue = queue[queue["cluster_id"].isin(passed_clusters)]
     return queue[QUEUE_COLUMNS].reset_index(drop=True)
+
+
+def screening_form(queue: pd.DataFrame, stage: str, reviewer: str | None = None) -> pd.DataFrame:
+    """The form a reviewer fills in: the decision columns of screening.csv first (empty
+    decision, reason and note), then what the record says (title, authors, year, journal,
+    identifiers, abstract). Write it with :func:`form_csv`."""
+    form = queue.assign(stage=stage, reviewer=reviewer or "", decision="", reason="", note="")
+    return form[SCREENING_COLUMNS + [c for c in QUEUE_COLUMNS if c != "record_id"]]
+
+
+def form_csv(form: pd.DataFrame) -> str:
+    """The form as CSV text for a spreadsheet: text that a spreadsheet would run as a formula
+    (a title starting with "=", "+", "-" or "@") is neutralised (:mod:`analysis.safe_csv`).
+    Reading the form back (:func:`append_decisions`) uses only the decision columns."""
+    from analysis.safe_csv import csv_for_people
+
+    return csv_for_people(form)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +342,10 @@ def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decision
         if not REVIEWER_PATTERN.fullmatch(reviewer):
             problems.append(f"{where}: reviewer {reviewer!r} is not reviewer_<number> or consensus")
             continue
+        if decision == "awaiting_full_text" and stage != "full_text":
+            problems.append(f"{where}: awaiting_full_text is a full-text decision; at {stage} "
+                            f"choose include (its full text is then sought) or exclude")
+            continue
         if decision == "include":
             if reason:
                 problems.append(f"{where}: an include takes no reason (found {reason!r})")
@@ -348,14 +368,18 @@ def check_decisions(new: pd.DataFrame, question: str, *, source: str = "decision
 
 
 def append_decisions(path: Path | str, question: str) -> int:
-    """Append the decisions in CSV ``path`` to ``data/<question>/screening.csv`` atomically.
+    """Append the decisions in CSV ``path`` to ``data/<question>/screening.csv``.
 
     Rows whose decision is blank are skipped (a queue form from ``queue --out`` partly filled in);
-    columns other than SCREENING_COLUMNS are ignored.
+    columns other than SCREENING_COLUMNS are ignored. The decisions are checked and appended in
+    one transaction of :mod:`analysis.storage`, under the data folder's write lock, so two
+    reviewers screening at the same time never lose each other's decisions.
 
     Raises ScreeningError listing every problem (nothing is written then). Returns the number
     of rows appended.
     """
+    from analysis import storage, validate
+
     path = Path(path)
     if not path.is_file():
         raise ScreeningError([f"{path}: file not found"])
@@ -368,68 +392,120 @@ def append_decisions(path: Path | str, question: str) -> int:
             new[column] = ""
     if "decision" in new.columns:  # a queue form: rows left blank are records not decided yet
         new = new[new["decision"].str.strip() != ""]
-    problems = check_decisions(new, question, source=str(path))
-    if not problems and new.empty:
-        problems = [f"{path}: no row with a decision"]
-    target = rec.question_dir(question) / "screening.csv"
-    if not problems and target.exists():
-        header = pd.read_csv(target, dtype=str, nrows=0).columns.tolist()
-        if header != SCREENING_COLUMNS:
-            problems = [f"{target}: has columns {header}, not the long form {SCREENING_COLUMNS}; "
-                        "convert it before appending"]
-    if problems:
-        raise ScreeningError(problems)
-    rows = new[SCREENING_COLUMNS].apply(lambda column: column.str.strip()).to_dict("records")
-    rec.append_csv_rows(target, rows, SCREENING_COLUMNS)
+    folder = rec.question_dir(question)
+    with storage.transaction(data_dir(), f"screen {path.name} into {folder.name}") as tx:
+        problems = check_decisions(new, question, source=str(path))
+        if not problems and new.empty:
+            problems = [f"{path}: no row with a decision"]
+        target = folder / "screening.csv"
+        if not problems and target.exists():
+            header = pd.read_csv(target, dtype=str, nrows=0).columns.tolist()
+            if header != SCREENING_COLUMNS:
+                problems = [f"{target}: has columns {header}, not the long form {SCREENING_COLUMNS}; "
+                            "convert it before appending"]
+        if problems:
+            raise ScreeningError(problems)
+        rows = new[SCREENING_COLUMNS].apply(lambda column: column.str.strip()).to_dict("records")
+        relative = f"{folder.name}/screening.csv"
+        tx.stage_text(relative, rec.appended_csv(tx.current_bytes(relative), rows, SCREENING_COLUMNS))
+        tx.validate(validate.blocking_problems)
+        tx.commit()
     return len(rows)
 
 
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m analysis queue | screen
-# ---------------------------------------------------------------------------------------------
-def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
-    parser.add_argument("--stage", choices=STAGES, default="title_abstract")
-    parser.add_argument("--reviewer", help="only records this reviewer has not yet decided")
-    parser.add_argument("--out", help="write the queue to this CSV file (a screening form to fill in)")
+def _replace_line(text: str, line_number: int, new_line: str) -> str:
+    """``text`` with the CSV row that starts on physical line ``line_number`` replaced."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    spans = {}
+    for _ in reader:
+        spans[start] = reader.line_num
+        start = reader.line_num + 1
+    lines = text.splitlines(keepends=True)
+    end = spans[line_number]
+    return "".join(lines[:line_number - 1]) + new_line + "".join(lines[end:])
 
 
-def run_queue(args: argparse.Namespace) -> int:
-    try:
-        queue = screening_queue(args.question, args.stage, reviewer=args.reviewer, progress=True)
-        if args.out:
-            form = queue.assign(stage=args.stage, reviewer=args.reviewer or "", decision="", reason="", note="")
-            columns = SCREENING_COLUMNS + [c for c in QUEUE_COLUMNS if c != "record_id"]
-            rec.write_atomic(Path(args.out), form[columns].to_csv(index=False, lineterminator="\n"))
-    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"{len(queue)} unique record(s) of {args.question} await a {args.stage} decision"
-          + (f" by {args.reviewer}" if args.reviewer else "") + ".")
-    for row in queue.head(50).itertuples(index=False):
-        print(f"  {row.record_id}  {row.year or '----'}  {str(row.title)[:90]}")
-    if len(queue) > 50:
-        print(f"  ... and {len(queue) - 50} more" + ("" if args.out else " (use --out to write them all)"))
-    if args.out:
-        print(f"queue written to {args.out} (fill in decision and reason, then run `screen`)")
-    return 0
+def _csv_line(values: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(values)
+    return buffer.getvalue()
 
 
-def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("decisions", help=f"CSV with columns {', '.join(SCREENING_COLUMNS)}")
-    parser.add_argument("--question", required=True, help="folder under data/, e.g. q1_webhelp")
+def resolve_awaiting(question: str, record_id: str, decision: str = "include", *,
+                     reviewer: str | None = None, reason: str = "", note: str = "",
+                     arrived: str | None = None) -> dict:
+    """Record the full-text decision on a report that was awaiting its full text, now that it
+    has arrived: the reviewer's ``awaiting_full_text`` row of screening.csv becomes
+    ``decision`` (its earlier reason is kept in the note) and the record's row of
+    awaiting_full_text.csv is removed, in one transaction. Every other line of both files is
+    kept byte for byte.
 
+    An include then needs the study's rows (studies.csv, extraction.csv, risk_of_bias.csv,
+    grade.csv): ``check`` lists them until they are there. Raises ScreeningError.
+    Returns ``{"record_id", "reviewer", "decision", "reason", "removed_from_awaiting"}``.
+    """
+    from analysis import storage, validate
 
-def run_screen(args: argparse.Namespace) -> int:
-    try:
-        appended = append_decisions(args.decisions, args.question)
-    except ScreeningError as err:
-        for problem in err.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print("nothing was written.", file=sys.stderr)
-        return 1
-    except (ExportError, ValueError, FileNotFoundError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"{appended} decision(s) appended to data/{args.question}/screening.csv")
-    return 0
+    if decision not in ("include", "exclude"):
+        raise ScreeningError([f"decision {decision!r}: when the full text arrives the decision is "
+                              "include or exclude"])
+    if decision == "include" and reason:
+        raise ScreeningError([f"an include takes no reason (found {reason!r})"])
+    if decision == "exclude":
+        allowed = reasons_for(question)
+        allowed = set(allowed.loc[(allowed["stage"] == "full_text") & (allowed["decision"] == "exclude"),
+                                  "reason"])
+        if reason not in allowed:
+            raise ScreeningError([f"unknown reason {reason!r} for a full-text exclusion; "
+                                  f"known reasons: {sorted(allowed)}"])
+    folder = rec.question_dir(question)
+    arrived = arrived or __import__("datetime").date.today().isoformat()
+    with storage.transaction(data_dir(), f"full text of {record_id} in {folder.name}") as tx:
+        relative = f"{folder.name}/screening.csv"
+        text = (tx.current_bytes(relative) or b"").decode("utf-8")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        candidates = []
+        start = 2
+        for row in reader:
+            if (row.get("record_id") == record_id and row.get("stage") == "full_text"
+                    and row.get("decision") == "awaiting_full_text"
+                    and (reviewer is None or row.get("reviewer") == reviewer)):
+                candidates.append((start, row))
+            start = reader.line_num + 1
+        if not candidates:
+            raise ScreeningError([f"{folder / 'screening.csv'}: {record_id} has no "
+                                  f"awaiting_full_text decision at full text"
+                                  + (f" by {reviewer}" if reviewer else "")])
+        if len(candidates) > 1:
+            names = ", ".join(row["reviewer"] for _, row in candidates)
+            raise ScreeningError([f"{record_id} awaits its full text for {names}: name the "
+                                  f"reviewer with --reviewer"])
+        line, row = candidates[0]
+        earlier = f"until {arrived} awaiting_full_text: {row['reason']}"
+        merged_note = "; ".join(part for part in (note.strip(), f"full text arrived {arrived}",
+                                                   earlier, row.get("note", "")) if part)
+        values = [row["record_id"], "full_text", row["reviewer"], decision,
+                  reason if decision == "exclude" else "", merged_note]
+        tx.stage_text(relative, _replace_line(text, line, _csv_line(values)))
+        awaiting = f"{folder.name}/awaiting_full_text.csv"
+        removed = False
+        awaiting_bytes = tx.current_bytes(awaiting)
+        if awaiting_bytes:
+            awaiting_text = awaiting_bytes.decode("utf-8")
+            lines = awaiting_text.splitlines(keepends=True)
+            reader = csv.DictReader(io.StringIO(awaiting_text, newline=""))
+            start, kept = 2, lines[:1]
+            for entry in reader:
+                span = lines[start - 1:reader.line_num]
+                if entry.get("record_id") == record_id:
+                    removed = True
+                else:
+                    kept += span
+                start = reader.line_num + 1
+            if removed:
+                tx.stage_text(awaiting, "".join(kept))
+        tx.validate(validate.blocking_problems)
+        tx.commit()
+    return {"record_id": record_id, "reviewer": row["reviewer"], "decision": decision,
+            "reason": values[4], "removed_from_awaiting": removed}

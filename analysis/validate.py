@@ -8,17 +8,18 @@ Row convention: rows are numbered as in a spreadsheet, the header being row 1 an
 data row row 2 (in these files, where no value spans lines, this is also the line number).
 Row None means the whole file; column None means the whole row.
 
-``python -m analysis check`` prints one ``file:row:column: message`` line per problem and a
-summary, and exits 1 on any problem; otherwise it prints "all N tables valid" and exits 0.
+``python -m analysis check`` (:mod:`analysis.cli`) prints one ``file:row:column: message`` line
+per problem and a summary, and exits 1 on any problem; otherwise it prints "all N tables valid".
+Every write to data/ checks its staged state with :func:`blocking_problems` (the same rules,
+less the work still to be done that a write cannot have caused: see ``Problem.pending``).
 """
 from __future__ import annotations
 
-import argparse
+import contextlib
 import csv
 import datetime as _dt
 import io
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +29,8 @@ from . import schemas
 from .paths import REPO_ROOT, data_dir
 from .schemas import Column, TableSchema
 
-__all__ = ["Problem", "DataError", "load", "check_table", "check_all",
-           "add_check_arguments", "run_check"]
+__all__ = ["Problem", "DataError", "load", "check_table", "check_all", "table_count",
+           "blocking_problems"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class Problem:
     row: int | None
     column: str | None
     message: str
+    # work not finished yet (an included record without its study, extraction, appraisal or
+    # GRADE rows): `check` and `release` refuse it; a write that leaves it as it was may go on
+    pending: bool = False
 
     def __str__(self) -> str:
         row = "-" if self.row is None else str(self.row)
@@ -396,7 +400,7 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
                         and row["record_id"] not in study_record_set):
                     problems.append(Problem(screening.file, row_number, "record_id",
                                             f"included record {row['record_id']} has no row "
-                                            f"in studies.csv"))
+                                            f"in studies.csv", pending=True))
     bib = REPO_ROOT / "book" / "references.bib"
     if studies and bib.exists():
         keys = set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib.read_text(encoding="utf-8")))
@@ -424,7 +428,7 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
             for row_number, row in studies.rows:
                 if row["study_id"] and row["study_id"] not in comparisons:
                     problems.append(Problem(studies.file, row_number, "study_id",
-                                            f"study {row['study_id']} has no extraction row"))
+                                            f"study {row['study_id']} has no extraction row", pending=True))
     if assumptions and studies:
         for row_number, row in assumptions.rows:
             for study in row["studies"].split():
@@ -445,6 +449,94 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
                 problems.append(Problem(awaiting.file, row_number, "record_id",
                                         f"record {row['record_id']} has no screening decision"))
     return problems
+
+
+def _search_problems(folder: str, root: Path, searches: _Table | None) -> list[Problem]:
+    """Every search file of the log lies inside the question's folder and exists, and all of
+    them can be read together: readable exports, record ids that no two files share."""
+    if searches is None or not searches.readable:
+        return []
+    from . import records, storage
+
+    problems: list[Problem] = []
+    question_root = root / folder
+    for row_number, row in searches.rows:
+        name = row.get("file", "")
+        if not name:
+            continue
+        try:
+            storage.safe_relative(name, question_root)
+        except storage.PathError as error:
+            problems.append(Problem(searches.file, row_number, "file", str(error)))
+            continue
+        if not (question_root / name).is_file():
+            problems.append(Problem(searches.file, row_number, "file",
+                                    f"{folder}/{name} does not exist"))
+    if problems:
+        return problems
+    from .paths import using_data_dir
+
+    try:
+        with using_data_dir(root):
+            records.load_records(folder)
+    except records.ExportError as error:
+        path = Path(error.path)
+        relative = (path.relative_to(root).as_posix() if path.is_relative_to(root)
+                    else str(path))
+        problems.append(Problem(relative, error.line, None, error.problem))
+    except (ValueError, OSError) as error:
+        problems.append(Problem(searches.file, None, None, str(error).replace(str(root) + "/", "")))
+    return problems
+
+
+def _appraisal_problems(folder: str, root: Path, studies: _Table | None) -> list[Problem]:
+    """Every study has its risk-of-bias rows and is named in a GRADE row: the book shows both
+    for every included study, never for some of them."""
+    if studies is None or not studies.readable or not studies.rows:
+        return []
+    problems: list[Problem] = []
+    appraised: set[str] | None = None
+    rob_path = root / folder / "risk_of_bias.csv"
+    if rob_path.exists():
+        with contextlib.suppress(Exception):  # an unreadable table is reported by its own check
+            appraised = {row.get("study_id", "") for row in
+                         csv.DictReader(io.StringIO(rob_path.read_text(encoding="utf-8-sig")))}
+    graded: set[str] | None = None
+    grade_path = root / folder / "grade.csv"
+    if grade_path.exists():
+        with contextlib.suppress(Exception):
+            graded = {study for row in
+                      csv.DictReader(io.StringIO(grade_path.read_text(encoding="utf-8-sig")))
+                      for study in (row.get("studies") or "").split()}
+    for row_number, row in studies.rows:
+        study = row.get("study_id", "")
+        if not study:
+            continue
+        if appraised is None or study not in appraised:
+            problems.append(Problem(studies.file, row_number, "study_id",
+                                    f"study {study} has no risk-of-bias rows in "
+                                    f"{folder}/risk_of_bias.csv", pending=True))
+        if graded is None or study not in graded:
+            problems.append(Problem(studies.file, row_number, "study_id",
+                                    f"study {study} is not named in the studies of any row of "
+                                    f"{folder}/grade.csv", pending=True))
+    return problems
+
+
+def _archive_problems(root: Path) -> list[Problem]:
+    """The release log and results archive: every row, the last one too, as written."""
+    if not (root / "releases").exists():
+        return []
+    from . import releases
+
+    found = []
+    for text in releases.verify_archive(root / "releases"):
+        relative = text.replace(str(root) + "/", "")
+        name, _, message = relative.partition(": ")
+        match = re.match(r"line (\d+)", message)
+        found.append(Problem(name if name.startswith("releases/") else "releases/releases.csv",
+                             int(match.group(1)) if match else None, None, message or relative))
+    return found
 
 
 # ----------------------------------------------------------------------------- public API
@@ -544,6 +636,9 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
         if tables["extraction"].readable and tables["studies"].readable:
             # those checkers read the study ids of extraction.csv themselves
             problems += _external_problems(folder, root)
+            problems += _appraisal_problems(folder, root, tables["studies"])
+        problems += _search_problems(folder, root, tables["searches"])
+    problems += _archive_problems(root)
     return problems
 
 
@@ -552,24 +647,7 @@ def table_count() -> int:
     return len(schemas.GLOBAL_TABLES) + len(schemas.QUESTIONS) * len(schemas.TABLES)
 
 
-def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``python -m analysis check``."""
-    parser.add_argument("--data-dir", default=None,
-                        help="the data folder to check (default: data/, or $REVIEW_DATA_DIR)")
-
-
-def run_check(args: argparse.Namespace) -> int:
-    """Print every problem (file:row:column: message) and a summary; 1 on any problem, else 0."""
-    try:
-        problems = check_all(getattr(args, "data_dir", None))
-    except Exception as error:  # the command must never end in a traceback
-        print(f"check could not run: {type(error).__name__}: {error}", file=sys.stderr)
-        return 2
-    for problem in problems:
-        print(problem)
-    if problems:
-        files = len({problem.file for problem in problems})
-        print(f"{len(problems)} problem(s) in {files} of {table_count()} tables")
-        return 1
-    print(f"all {table_count()} tables valid")
-    return 0
+def blocking_problems(root: Path) -> list[Problem]:
+    """The problems of :func:`check_all` that a write to data/ must not add: all but pending
+    work (an included record still without its study rows, which the author adds next)."""
+    return [problem for problem in check_all(root) if not problem.pending]

@@ -152,16 +152,17 @@ def test_unknown_scenario_is_a_clear_error():
         extraction.effect_sizes("q1", "drop_everything")
 
 
-def test_unconvertible_statistic_names_file_study_and_row(tmp_path, monkeypatch):
+def test_a_statistic_that_cannot_be_converted_is_refused_naming_file_row_and_column(tmp_path, monkeypatch):
+    # chi-square with N = 3: phi's Fisher-z variance 1/(N - 3) is undefined, so the table is
+    # refused when read (as `check` refuses it), never half-converted.
     shutil.copytree(REPO_ROOT / "data", tmp_path / "data")
     monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "data"))
     path = tmp_path / "data/q1_webhelp/extraction.csv"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("3.8,1,519,<.05", "3.8,1,3,<.05"), encoding="utf-8")
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(validate.DataError) as caught:
         extraction.effect_sizes("q1")
-    assert str(caught.value).startswith("q1_webhelp/extraction.csv Gould2002 (E01): ")
-    assert "exceeds N = 3" in str(caught.value)
+    assert "q1_webhelp/extraction.csv:2:chi2_n: chi2_n 3 is 3 or less" in str(caught.value)
 
 
 def test_invalid_table_raises_data_error(tmp_path, monkeypatch):

@@ -5,7 +5,6 @@ small stand-in table, so that what is tested is the bookkeeping, not the statist
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import shutil
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import releases, synthesis
+from analysis import cli, releases, synthesis
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -43,7 +42,7 @@ def review(tmp_path, monkeypatch):
     monkeypatch.setenv("REVIEW_DATA_DIR", str(data))
     state = {"results": _results(), "problems": []}
     monkeypatch.setattr(synthesis, "results_table", lambda scenarios=True: state["results"])
-    monkeypatch.setattr(releases, "_validation_problems", lambda: list(state["problems"]))
+    monkeypatch.setattr(releases, "validation_problems", lambda: list(state["problems"]))
     state["data"] = data
     state["log"] = data / "releases" / "releases.csv"
     state["archive"] = data / "releases" / "results.csv"
@@ -51,9 +50,7 @@ def review(tmp_path, monkeypatch):
 
 
 def release(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    releases.add_release_arguments(parser)
-    return releases.run_release(parser.parse_args(list(argv)))
+    return cli.main(["release", *argv])
 
 
 def _snapshot(review) -> dict:
@@ -148,19 +145,22 @@ def test_rows_of_an_unlisted_release_are_reported(review):
                for problem in releases.verify_archive())
 
 
-@pytest.mark.parametrize("argv, message", [
-    (("--summary", "  "), "--summary must say what this release changed"),
-    (("--summary", "two\nlines"), "--summary must be one line"),
-    (("--summary", "x", "--date", "23/11/2026"), "--date '23/11/2026' is not a date in the form YYYY-MM-DD"),
-    (("--summary", "x", "--date", "2026-02-30"), "--date '2026-02-30' is not a date"),
-    (("--summary", "x", "--date", "2026-11-01"), "--date 2026-11-01 is earlier than the last release (2026-11-23)"),
+@pytest.mark.parametrize("argv, message, code", [
+    (("--summary", "  "), "--summary must say what this release changed", 1),
+    (("--summary", "two\nlines"), "--summary must be one line", 1),
+    # a date not in the form YYYY-MM-DD is a wrong call of the command: exit 2
+    (("--summary", "x", "--date", "23/11/2026"), "--date '23/11/2026' is not a date in the form YYYY-MM-DD", 2),
+    (("--summary", "x", "--date", "2026-02-30"), "--date '2026-02-30' is not a date", 2),
+    (("--summary", "x", "--date", "20261129"), "--date '20261129' is not a date in the form YYYY-MM-DD", 2),
+    (("--summary", "x", "--date", "2026-11-01"), "--date 2026-11-01 is earlier than the last release (2026-11-23)", 1),
 ])
-def test_bad_input_is_refused_and_nothing_is_written(review, capsys, argv, message):
+def test_bad_input_is_refused_and_nothing_is_written(review, capsys, argv, message, code):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
     capsys.readouterr()
     before = _snapshot(review)
-    assert release(*argv) == 1
-    assert message in capsys.readouterr().err
+    assert release(*argv) == code
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
     assert _snapshot(review) == before
 
 
@@ -189,7 +189,7 @@ def test_a_failed_write_leaves_the_files_as_they_were(review, monkeypatch):
     review["results"] = _results(shift=0.1)
     assert release("--summary", "Second", "--date", "2026-11-24") == 1
     assert _snapshot(review) == before
-    assert sorted(p.name for p in (review["data"] / "releases").iterdir()) == ["releases.csv", "results.csv"]
+    assert sorted(p.name for p in (review["data"] / "releases").iterdir()) == ["SHA256SUMS", "releases.csv", "results.csv"]
 
 
 def test_fingerprint_ignores_the_archive_and_follows_every_data_table(review):

@@ -5,12 +5,11 @@ REVIEW_DATA_DIR as ``python -m analysis check`` would. Rows are spreadsheet rows
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
-from analysis import validate
+from analysis import cli, validate
 from analysis.paths import REPO_ROOT
 
 DATA = REPO_ROOT / "data"
@@ -33,7 +32,7 @@ def test_real_data_are_valid():
 
 
 def test_cli_reports_all_valid(capsys):
-    assert validate.run_check(argparse.Namespace(data_dir=str(DATA))) == 0
+    assert cli.main(["check", "--data-dir", str(DATA)]) == 0
     assert capsys.readouterr().out == f"all {validate.table_count()} tables valid\n"
 
 
@@ -246,7 +245,7 @@ def test_cli_lists_every_problem_and_exits_1(data_copy, capsys):
     edit(data_copy, "q1_webhelp/extraction.csv", "E02,Younes2015", "E01,Younes2015")
     edit(data_copy, "q2_interventions/screening.csv",
          "exclude,not a controlled trial,Bachelor-thesis", "exclude,,Bachelor-thesis")
-    assert validate.run_check(argparse.Namespace(data_dir=None)) == 1
+    assert cli.main(["check"]) == 1
     assert capsys.readouterr().out.splitlines() == [
         "q1_webhelp/extraction.csv:3:extraction_id: duplicate extraction_id 'E01' "
         "(first at row 2)",

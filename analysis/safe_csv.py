@@ -1,0 +1,38 @@
+"""CSV files written for people stay text when a spreadsheet opens them.
+
+A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by
+spreadsheet programs as a formula (``=HYPERLINK(...)``, ``=cmd|...``, ``+SUM(...)``), which
+can run commands or leak data. Such text cells get a leading apostrophe, the neutralisation
+OWASP recommends ("CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection);
+numbers are numbers and are left alone. Data tables under data/ are not changed: only the
+forms and downloads that people open.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["FORMULA_STARTS", "neutralise", "neutralised_frame", "csv_for_people"]
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: object) -> object:
+    """``'=1+1`` for ``=1+1``; any other value unchanged (numbers, None, plain text)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralised_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells (and column names) are neutralised; numeric columns as they are."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column])):
+            out[column] = out[column].map(neutralise)
+    out.columns = [neutralise(str(c)) for c in out.columns]
+    return out
+
+
+def csv_for_people(frame: pd.DataFrame, **to_csv) -> str:
+    """The CSV text of ``frame`` with every text cell neutralised."""
+    return neutralised_frame(frame).to_csv(index=False, lineterminator="\n", **to_csv)
