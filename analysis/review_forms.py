@@ -65,7 +65,7 @@ def extraction_form(question: str, reviewer: str, data_dir: Path | str | None = 
         rows += [{"study_id": study.study_id, "row_key": "", "field": f, "reviewer": reviewer, **hints}
                  for f in fields]
     columns = list(schemas.optional_schema(folder, "extraction_independent").names) + list(_HINTS)
-    return pd.DataFrame(rows).reindex(columns=columns).fillna("")
+    return pd.DataFrame(rows, dtype=object).reindex(columns=columns, fill_value="").fillna("")
 
 
 def risk_of_bias_form(question: str, reviewer: str, data_dir: Path | str | None = None) -> pd.DataFrame:
@@ -79,14 +79,14 @@ def risk_of_bias_form(question: str, reviewer: str, data_dir: Path | str | None 
                          "label": study.label, "doi_to_reopen": study.doi_to_reopen,
                          "record_url": study.record_url})
     columns = list(schemas.ROB_INDEPENDENT.names) + list(_HINTS)
-    return pd.DataFrame(rows).reindex(columns=columns).fillna("")
+    return pd.DataFrame(rows, dtype=object).reindex(columns=columns, fill_value="").fillna("")
 
 
 def draw_screening_sample(question: str, fraction: float, seed: int) -> list[str]:
     """The seeded random sample of unique records (first occurrences) for a second screener:
     ceil(fraction x N) ids drawn without replacement by numpy's default generator from the sorted
     ids, returned sorted. The same seed and fraction always give the same sample."""
-    table = screening.unique_records(question)
+    table = screening.unique_records(schemas.question_folder(question))
     ids = sorted(table.loc[table["record_id"] == table["first_record_id"], "record_id"])
     size = math.ceil(fraction * len(ids))
     return sorted(np.random.default_rng(seed).choice(ids, size=size, replace=False).tolist())
@@ -96,7 +96,7 @@ def screening_form(question: str, reviewer: str, fraction: float, seed: int) -> 
     """A screening form (the columns of ``screening.csv`` plus title, year, journal, url) for the
     seeded sample; no decision of any reviewer is shown."""
     sample = draw_screening_sample(question, fraction, seed)
-    table = screening.unique_records(question).set_index("record_id").loc[sample]
+    table = screening.unique_records(schemas.question_folder(question)).set_index("record_id").loc[sample]
     form = pd.DataFrame({"record_id": sample, "stage": "title_abstract", "reviewer": reviewer,
                          "decision": "", "reason": "", "note": ""})
     for column in ("title", "year", "journal", "url"):
