@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "append screening decisions from a CSV file"),
     "form": ("analysis.review_forms", "add_form_arguments", "run_form",
              "write a blank form for an independent second reviewer (or store a filled one)"),
-    "reconcile": ("analysis.reconcile", "add_reconcile_arguments", "run_reconcile",
+    "reconcile": ("analysis.reconcile_cli", "add_reconcile_arguments", "run_reconcile",
                   "list the two reviewers' disagreements field by field, with agreement and consensus"),
     "release": ("analysis.releases", "add_release_arguments", "run_release",
                 "record a new release of the review with its pooled results"),

@@ -75,9 +75,13 @@ def cohen_kappa_ci(first: Sequence[str], second: Sequence[str], level: float = 0
     variance = (diagonal + off - (kappa - expected * (1.0 - kappa)) ** 2) / (n * (1.0 - expected) ** 2)
     se = math.sqrt(max(variance, 0.0))
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    note = ""
+    if len(set(first)) == 1 or len(set(second)) == 1:
+        note = ("one reviewer used a single category: kappa is 0 or undefined by construction and its "
+                "interval degenerate; read the percentage agreement")
     # kappa cannot leave [-1, 1]; the Wald interval is cut there
     return KappaResult(n, observed, expected, kappa, se, max(-1.0, kappa - z * se),
-                       min(1.0, kappa + z * se), level, categories)
+                       min(1.0, kappa + z * se), level, categories, note)
 
 
 def _decimals(text: str) -> int:

@@ -76,14 +76,14 @@ def screening_agreement(question: str, data_dir: Path | str | None = None) -> Sc
 
 def agreement_table(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
     """One row per kind of decision the two reviewers both made: what, items, agreement (share),
-    kappa, kappa_ci_low, kappa_ci_high, disagreements, open. Numbers have no kappa (percentage
-    agreement within printed precision)."""
+    kappa, kappa_ci_low, kappa_ci_high, disagreements, open, note. Numbers have no kappa
+    (percentage agreement within printed precision); ``note`` says when a kappa is degenerate."""
     rows = []
 
     def kappa_row(what: str, result: KappaResult, disagreements: int, open_count: int) -> None:
         rows.append({"what": what, "items": result.n, "agreement": result.agreement, "kappa": result.kappa,
                      "kappa_ci_low": result.ci_low, "kappa_ci_high": result.ci_high,
-                     "disagreements": disagreements, "open": open_count})
+                     "disagreements": disagreements, "open": open_count, "note": result.note})
 
     sample = screening_agreement(question, data_dir)
     if sample is not None:
@@ -117,5 +117,9 @@ def agreement_table(question: str, data_dir: Path | str | None = None) -> pd.Dat
     overall = rob.disagreements[rob.disagreements["domain"] == "Overall"]
     if rob.overall.n:
         kappa_row("risk of bias: overall judgement", rob.overall, len(overall), int(overall["open"].sum()))
+    grade = reconcile.grade_agreement(question, data_dir)
+    if grade.domains.n:
+        domains = grade.disagreements[grade.disagreements["domain"].isin(reconcile.GRADE_DOMAINS)]
+        kappa_row("GRADE: domain judgements", grade.domains, len(domains), int(domains["open"].sum()))
     return pd.DataFrame(rows, columns=["what", "items", "agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
-                                       "disagreements", "open"])
+                                       "disagreements", "open", "note"]).fillna({"note": ""})

@@ -28,8 +28,6 @@ silently dropping the study.
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +40,8 @@ from .validate import load
 
 __all__ = ["FIRST_REVIEWER", "ROW", "field_kind", "compare_extraction", "compare_risk_of_bias",
            "ExtractionAgreement", "extraction_agreement", "RiskOfBiasAgreement", "risk_of_bias_agreement",
-           "study_status", "pooling_flags", "add_pooling_flags", "NOT_RECONCILED", "SECOND_EXTRACTION_MISSING"]
+           "study_status", "pooling_flags", "add_pooling_flags", "compare_grade", "GradeAgreement",
+           "grade_agreement", "NOT_RECONCILED", "SECOND_EXTRACTION_MISSING"]
 
 FIRST_REVIEWER = "reviewer_2"  # the first round (analysis.screening.FIRST_ROUND_REVIEWER)
 ROW = "(row)"  # the "field" of a statistic that only one reviewer extracted
@@ -374,82 +373,78 @@ def add_pooling_flags(effects: pd.DataFrame, question: str, data_dir: Path | str
     return effects
 
 
-# ----------------------------------------------------------------------------- command line
+# ----------------------------------------------------------------------------- GRADE
 
-def open_items_form(question: str, table: str = "extraction", data_dir: Path | str | None = None) -> pd.DataFrame:
-    """The open disagreements as rows of the reconciliation table, consensus to be filled in."""
-    if table == "extraction":
-        compared = compare_extraction(question, data_dir)
-        schema = schemas.RECONCILIATION
-    else:
-        compared = compare_risk_of_bias(question, data_dir)
-        schema = schemas.ROB_RECONCILIATION
-    items = compared[compared["open"]].copy()
-    items["consensus"], items["resolved_by"], items["reason"] = "", "", ""
-    return items.reindex(columns=list(schema.names)).fillna("")
+GRADE_ITEMS = ("design", "studies", "risk_of_bias", "inconsistency", "indirectness", "imprecision",
+               "publication_bias", "upgrade_levels")
+GRADE_DOMAINS = GRADE_ITEMS[2:7]
+OUTCOME = "(outcome)"  # the "domain" of an outcome that only one reviewer judged
 
 
-def _fmt(value) -> str:
-    return "-" if value is None or (isinstance(value, float) and pd.isna(value)) else f"{value:.2f}"
+def compare_grade(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
+    """Every GRADE item of every outcome judged by both reviewers (design, the studies as a set,
+    the five domains, upgrade levels with empty = 0), plus ``(outcome)`` rows for an outcome only
+    one reviewer listed: outcome, domain, reviewer_a, value_a, reviewer_b, value_b, status, open,
+    consensus, resolved_by, reason. Empty without a second reviewer's GRADE table."""
+    columns = ["outcome", "domain", "reviewer_a", "value_a", "reviewer_b", "value_b", "status", "open",
+               "consensus", "resolved_by", "reason"]
+    second = _optional(question, "grade_independent", data_dir)
+    first_path = _root(data_dir) / schemas.question_folder(question) / "grade.csv"
+    if second is None or not first_path.exists():
+        return pd.DataFrame(columns=columns)
+    first = pd.read_csv(first_path, dtype=str, keep_default_na=False).set_index("outcome")
+    decided = _reconciled(_optional(question, "grade_reconciliation", data_dir), ["outcome", "domain"])
+    reviewer_b = str(second["reviewer"].iloc[0]) if len(second) else ""
+    second = second.set_index("outcome")
+
+    def norm(item: str, value: str) -> str:
+        if item == "studies":
+            return " ".join(sorted(value.split()))
+        return (value or "0") if item == "upgrade_levels" else value
+
+    records = []
+
+    def add(outcome, item, a_now, b):
+        decision = decided.get((outcome, item))
+        a = a_now if decision is None else str(decision["value_a"])
+        if a == b == "":
+            return  # nothing judged (an outcome no study informs)
+        status = "agree" if a == b else "disagree"
+        is_open = status == "disagree" and (decision is None or str(decision["value_b"]) != b
+                                            or str(decision["consensus"]) != a_now)
+        records.append({"outcome": outcome, "domain": item, "reviewer_a": FIRST_REVIEWER, "value_a": a,
+                        "reviewer_b": reviewer_b, "value_b": b, "status": status, "open": is_open,
+                        "consensus": "" if decision is None else str(decision["consensus"]),
+                        "resolved_by": "" if decision is None else str(decision["resolved_by"]),
+                        "reason": "" if decision is None else str(decision["reason"])})
+
+    for outcome in list(first.index) + [o for o in second.index if o not in first.index]:
+        if outcome not in second.index or outcome not in first.index:
+            add(outcome, OUTCOME, "listed" if outcome in first.index else "",
+                "listed" if outcome in second.index else "")
+            continue
+        for item in GRADE_ITEMS:
+            add(outcome, item, norm(item, str(first.at[outcome, item])), norm(item, str(second.at[outcome, item])))
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
-def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--question", required=True, help="q1 or q2 (or the folder name)")
-    parser.add_argument("--table", choices=("extraction", "risk_of_bias"), default="extraction")
-    parser.add_argument("--out", help="write the open disagreements to this CSV (fill consensus, "
-                                      "resolved_by, reason; then --append it)")
-    parser.add_argument("--append", help="store a filled reconciliation form")
+@dataclass(frozen=True)
+class GradeAgreement:
+    """Agreement of the two GRADE assessments: Cohen's kappa over the five domain judgements of
+    the outcomes both judged with studies (``domains``), percentage agreement over every item
+    (``items``: compared, agree, share) and every disagreement with its consensus."""
+
+    question: str
+    domains: KappaResult
+    items: tuple[int, int, float | None]
+    disagreements: pd.DataFrame
 
 
-def run_reconcile(args: argparse.Namespace) -> int:
-    from .review_forms import FormError, append_form
-    from .validate import DataError
-
-    target = "reconciliation" if args.table == "extraction" else "risk_of_bias_reconciliation"
-    try:
-        if args.append:
-            stored = append_form(args.append, args.question, target)
-            print(f"{stored} consensus row(s) appended to "
-                  f"data/{schemas.question_folder(args.question)}/{target}.csv")
-            return 0
-        if args.table == "extraction":
-            result = extraction_agreement(args.question)
-            lines = [f"{s.study_id}: {s.status} ({s.agree}/{s.compared} fields agree, {s.not_read} not read "
-                     f"by the second reviewer, {s.disagreements} disagreement(s), {s.open} open)"
-                     for s in result.by_study.itertuples()]
-            kappa = result.categories
-            lines.append(f"numbers agreeing within printed precision: {result.numbers[1]}/{result.numbers[0]}; "
-                         f"categorical fields: kappa {_fmt(kappa.kappa)} (95% CI {_fmt(kappa.ci_low)} to "
-                         f"{_fmt(kappa.ci_high)}, n = {kappa.n})")
-            disagreements = result.disagreements
-            label = lambda d: f"{d.study_id} {d.extraction_id or d.row_key} {d.field}"
-        else:
-            result = risk_of_bias_agreement(args.question)
-            lines = [f"{tool}: kappa {_fmt(k.kappa)} (95% CI {_fmt(k.ci_low)} to {_fmt(k.ci_high)}, "
-                     f"n = {k.n} domain judgements)" for tool, k in result.by_tool.items()]
-            disagreements = result.disagreements
-            label = lambda d: f"{d.study_id} {d.domain}"
-        for line in lines:
-            print(line)
-        for d in disagreements.itertuples():
-            state = "OPEN" if d.open else f"consensus {d.consensus!r} by {d.resolved_by}: {d.reason}"
-            print(f"  {label(d)}: {d.reviewer_a} {d.value_a!r} / {d.reviewer_b} {d.value_b!r} -> {state}")
-        if args.out:
-            form = open_items_form(args.question, args.table)
-            rec_write(Path(args.out), form)
-            print(f"{len(form)} open disagreement(s) written to {args.out}")
-    except FormError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print("nothing was written.", file=sys.stderr)
-        return 1
-    except (DataError, ValueError, KeyError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def rec_write(path: Path, frame: pd.DataFrame) -> None:
-    from .records import write_atomic
-
-    write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+def grade_agreement(question: str, data_dir: Path | str | None = None) -> GradeAgreement:
+    compared = compare_grade(question, data_dir)
+    judged = compared[compared["domain"].isin(GRADE_DOMAINS)
+                      & ((compared["value_a"] != "") | (compared["value_b"] != ""))]
+    return GradeAgreement(schemas.question_folder(question),
+                          cohen_kappa_ci(list(judged["value_a"]), list(judged["value_b"])),
+                          _percent(compared[compared["domain"] != OUTCOME]),
+                          compared[compared["status"] == "disagree"].reset_index(drop=True))

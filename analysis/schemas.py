@@ -692,17 +692,49 @@ SCREENING_SAMPLE = TableSchema("screening_sample", "screening_sample.csv", (
     Column("population", "int", required=True, low=1),
 ), key=("record_id",))
 
+_GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+_GRADE_LEVELS = ("not serious", "serious", "very serious")
+
+
+def _grade_judged_rule(row: dict[str, str]) -> list[RowIssue]:
+    """An outcome with studies needs every domain judged with its reason; one without, none."""
+    if row.get("studies", ""):
+        return [RowIssue(name, "required when studies inform the outcome")
+                for domain in _GRADE_DOMAINS for name in (domain, f"{domain}_reason") if row.get(name, "") == ""]
+    return [RowIssue(domain, "must be empty when no study informs the outcome")
+            for domain in _GRADE_DOMAINS if row.get(domain, "")]
+
+
+GRADE_INDEPENDENT = TableSchema("grade_independent", "grade_independent.csv", (
+    Column("outcome", required=True),
+    Column("design", required=True, allowed=("randomised trials", "observational studies")),
+    Column("studies", "ids"),
+    *(column for domain in _GRADE_DOMAINS
+      for column in (Column(domain, allowed=_GRADE_LEVELS), Column(f"{domain}_reason"))),
+    Column("upgrade_levels", allowed=("0", "1", "2")),
+    Column("upgrade_reason"),
+    Column("comments"),
+    Column("reviewer", "id", required=True, pattern=REVIEWER_ID),
+), key=("outcome", "reviewer"), row_rules=(_grade_judged_rule,))
+
+GRADE_RECONCILIATION = TableSchema("grade_reconciliation", "grade_reconciliation.csv", (
+    Column("outcome", required=True),
+    Column("domain", required=True),
+    *_RECONCILIATION_COMMON,
+), key=("outcome", "domain"), row_rules=(_reconciled_rule,))
+
 # Checked only where the file exists.
 OPTIONAL_TABLES: tuple[str, ...] = ("extraction_independent", "extraction_links", "reconciliation",
                                     "risk_of_bias_independent", "risk_of_bias_reconciliation",
-                                    "screening_sample")
+                                    "grade_independent", "grade_reconciliation", "screening_sample")
 
 
 def optional_schema(question: str, table: str) -> TableSchema:
     """The schema of a table of the second review (see OPTIONAL_TABLES)."""
     fixed = {"extraction_links": EXTRACTION_LINKS, "reconciliation": RECONCILIATION,
              "risk_of_bias_independent": ROB_INDEPENDENT,
-             "risk_of_bias_reconciliation": ROB_RECONCILIATION, "screening_sample": SCREENING_SAMPLE}
+             "risk_of_bias_reconciliation": ROB_RECONCILIATION, "screening_sample": SCREENING_SAMPLE,
+             "grade_independent": GRADE_INDEPENDENT, "grade_reconciliation": GRADE_RECONCILIATION}
     if table == "extraction_independent":
         return _extraction_independent(question)
     if table in fixed:

@@ -232,3 +232,16 @@ def test_reconciliation_that_no_longer_applies_reopens(data_copy):
     path.write_text(text.replace(",R0015,10.2196/jmir.4254,", ",R0015,,", 1), encoding="utf-8")
     status = reconcile.study_status("q1").set_index("study_id")
     assert status.loc["Younes2015", "status"] == "open disagreements"
+
+
+def test_changed_grade_judgement_opens_a_disagreement(data_copy, capsys):
+    path = data_copy / "q2_interventions" / "grade_independent.csv"
+    text = path.read_text(encoding="utf-8")
+    old = "Christensen2006 Kravitz2013 Shafran2019,serious,"
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, "Christensen2006 Kravitz2013 Shafran2019,very serious,"), encoding="utf-8")
+    result = reconcile.grade_agreement("q2")
+    opened = result.disagreements[result.disagreements["open"]]
+    assert opened[["domain", "value_a", "value_b"]].values.tolist() == [["risk_of_bias", "serious", "very serious"]]
+    assert main(["reconcile", "--question", "q2", "--table", "grade"]) == 0
+    assert "risk_of_bias: reviewer_2 'serious' / reviewer_3 'very serious' -> OPEN" in capsys.readouterr().out
