@@ -16,7 +16,7 @@ from . import reconcile, schemas, screening
 from .agreement import KappaResult, cohen_kappa_ci
 from .paths import data_dir as default_data_dir
 
-__all__ = ["ScreeningAgreement", "screening_agreement", "agreement_table"]
+__all__ = ["ScreeningAgreement", "screening_agreement", "agreement_table", "disagreement_list"]
 
 
 @dataclass(frozen=True)
@@ -123,3 +123,33 @@ def agreement_table(question: str, data_dir: Path | str | None = None) -> pd.Dat
         kappa_row("GRADE: domain judgements", grade.domains, len(domains), int(domains["open"].sum()))
     return pd.DataFrame(rows, columns=["what", "items", "agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
                                        "disagreements", "open", "note"]).fillna({"note": ""})
+
+
+def disagreement_list(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
+    """Every disagreement between the two reviewers, screening to GRADE, and how it was resolved:
+    stage, item, first (the first reviewer's value), second, consensus (may be empty: "not
+    recorded" is a possible consensus for a number), resolved_by, why, open (no consensus that
+    still applies)."""
+    rows = []
+    sample = screening_agreement(question, data_dir)
+    if sample is not None:
+        first, second = sample.reviewers
+        for d in sample.disagreements.itertuples(index=False):
+            note = str(d.note)
+            resolver = note.split(" ", 4)[3] if note.startswith("consensus resolved by ") else ""
+            rows.append({"stage": "screening", "item": f"{d.record_id} {d.title}", "first": getattr(d, first),
+                         "second": getattr(d, second), "consensus": d.consensus, "resolved_by": resolver,
+                         "why": note, "open": d.consensus == ""})
+    for d in reconcile.extraction_agreement(question, data_dir).disagreements.itertuples(index=False):
+        rows.append({"stage": "extraction", "item": f"{d.study_id} {d.extraction_id or d.row_key} {d.field}",
+                     "first": d.value_a, "second": d.value_b, "consensus": d.consensus,
+                     "resolved_by": d.resolved_by, "why": d.reason, "open": bool(d.open)})
+    for d in reconcile.risk_of_bias_agreement(question, data_dir).disagreements.itertuples(index=False):
+        rows.append({"stage": "risk of bias", "item": f"{d.study_id} {d.domain}", "first": d.value_a,
+                     "second": d.value_b, "consensus": d.consensus, "resolved_by": d.resolved_by, "why": d.reason,
+                     "open": bool(d.open)})
+    for d in reconcile.grade_agreement(question, data_dir).disagreements.itertuples(index=False):
+        rows.append({"stage": "GRADE", "item": f"{d.outcome}: {d.domain}", "first": d.value_a,
+                     "second": d.value_b, "consensus": d.consensus, "resolved_by": d.resolved_by, "why": d.reason,
+                     "open": bool(d.open)})
+    return pd.DataFrame(rows, columns=["stage", "item", "first", "second", "consensus", "resolved_by", "why", "open"])

@@ -245,3 +245,13 @@ def test_changed_grade_judgement_opens_a_disagreement(data_copy, capsys):
     assert opened[["domain", "value_a", "value_b"]].values.tolist() == [["risk_of_bias", "serious", "very serious"]]
     assert main(["reconcile", "--question", "q2", "--table", "grade"]) == 0
     assert "risk_of_bias: reviewer_2 'serious' / reviewer_3 'very serious' -> OPEN" in capsys.readouterr().out
+
+
+def test_disagreement_list_names_every_resolved_disagreement():
+    for question in ("q1", "q2"):
+        listed = agreement_report.disagreement_list(question)
+        table = agreement_report.agreement_table(question)
+        assert not listed["open"].any()
+        assert (listed["resolved_by"] != "").all() and (listed["why"] != "").all()
+        counted = table.loc[table["what"].str.startswith(("screening", "extraction", "risk of bias")), "disagreements"]
+        assert len(listed[listed["stage"] != "GRADE"]) == int(counted.sum())
