@@ -8,7 +8,8 @@ never showing a decision.
 
 ``python -m analysis form --question q1 --table extraction --reviewer reviewer_3 --out f.csv``
 writes a form; ``--append f.csv`` stores a filled one (checked first; nothing is written when a
-row is wrong). Screening forms are stored with ``python -m analysis screen``.
+row is wrong). A filled screening form is stored with the same ``--seed`` and ``--fraction``: its
+decisions go to ``screening.csv`` and the sample's ids to ``screening_sample.csv``.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from .paths import data_dir as default_data_dir
 from .validate import _Table, check_table, load
 
 __all__ = ["extraction_form", "risk_of_bias_form", "draw_screening_sample", "screening_form",
-           "append_form", "FormError"]
+           "append_form", "store_screening_sample", "FormError"]
 
 _HINTS = ("label", "doi_to_reopen", "record_url")
 
@@ -143,6 +144,44 @@ def append_form(path: Path | str, question: str, table: str,
     return len(rows)
 
 
+def store_screening_sample(path: Path | str, question: str, fraction: float, seed: int,
+                           data_dir: Path | str | None = None) -> int:
+    """Store a filled screening form of the seeded sample: its decisions go to ``screening.csv``
+    (through :func:`analysis.screening.append_decisions`) and the sample (ids, reviewer, seed,
+    fraction, population) to ``screening_sample.csv``. The form must hold a decision on every
+    record of the sample the seed draws, and nothing else. Returns the number of decisions."""
+    folder = schemas.question_folder(question)
+    path = Path(path)
+    try:
+        form = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise FormError([f"{path}: not a readable CSV file ({error})"]) from None
+    if not {"record_id", "reviewer", "stage", "decision"} <= set(form.columns):
+        raise FormError([f"{path}: not a screening form (columns {', '.join(screening.SCREENING_COLUMNS)})"])
+    sample = draw_screening_sample(folder, fraction, seed)
+    decided = form.loc[form["decision"].str.strip() != "", "record_id"].tolist()
+    problems = []
+    if sorted(decided) != sample:
+        problems.append(f"{path}: the decisions cover {len(decided)} record(s); the sample of seed {seed} "
+                        f"and fraction {fraction} has {len(sample)}, and every one needs a decision")
+    reviewers = set(form["reviewer"])
+    if len(reviewers) != 1 or not schemas.re.fullmatch(schemas.REVIEWER_ID, next(iter(reviewers))):
+        problems.append(f"{path}: one reviewer_<number> must decide the whole sample (found {sorted(reviewers)})")
+    if problems:
+        raise FormError(problems)
+    try:
+        stored = screening.append_decisions(path, folder)
+    except screening.ScreeningError as error:
+        raise FormError(error.problems) from None
+    table = screening.unique_records(folder)
+    population = int((table["record_id"] == table["first_record_id"]).sum())
+    target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schemas.SCREENING_SAMPLE.file
+    rows = [{"record_id": r, "reviewer": next(iter(reviewers)), "stage": str(form["stage"].iloc[0]),
+             "seed": str(seed), "fraction": str(fraction), "population": str(population)} for r in sample]
+    rec.append_csv_rows(target, rows, list(schemas.SCREENING_SAMPLE.names))
+    return stored
+
+
 # ----------------------------------------------------------------------------- command line
 
 def add_form_arguments(parser: argparse.ArgumentParser) -> None:
@@ -150,7 +189,7 @@ def add_form_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", required=True, choices=("extraction", "risk_of_bias", "screening"))
     parser.add_argument("--reviewer", help="the second reviewer's id, reviewer_<n> (for a new form)")
     parser.add_argument("--out", help="write the blank form to this CSV file")
-    parser.add_argument("--append", help="store this filled form (extraction or risk_of_bias)")
+    parser.add_argument("--append", help="store this filled form")
     parser.add_argument("--fraction", type=float, default=0.2, help="screening sample fraction (0.2)")
     parser.add_argument("--seed", type=int, help="screening sample seed (required for --table screening)")
 
@@ -158,9 +197,14 @@ def add_form_arguments(parser: argparse.ArgumentParser) -> None:
 def run_form(args: argparse.Namespace) -> int:
     table = {"extraction": "extraction_independent", "risk_of_bias": "risk_of_bias_independent"}.get(args.table)
     try:
+        if args.append and table is None:
+            if args.seed is None:
+                raise FormError(["--seed (and --fraction) of the sample are required to store it"])
+            stored = store_screening_sample(args.append, args.question, args.fraction, args.seed)
+            print(f"{stored} decision(s) appended to screening.csv and the sample recorded in "
+                  f"data/{schemas.question_folder(args.question)}/screening_sample.csv")
+            return 0
         if args.append:
-            if table is None:
-                raise FormError(["screening forms are stored with `python -m analysis screen`"])
             stored = append_form(args.append, args.question, table)
             print(f"{stored} row(s) appended to data/{schemas.question_folder(args.question)}/{table}.csv")
             return 0

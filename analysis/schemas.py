@@ -684,13 +684,13 @@ ROB_RECONCILIATION = TableSchema("risk_of_bias_reconciliation", "risk_of_bias_re
 ), key=("study_id", "tool", "domain"), row_rules=(_reconciled_rule,))
 
 SCREENING_SAMPLE = TableSchema("screening_sample", "screening_sample.csv", (
-    Column("record_id", "id", required=True, unique=True, pattern=RECORD_ID),
+    Column("record_id", "id", required=True, pattern=RECORD_ID),
     Column("reviewer", "id", required=True, pattern=REVIEWER_ID),
     Column("stage", required=True, allowed=("title_abstract", "full_text")),
     Column("seed", "int", required=True, low=0),
     Column("fraction", "number", required=True, low=0, high=1, low_open=True),
     Column("population", "int", required=True, low=1),
-), key=("record_id",))
+), key=("record_id", "reviewer", "stage"))
 
 _GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
 _GRADE_LEVELS = ("not serious", "serious", "very serious")

@@ -255,3 +255,24 @@ def test_disagreement_list_names_every_resolved_disagreement():
         assert (listed["resolved_by"] != "").all() and (listed["why"] != "").all()
         counted = table.loc[table["what"].str.startswith(("screening", "extraction", "risk of bias")), "disagreements"]
         assert len(listed[listed["stage"] != "GRADE"]) == int(counted.sum())
+
+
+def test_screening_sample_form_round_trip(data_copy, tmp_path, capsys):
+    out = tmp_path / "sample.csv"
+    assert main(["form", "--question", "q2", "--table", "screening", "--reviewer", "reviewer_4",
+                 "--seed", "11", "--fraction", "0.05", "--out", str(out)]) == 0
+    form = pd.read_csv(out, dtype=str, keep_default_na=False)
+    form.loc[form.index[:-1], "decision"] = "include"
+    form.to_csv(out, index=False)
+    before = (data_copy / "q2_interventions" / "screening.csv").read_bytes()
+    assert main(["form", "--question", "q2", "--table", "screening", "--seed", "11", "--fraction", "0.05",
+                 "--append", str(out)]) == 1
+    assert "every one needs a decision" in capsys.readouterr().err
+    assert (data_copy / "q2_interventions" / "screening.csv").read_bytes() == before
+    form["decision"] = "include"
+    form.to_csv(out, index=False)
+    assert main(["form", "--question", "q2", "--table", "screening", "--seed", "11", "--fraction", "0.05",
+                 "--append", str(out)]) == 0
+    stored = pd.read_csv(data_copy / "q2_interventions" / "screening_sample.csv", dtype=str)
+    assert sorted(stored.loc[stored["reviewer"] == "reviewer_4", "record_id"]) == sorted(form["record_id"])
+    assert validate.check_all() == []
