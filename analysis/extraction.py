@@ -388,4 +388,6 @@ def effect_sizes(question: str, scenario: str = "primary",
     # participants stay plain ints (or None where not printed), never a float NaN
     frame["n"] = pd.Series([record["n"] for record in records], dtype=object, index=frame.index)
     order = frame.sort_values(["outcome", "year", "study_id"], kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
+    # a study whose two extractions still disagree is pooled with the flag stated (analysis.reconcile)
+    from .reconcile import add_pooling_flags
+    return add_pooling_flags(frame.loc[order].reset_index(drop=True), question, data_dir)

@@ -178,20 +178,29 @@ def conflicts(screening: pd.DataFrame, stage: str | None = None) -> pd.DataFrame
     return pd.concat(frames, ignore_index=True).fillna("")
 
 
-def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] | None = None) -> dict:
-    """Cohen's kappa of two reviewers' decisions at a stage, over the records both decided.
+def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] | None = None,
+                records: "set[str] | None" = None) -> dict:
+    """Cohen's kappa of two reviewers' decisions at a stage, over the records both decided, with
+    its 95% confidence interval.
 
     kappa = (p_o - p_e) / (1 - p_e), with p_o the observed agreement and p_e the agreement
     expected from each reviewer's marginal proportions (Cohen 1960, Educ Psychol Meas 20:37-46,
-    eq. 1). Categories are the decisions (include / exclude / awaiting_full_text).
+    eq. 1). Categories are the decisions (include / exclude / awaiting_full_text). The CI uses the
+    large-sample standard error of Fleiss, Cohen & Everitt 1969 (:mod:`analysis.agreement`).
+    ``records``: only these records (e.g. the seeded sample a second reviewer screened).
 
-    Returns ``{"stage", "reviewers", "n_records", "agreement", "kappa", "note"}``; with fewer than
-    two reviewers (other than ``consensus``) kappa is None and the note says so; it is never
-    computed against an invented second reviewer.
+    Returns ``{"stage", "reviewers", "n_records", "agreement", "kappa", "se", "ci_low", "ci_high",
+    "note"}``; with fewer than two reviewers (other than ``consensus``) kappa is None and the note
+    says so; it is never computed against an invented second reviewer.
     """
+    from analysis.agreement import cohen_kappa_ci
+
     at_stage = screening[(screening["stage"] == stage) & (screening["reviewer"] != CONSENSUS)]
+    if records is not None:
+        at_stage = at_stage[at_stage["record_id"].isin(records)]
     names = sorted(at_stage["reviewer"].unique())
-    result = {"stage": stage, "reviewers": names, "n_records": 0, "agreement": None, "kappa": None, "note": ""}
+    result = {"stage": stage, "reviewers": names, "n_records": 0, "agreement": None, "kappa": None,
+              "se": None, "ci_low": None, "ci_high": None, "note": ""}
     if reviewers is None:
         if len(names) < 2:
             result["note"] = (f"only one reviewer ({names[0]}) screened at this stage: no agreement to measure"
@@ -208,14 +217,12 @@ def cohen_kappa(screening: pd.DataFrame, stage: str, reviewers: tuple[str, str] 
     if both.empty:
         result["note"] = "the two reviewers decided no record in common"
         return result
-    observed = float((both["a"] == both["b"]).mean())
-    categories = sorted(set(both["a"]) | set(both["b"]))
-    expected = float(sum((both["a"] == c).mean() * (both["b"] == c).mean() for c in categories))
-    result["agreement"] = observed
-    if expected == 1.0:
+    kappa = cohen_kappa_ci(list(both["a"]), list(both["b"]))
+    result["agreement"] = kappa.agreement
+    if kappa.kappa is None:
         result["note"] = "both reviewers used a single identical category: kappa undefined"
         return result
-    result["kappa"] = (observed - expected) / (1.0 - expected)
+    result.update(kappa=kappa.kappa, se=kappa.se, ci_low=kappa.ci_low, ci_high=kappa.ci_high)
     return result
 
 
@@ -234,7 +241,8 @@ def screening_summary(question: str) -> dict:
             "decisions": int((screening["stage"] == stage).sum()),
             "final": {str(k): int(v) for k, v in final["decision"].value_counts().items()},
             "conflicts": int((final["decision"] == "conflict").sum()),
-            "kappa": kappa["kappa"], "kappa_records": kappa["n_records"], "kappa_note": kappa["note"],
+            "kappa": kappa["kappa"], "kappa_ci": (kappa["ci_low"], kappa["ci_high"]),
+            "kappa_records": kappa["n_records"], "kappa_note": kappa["note"],
             "queue": int(len(screening_queue(question, stage))),
         }
     return summary

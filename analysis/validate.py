@@ -638,7 +638,49 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
             problems += _external_problems(folder, root)
             problems += _appraisal_problems(folder, root, tables["studies"])
         problems += _search_problems(folder, root, tables["searches"])
+        problems += _two_reviewer_problems(folder, root, tables,
+                                           {(p.file, p.column) for p in problems})
     problems += _archive_problems(root)
+    return problems
+
+
+def _two_reviewer_problems(folder: str, root: Path, tables: dict[str, _Table],
+                           reported: set[tuple[str, str | None]]) -> list[Problem]:
+    """The tables of the second, independent review, where present: each on its own, then the
+    study, extraction and record ids they name."""
+    problems: list[Problem] = []
+    found: dict[str, _Table] = {}
+    for table in schemas.OPTIONAL_TABLES:
+        schema, path, relative = _locate(folder, table, root)
+        if not path.exists():
+            continue
+        read, reading = _read(path, relative, schema)
+        problems += reading + check_table(read)
+        if read.readable:
+            found[table] = read
+    def ids(table: _Table, column: str) -> set[str] | None:
+        # a table whose own ids are broken is reported there, not again through these links
+        broken = (table.file, column) in reported
+        return _values(table, column) if table.readable and not broken else None
+
+    studies, extraction_ids = ids(tables["studies"], "study_id"), ids(tables["extraction"], "extraction_id")
+    for name, table in found.items():
+        for row_number, row in table.rows:
+            if studies is not None and "study_id" in row and row["study_id"] not in studies:
+                problems.append(Problem(table.file, row_number, "study_id",
+                                        f"study {row['study_id']} is not in studies.csv"))
+            wanted = row.get("extraction_id", "")
+            if extraction_ids is not None and wanted and wanted not in extraction_ids:
+                problems.append(Problem(table.file, row_number, "extraction_id",
+                                        f"{wanted} is not an extraction_id of extraction.csv"))
+    sample = found.get("screening_sample")
+    if sample is not None and tables["screening"].readable:
+        decided = {(row["record_id"], row["reviewer"], row["stage"]) for _, row in tables["screening"].rows}
+        for row_number, row in sample.rows:
+            if (row["record_id"], row["reviewer"], row["stage"]) not in decided:
+                problems.append(Problem(sample.file, row_number, "record_id",
+                                        f"{row['reviewer']} has no {row['stage']} decision on "
+                                        f"{row['record_id']} in screening.csv"))
     return problems
 
 

@@ -53,8 +53,10 @@ def test_first_round_decisions_in_long_form():
 
 def test_wide_first_round_shape_is_read_the_same(data_copy):
     """The first round arrived as one row per record (decision include/exclude, reason). Written
-    back in that shape, it must read into the same long table."""
+    back in that shape, it must read into the same long table (the first reviewer's rows: the
+    wide shape holds one reviewer)."""
     long = scr.read_screening("q1_webhelp")
+    long = long[long["reviewer"] == scr.FIRST_ROUND_REVIEWER]
     last = long.drop_duplicates("record_id", keep="last")
     wide = pd.DataFrame({"record_id": last["record_id"],
                          "decision": last["decision"].replace({"awaiting_full_text": "exclude"}),
@@ -111,9 +113,33 @@ def test_cohen_kappa_matches_statsmodels_with_three_categories():
 
 
 def test_single_reviewer_has_no_kappa():
-    result = scr.cohen_kappa(scr.read_screening("q1_webhelp"), "title_abstract")
-    assert result["kappa"] is None and result["n_records"] == 0
+    screening = scr.read_screening("q1_webhelp")
+    first_round = screening[screening["reviewer"] == scr.FIRST_ROUND_REVIEWER]
+    result = scr.cohen_kappa(first_round, "title_abstract")
+    assert result["kappa"] is None and result["n_records"] == 0 and result["ci_low"] is None
     assert result["note"] == "only one reviewer (reviewer_2) screened at this stage: no agreement to measure"
+
+
+def test_kappa_ci_matches_published_example():
+    """statpsych (Bonett), ci.kappa documentation: f00 = 31, f01 = 12, f10 = 4, f11 = 58 gives
+    Cohen's kappa 0.6756757, SE 0.07344761, 95% CI 0.5317210 to 0.8196303 (Fleiss, Levin & Paik
+    2003). Reviewer A = x, reviewer B = y."""
+    a = ["exclude"] * 31 + ["include"] * 12 + ["exclude"] * 4 + ["include"] * 58
+    b = ["exclude"] * 31 + ["exclude"] * 12 + ["include"] * 4 + ["include"] * 58
+    result = scr.cohen_kappa(_two_reviewers(a, b), "title_abstract")
+    assert result["kappa"] == pytest.approx(0.6756757, abs=5e-8)
+    assert result["se"] == pytest.approx(0.07344761, abs=5e-9)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((0.5317210, 0.8196303), abs=5e-8)
+
+
+def test_second_reviewer_sample_kappa_is_over_the_sample():
+    """The second reviewer screened a seeded sample; kappa covers exactly those records."""
+    for question in ("q1_webhelp", "q2_interventions"):
+        screening = scr.read_screening(question)
+        sample = set(pd.read_csv(REPO / "data" / question / "screening_sample.csv", dtype=str)["record_id"])
+        result = scr.cohen_kappa(screening, "title_abstract", records=sample)
+        assert result["n_records"] == len(sample)
+        assert -1 <= result["ci_low"] <= result["kappa"] <= result["ci_high"] <= 1
 
 
 def test_conflicts_and_consensus():

@@ -287,6 +287,11 @@ def test_every_schema_column_is_in_the_codebook():
             schema = schemas.schema_for(question, table)
             assert f"`{schema.file}`" in codebook, schema.file
             missing += [f"{schema.file}:{c}" for c in schema.names if f"`{c}`" not in codebook]
+        if question is not None:
+            for table in schemas.OPTIONAL_TABLES:
+                schema = schemas.schema_for(question, table)
+                assert f"`{schema.file}`" in codebook, schema.file
+                missing += [f"{schema.file}:{c}" for c in schema.names if f"`{c}`" not in codebook]
     assert missing == []
 
 
