@@ -508,6 +508,10 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
         problems += table_problems
         if not table_problems:
             global_tables[table] = read
+    if "living_mode" in global_tables:
+        from .living import living_mode_problems  # sources named must be in the search logs
+
+        problems += [Problem(*found) for found in living_mode_problems(root)]
     for folder in schemas.QUESTIONS.values():
         tables: dict[str, _Table] = {}
         for table in schemas.TABLES:
