@@ -399,6 +399,12 @@ class ReleasePlan:
     results: pd.DataFrame
     changes: list[str] = field(default_factory=list)
     previous: str | None = None
+    # outcomes ("q1/depression_webhelp") whose reader-level conclusion changed
+    conclusions_changed: list[str] = field(default_factory=list)
+    # "next search due" / "search overdue" lines from the living-mode parameters
+    flags: list[str] = field(default_factory=list)
+    # every other file the release writes (sidecar tables, archive, citation metadata): bytes
+    files: dict[Path, bytes] = field(default_factory=dict)
 
 
 def _check_text(summary: str) -> str:
@@ -444,21 +450,35 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
     n_records, n_included = _count_records(root)
     if results is None:
         results = synthesis.results_table(scenarios=True)
+    from . import conclusions as reader_conclusions
+    from . import living, release_files
+
+    current_conclusions = reader_conclusions.conclusions(results)
     if last is None:
         inferred, reason, changes = "major", "first release of the review", []
+        conclusions_changed = reader_conclusions.conclusion_changes(current_conclusions, None)
     else:
         changes = changed_numbers(results, read_results(last["version"]))
-        if n_search_runs > int(last["n_search_runs"]):
-            inferred = "major"
-            reason = (f"{n_search_runs - int(last['n_search_runs'])} new search run(s) since "
-                      f"{last['version']}")
+        conclusions_changed = reader_conclusions.conclusion_changes(
+            current_conclusions, reader_conclusions.stored_conclusions(last["version"]))
+        new_runs = n_search_runs - int(last["n_search_runs"])
+        inferred = reader_conclusions.release_kind(bool(conclusions_changed), new_runs,
+                                                   bool(changes))
+        reasons = []
+        if new_runs > 0:
+            reasons.append(f"{new_runs} new search run(s) since {last['version']}")
+        if conclusions_changed:
+            reasons.append(f"the conclusion changed for {', '.join(conclusions_changed)}")
         elif changes:
-            inferred = "minor"
-            reason = f"{len(changes)} pooled number(s) changed since {last['version']}"
+            reasons.append(f"{len(changes)} pooled number(s) changed since {last['version']}, "
+                           f"no conclusion changed")
         else:
-            inferred = "patch"
-            reason = f"no pooled number changed since {last['version']}" + (
-                "" if fingerprint != last["data_fingerprint"] else " (data unchanged)")
+            reasons.append(f"no pooled number changed since {last['version']}" + (
+                "" if fingerprint != last["data_fingerprint"] else " (data unchanged)"))
+        reason = "; ".join(reasons)
+    flags = living.search_flags(as_of=date)
+    if flags:
+        reason += "; " + "; ".join(flags)
     if kind is not None and kind not in KINDS:
         raise ReleaseError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     chosen = kind or inferred
@@ -467,11 +487,14 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
         chosen = "major"
     if chosen != inferred:
         reason += f"; kind set to {chosen} by --kind (inferred: {inferred})"
+    files = release_files.release_files(version, date, results, current_conclusions,
+                                        conclusions_changed, set(log["version"]))
     return ReleasePlan(version=version, date=date, kind=chosen, inferred_kind=inferred,
                        reason=reason, summary=summary, fingerprint=fingerprint,
                        n_search_runs=n_search_runs, n_records=n_records,
                        n_included=n_included, results=results, changes=changes,
-                       previous=last["version"] if last else None)
+                       previous=last["version"] if last else None,
+                       conclusions_changed=conclusions_changed, flags=flags, files=files)
 
 
 def write_release(plan: ReleasePlan) -> None:
@@ -502,6 +525,8 @@ def write_release(plan: ReleasePlan) -> None:
     log_row = _lines([[plan.version, plan.date, plan.kind, plan.summary, plan.fingerprint,
                        plan.n_search_runs, plan.n_records, plan.n_included,
                        _sha256(new_rows), _sha256(old_log)]])
+    for path, data in plan.files.items():  # sidecars first: the log row is written last
+        _atomic_write(path, data)
     _atomic_write(results_path, old_results + new_rows)
     _atomic_write(log_path, old_log + log_row)
 
