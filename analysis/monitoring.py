@@ -230,7 +230,7 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
     """Per monitored outcome and release: z, information fraction, boundary, crossed.
 
     Columns: question, outcome, outcome_label, version, k, z, information, required_information,
-    diversity, fraction, boundary, crossed, label. The required information size uses the
+    diversity, fraction, boundary, crossed, reading (in words), label. The required information size uses the
     diversity of the latest look; looks whose outcome was not pooled are left out; an outcome
     without an anticipated effect in ``monitoring_plan.csv`` has one row with the reason in
     ``label``. With ``include_data`` the current, unreleased data are a last look "data".
@@ -246,7 +246,7 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
         order.append("data")
     plan = {(row["question"], row["outcome"]): row for row in _plan().to_dict("records")}
     columns = ["question", "outcome", "outcome_label", "version", "k", "z", "information",
-               "required_information", "diversity", "fraction", "boundary", "crossed", "label"]
+               "required_information", "diversity", "fraction", "boundary", "crossed", "reading", "label"]
     records = []
     for spec in synthesis.ANALYSES:
         row = plan.get((spec.question, spec.outcome))
@@ -285,8 +285,19 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
                             "z": z, "information": float(look["information_fixed"]),
                             "required_information": required, "diversity": diversity,
                             "fraction": fraction, "boundary": bound,
-                            "crossed": bool(abs(z) >= bound), "label": MONITORING_LABEL})
+                            "crossed": bool(abs(z) >= bound),
+                            "reading": _reading(abs(z) >= bound, fraction),
+                            "label": MONITORING_LABEL})
     return synthesis.object_frame(records, columns)
+
+
+def _reading(crossed: bool, fraction: float) -> str:
+    if crossed:
+        return "the boundary is crossed"
+    if fraction >= 1.0:
+        return "the required information is reached without crossing the boundary"
+    return (f"the boundary is not crossed; {fraction:.0%} of the required information "
+            f"has accrued")
 
 
 def _nan(value) -> bool:
@@ -314,14 +325,21 @@ def plot_monitoring(question: str, outcome: str, ax=None, table: pd.DataFrame | 
         ax.set_axis_off()
         return figure
     alpha = float(_plan().set_index(["question", "outcome"]).loc[(question, outcome), "alpha"])
-    grid = np.linspace(0.05, 1.0, 60)
-    curve = [min(value, 8.0) for value in obf_boundaries(grid, alpha)]
-    ax.plot(grid, curve, color="0.3", lw=1.2, label="O'Brien-Fleming-type boundary")
+    fractions = rows["fraction"].astype(float).to_numpy()
+    # the boundary a look at fraction g would have, after the looks already taken before g
+    grid = np.linspace(0.02, 1.0, 50)
+    curve = []
+    for point in grid:
+        earlier = [f for f in fractions if f < point - 1e-9]
+        curve.append(min(obf_boundaries([*earlier, point], alpha)[-1], 8.0))
+    ax.plot(grid, curve, color="0.3", lw=1.2, label="O'Brien-Fleming-type boundary (capped at 8)")
     ax.plot(grid, [-value for value in curve], color="0.3", lw=1.2)
+    bounds = np.minimum(rows["boundary"].astype(float).to_numpy(), 8.0)
+    ax.scatter(np.concatenate([fractions, fractions]), np.concatenate([bounds, -bounds]),
+               marker="_", s=120, color="tab:red", zorder=3, label="boundary at each release")
     for sign in (1, -1):
         ax.axhline(sign * stats.norm.isf(alpha / 2), color="0.6", ls="--", lw=0.8)
     ax.axhline(0, color="0.8", lw=0.6)
-    fractions = rows["fraction"].astype(float).to_numpy()
     z = rows["z"].astype(float).to_numpy()
     ax.plot(fractions, z, marker="o", color="tab:blue", label="cumulative z (DL)")
     for fraction, value, version in zip(fractions, z, rows["version"]):
