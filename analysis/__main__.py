@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "append screening decisions from a CSV file"),
     "release": ("analysis.releases", "add_release_arguments", "run_release",
                 "record a new release of the review with its pooled results"),
+    "awaiting": ("analysis.evidence_requests", "add_awaiting_arguments", "run_awaiting",
+                 "write a request sheet per report awaiting full text, or import a filled one"),
     "notebooks": ("analysis.notebooks", "add_notebooks_arguments", "run_notebooks",
                   "re-execute every chapter and store the outputs in place"),
 }
