@@ -363,7 +363,13 @@ def _on_sheet(problem, name: str, folder: str, n_existing: int, new_studies: dic
               n_studies: int) -> ImportProblem:
     """A problem found on the copy, moved to the sheet row it comes from when it does."""
     if problem.file == f"{folder}/extraction.csv" and problem.row and problem.row > n_existing + 1:
-        return ImportProblem((name, problem.row - n_existing, problem.column, problem.message))
+        def where(match: re.Match) -> str:
+            row = int(match.group(1))
+            return (f"first at row {row - n_existing} of the sheet" if row > n_existing + 1
+                    else f"first at row {row} of {folder}/extraction.csv")
+
+        message = re.sub(r"first at row (\d+)", where, problem.message)
+        return ImportProblem((name, problem.row - n_existing, problem.column, message))
     if problem.file == f"{folder}/studies.csv" and problem.row and problem.row > n_studies + 1:
         sheet_row = list(new_studies.values())[problem.row - n_studies - 2][0]
         column = {"label": "study_label", "design": "study_design",

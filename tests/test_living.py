@@ -91,3 +91,22 @@ def test_an_element_whose_data_are_missing_is_not_reported(data_copy):
     checklist = prisma_lsr.checklist()
     schedule = checklist[checklist["topic"] == "Living mode parameters"]
     assert "not reported" in set(schedule["status"])
+
+
+def test_expected_k_adds_the_reports_awaiting_full_text_that_are_not_included_studies():
+    import pandas as pd
+
+    from analysis import evidence_requests, synthesis
+
+    table = evidence_requests.expected_k()
+    assert list(table["outcome"]) == [spec.outcome for spec in synthesis.ANALYSES]
+    for question, folder in (("q1", "q1_webhelp"), ("q2", "q2_interventions")):
+        data = evidence_requests.data_dir() / folder
+        awaiting = set(pd.read_csv(data / "awaiting_full_text.csv", dtype=str)["record_id"])
+        included = set(pd.read_csv(data / "studies.csv", dtype=str)["record_id"])
+        rows = table[table["question"] == question]
+        assert set(rows["awaiting"]) == {len(awaiting - included)}
+        effect_sizes = synthesis.load_effect_sizes(question, "primary")
+        for row in rows.to_dict("records"):
+            assert row["k"] == int((effect_sizes["outcome"] == row["outcome"]).sum())
+            assert row["expected_k_at_most"] == row["k"] + row["awaiting"]

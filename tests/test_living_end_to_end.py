@@ -223,7 +223,7 @@ def test_awaiting_writes_a_request_and_a_blank_sheet_per_report(requests):
     ({"excerpt": ""}, "excerpt", "required"),
     ({"record_id": "R9999"}, "record_id", "not awaiting full text"),
     ({"r": "1.5", "excerpt": "Test fixture: r = 1.5 (n = 500)"}, "r", "out of range"),
-    ({"extraction_id": "E01"}, "extraction_id", ""),
+    ({"extraction_id": "E01"}, "extraction_id", "duplicate extraction_id 'E01'"),
     ({"extra_rows": [{"extraction_id": "E91"}]}, None, "duplicate"),
 ], ids=["missing excerpt", "unknown report", "impossible number", "existing id", "duplicate row"])
 def test_a_bad_sheet_is_refused_with_its_row_and_column_and_nothing_is_written(
@@ -239,6 +239,7 @@ def test_a_bad_sheet_is_refused_with_its_row_and_column_and_nothing_is_written(
     if column:
         assert any(line.split(":")[2] == column and message in line for line in lines), step.stderr
     else:
-        assert any(message in line.lower() and line.split(":")[1] == "3" for line in lines), step.stderr
+        assert any(message in line and "first at row 2 of the sheet" in line
+                   and line.split(":")[1] == "3" for line in lines), step.stderr
     assert snapshot(requests / "data") == before
     assert (requests / "book" / "references.bib").read_bytes() == bib
