@@ -110,3 +110,22 @@ def test_expected_k_adds_the_reports_awaiting_full_text_that_are_not_included_st
         for row in rows.to_dict("records"):
             assert row["k"] == int((effect_sizes["outcome"] == row["outcome"]).sum())
             assert row["expected_k_at_most"] == row["k"] + row["awaiting"]
+
+
+def test_every_book_block_renders_html_with_a_plain_text_twin():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from analysis import living_views, report
+
+    blocks = [living.status_banner(), living_views.living_mode_table(),
+              living_views.whats_new_table(), living_views.flow_table(),
+              living_views.flow_figure("q1"), living_views.checklist_table(),
+              living_views.expected_k_table(), *living_views.monitoring_panel("q1", "depression_webhelp"),
+              *living_views.monitoring_panel("q2", "attitudes")]
+    for block in blocks:
+        assert isinstance(block, report.HtmlBlock)
+        assert block._repr_html_().startswith("<") and repr(block).strip()
+    checklist = living_views.checklist_table()._repr_html_()
+    assert 'id="prisma-lsr"' in checklist and "not reported" in checklist
+    assert "monitoring, not a conclusion" in repr(living_views.monitoring_panel("q1", "depression_webhelp")[0])
