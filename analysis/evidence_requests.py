@@ -106,7 +106,7 @@ def _request_text(folder: str, awaiting: dict, record: dict) -> str:
     pmc = re.search(r"PMC\d+", str(record.get("url", "")))
     if pmc:
         ids.append(f"- PMC: {pmc.group(0)}")
-    text = " ".join(str(record.get(k, "")) for k in ("title", "url", "abstract")) + awaiting["why"]
+    text = " ".join(str(record.get(k, "")) for k in ("title", "url", "abstract")) + " " + awaiting["why"]
     for registry in sorted(set(_REGISTRY.findall(text))):
         ids.append(f"- Trial registry: {registry}")
     question = next(q for q, f in schemas.QUESTIONS.items() if f == folder)
@@ -147,15 +147,13 @@ def request_sheets(out: Path | str, questions: list[str] | None = None) -> list[
     written = []
     for question in questions or list(schemas.QUESTIONS):
         folder = schemas.question_folder(question)
-        records = _records(folder).set_index("record_id", drop=False)
+        records = _records(folder).drop_duplicates("record_id").set_index("record_id", drop=False)
         columns = sheet_columns(folder)
         target = out / folder
         target.mkdir(parents=True, exist_ok=True)
         for awaiting in _awaiting(folder, root).to_dict("records"):
             rid = awaiting["record_id"]
             record = records.loc[rid].to_dict() if rid in records.index else {"record_id": rid}
-            if isinstance(record.get("record_id"), pd.Series):  # a repeated id: the first row
-                record = records.loc[rid].iloc[0].to_dict()
             stem = _file_stem(rid)
             (target / f"{stem}.md").write_text(_request_text(folder, awaiting, record),
                                                 encoding="utf-8")
