@@ -51,6 +51,9 @@ MONITORING_LABEL = "monitoring, not a conclusion"
 # since a look that may spend no alpha cannot reject.
 _NEGLIGIBLE_ALPHA = 1e-15
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(16)
+_MAX_PANELS = 200
+# A release that adds less than this share of the required information is not a new look.
+MIN_FRACTION_STEP = 1e-3
 
 
 def _phi(x):
@@ -76,7 +79,8 @@ def obf_alpha_spent(t: float, alpha: float = 0.05) -> float:
 def _panels(half_width: float, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Composite Gauss-Legendre nodes and weights on (-half_width, half_width), with panels no
     wider than half the kernel's standard deviation ``scale`` (the integrand's finest detail)."""
-    count = max(4, int(math.ceil(2.0 * half_width / (0.5 * scale))))
+    # capped so that looks very close together cannot exhaust memory (kernel = nodes x nodes)
+    count = min(_MAX_PANELS, max(4, int(math.ceil(2.0 * half_width / (0.5 * scale)))))
     edges = np.linspace(-half_width, half_width, count + 1)
     mid, half = (edges[1:] + edges[:-1]) / 2.0, (edges[1:] - edges[:-1]) / 2.0
     nodes = (mid[:, None] + half[:, None] * _GL_NODES[None, :]).ravel()
@@ -231,7 +235,8 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
 
     Columns: question, outcome, outcome_label, version, k, z, information, required_information,
     diversity, fraction, boundary, crossed, reading (in words), label. The required information size uses the
-    diversity of the latest look; looks whose outcome was not pooled are left out; an outcome
+    diversity of the latest look; looks whose outcome was not pooled, or that add less than
+    :data:`MIN_FRACTION_STEP` of the required information, are left out; an outcome
     without an anticipated effect in ``monitoring_plan.csv`` has one row with the reason in
     ``label``. With ``include_data`` the current, unreleased data are a last look "data".
     """
@@ -274,8 +279,8 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
         fractions, kept = [], []
         for look in looks:
             fraction = min(float(look["information_fixed"]) / required, 1.0)
-            if fractions and fraction <= fractions[-1]:
-                continue  # no new information: the same look again (or the RIS already reached)
+            if fractions and fraction < fractions[-1] + MIN_FRACTION_STEP:
+                continue  # no material new information (or the RIS already reached): no new look
             fractions.append(fraction)
             kept.append(look)
         bounds = obf_boundaries(fractions, alpha)
