@@ -7,6 +7,14 @@ this review's paraphrase) with where the book reports each and, where the data c
 the name of the check that does (``filled_by``). An element is "reported" only when its check
 passes on the data as they are; an element without a check is "not reported", which the
 checklist says rather than hides.
+
+Provenance of the items: the title, abstract, introduction and L1 elements follow Table 1 of
+Akl et al. (https://pmc.ncbi.nlm.nih.gov/articles/PMC12036629/table/tbl1); the later elements
+(updating data of earlier studies, analytical methods specific to the living mode, what
+triggered the version, search and selection across versions, limitations, L2-L4) are those the
+authors list in their Cochrane Colloquium 2023 abstract, placed under the PRISMA 2020 item
+they concern by this review; check them against the published table before relying on the
+item numbers 9, 13, 16 and 23.
 """
 from __future__ import annotations
 
