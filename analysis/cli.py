@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
              "write a blank form for an independent second reviewer (or store a filled one)"),
     "reconcile": ("analysis.reconcile_cli", "add_reconcile_arguments", "run_reconcile",
                   "list the two reviewers' disagreements field by field, with agreement and consensus"),
+    "awaiting": ("analysis.evidence_requests", "add_awaiting_arguments", "run_awaiting",
+                 "write a request sheet per report awaiting full text, or import a filled one"),
     "release": ("analysis.cli", "add_release_arguments", "run_release",
                 "record a new release of the review with its pooled results"),
     "notebooks": ("analysis.cli", "add_notebooks_arguments", "run_notebooks",

@@ -32,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from . import review, synthesis
+from .records import write_atomic
 from .paths import data_dir
 
 __all__ = [
@@ -379,9 +380,16 @@ class ReleasePlan:
     results: pd.DataFrame
     changes: list[str] = field(default_factory=list)
     previous: str | None = None
-    # further files the release writes, path under data/ -> complete content; write_release
-    # writes them in the same transaction as the archive
+    # outcomes ("q1/depression_webhelp") whose reader-level conclusion changed
+    conclusions_changed: list[str] = field(default_factory=list)
+    # "next search due" / "search overdue" lines from the living-mode parameters
+    flags: list[str] = field(default_factory=list)
+    # further files the release writes under data/ (sidecar tables, the archive), path under
+    # data/ -> complete content; write_release writes them in the same transaction as the log
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    # the citation metadata beside data/ (CITATION.cff, .zenodo.json): version and date of the
+    # release, replaced one file at a time once the data transaction has committed
+    metadata_files: dict[Path, bytes] = field(default_factory=dict)
 
 
 def _check_text(summary: str) -> str:
@@ -428,21 +436,36 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
     n_records, n_included = totals["records_identified"], totals["new_studies_included"]
     if results is None:
         results = synthesis.results_table(scenarios=True)
+    from . import conclusions as reader_conclusions
+    from . import living
+    from . import release_files as sidecars
+
+    current_conclusions = reader_conclusions.conclusions(results)
     if last is None:
         inferred, reason, changes = "major", "first release of the review", []
+        conclusions_changed = reader_conclusions.conclusion_changes(current_conclusions, None)
     else:
         changes = changed_numbers(results, read_results(last["version"]))
-        if n_search_runs > int(last["n_search_runs"]):
-            inferred = "major"
-            reason = (f"{n_search_runs - int(last['n_search_runs'])} new search run(s) since "
-                      f"{last['version']}")
+        conclusions_changed = reader_conclusions.conclusion_changes(
+            current_conclusions, reader_conclusions.stored_conclusions(last["version"]))
+        new_runs = n_search_runs - int(last["n_search_runs"])
+        inferred = reader_conclusions.release_kind(bool(conclusions_changed), new_runs,
+                                                   bool(changes))
+        reasons = []
+        if new_runs > 0:
+            reasons.append(f"{new_runs} new search run(s) since {last['version']}")
+        if conclusions_changed:
+            reasons.append(f"the conclusion changed for {', '.join(conclusions_changed)}")
         elif changes:
-            inferred = "minor"
-            reason = f"{len(changes)} pooled number(s) changed since {last['version']}"
+            reasons.append(f"{len(changes)} pooled number(s) changed since {last['version']}, "
+                           f"no conclusion changed")
         else:
-            inferred = "patch"
-            reason = f"no pooled number changed since {last['version']}" + (
-                "" if fingerprint != last["data_fingerprint"] else " (data unchanged)")
+            reasons.append(f"no pooled number changed since {last['version']}" + (
+                "" if fingerprint != last["data_fingerprint"] else " (data unchanged)"))
+        reason = "; ".join(reasons)
+    flags = living.search_flags(as_of=date)
+    if flags:
+        reason += "; " + "; ".join(flags)
     if kind is not None and kind not in KINDS:
         raise ReleaseError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     chosen = kind or inferred
@@ -451,11 +474,19 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
         chosen = "major"
     if chosen != inferred:
         reason += f"; kind set to {chosen} by --kind (inferred: {inferred})"
+    files = sidecars.release_files(version, date, results, current_conclusions,
+                                   conclusions_changed, set(log["version"]))
+    root = data_dir()
+    extra = {path.relative_to(root).as_posix(): data for path, data in files.items()
+             if path.is_relative_to(root)}
+    metadata = {path: data for path, data in files.items() if not path.is_relative_to(root)}
     return ReleasePlan(version=version, date=date, kind=chosen, inferred_kind=inferred,
                        reason=reason, summary=summary, fingerprint=fingerprint,
                        n_search_runs=n_search_runs, n_records=n_records,
                        n_included=n_included, results=results, changes=changes,
-                       previous=last["version"] if last else None)
+                       previous=last["version"] if last else None,
+                       conclusions_changed=conclusions_changed, flags=flags,
+                       extra_files=extra, metadata_files=metadata)
 
 
 def release_files(plan: ReleasePlan, folder: Path | None = None) -> dict[str, bytes]:
@@ -508,7 +539,11 @@ def write_release(plan: ReleasePlan) -> list[str]:
         for relative, data in release_files(plan, root / "releases").items():
             tx.stage_bytes(relative, data)
         tx.validate(validate.check_all)
-        return tx.commit()
+        written = tx.commit()
+    for path, data in plan.metadata_files.items():  # outside data/: after the data are committed
+        write_atomic(path, data.decode("utf-8"))
+        written.append(path.name)
+    return written
 
 
 def validation_problems() -> list:

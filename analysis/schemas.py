@@ -554,7 +554,8 @@ PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
 # Every table of a question folder, in the order they are checked (raw tables first).
 TABLES: tuple[str, ...] = ("queries", "records", "searches", "dedup_map", "screening", "studies",
                            "extraction", "assumptions", "awaiting_full_text")
-GLOBAL_TABLES: tuple[str, ...] = ("published_syntheses", "screening_reasons")
+GLOBAL_TABLES: tuple[str, ...] = ("published_syntheses", "screening_reasons", "living_mode",
+                                  "monitoring_plan", "methods_changes")
 
 
 def schema_for(question: str | None, table: str) -> TableSchema:
@@ -564,6 +565,8 @@ def schema_for(question: str | None, table: str) -> TableSchema:
             return PUBLISHED
         if table == "screening_reasons":
             return SCREENING_REASONS_TABLE
+        if table in LIVING_TABLES:
+            return LIVING_TABLES[table]
         raise KeyError(f"unknown table {table!r} (tables under data/: {', '.join(GLOBAL_TABLES)})")
     folder = question_folder(question)
     fixed = {"queries": QUERIES, "records": RECORDS, "searches": SEARCHES,
@@ -771,3 +774,46 @@ def optional_schema(question: str, table: str) -> TableSchema:
     if table in fixed:
         return fixed[table]
     raise KeyError(f"unknown table {table!r}; known: {', '.join(OPTIONAL_TABLES)}")
+
+
+# ----------------------------------------------------------------------------- living mode
+
+def _next_after_last(row: dict[str, str]) -> list[RowIssue]:
+    status = row.get("status", "")
+    if status == "retired" and not row.get("retirement_criteria"):
+        return [RowIssue("retirement_criteria", "a retired source must say which criterion retired it")]
+    return []
+
+
+LIVING_MODE = TableSchema("living_mode", "living_mode.csv", (
+    Column("question", "id", required=True, allowed=tuple(QUESTIONS)),
+    Column("source", required=True),
+    Column("search_frequency_months", "int", required=True, low=1, high=60),
+    Column("update_triggers", required=True),
+    Column("retirement_criteria", required=True),
+    Column("status", required=True, allowed=("active", "paused", "retired")),
+    Column("status_date", "date", required=True),
+    Column("rationale", required=True),
+), key=("question", "source"), row_rules=(_next_after_last,))
+
+MONITORING_PLAN = TableSchema("monitoring_plan", "monitoring_plan.csv", (
+    Column("question", "id", required=True, allowed=tuple(QUESTIONS)),
+    Column("outcome", "id", required=True),
+    Column("alpha", "number", required=True, low=0, high=0.5, low_open=True, high_open=True),
+    Column("power", "number", required=True, low=0.5, high=1, high_open=True),
+    Column("anticipated_effect", required=True, allowed=("published_estimate",)),
+    Column("source", required=True),
+), key=("question", "outcome"))
+
+METHODS_CHANGES = TableSchema("methods_changes", "methods_changes.csv", (
+    Column("change_id", "id", required=True, unique=True, pattern=r"M\d{3,}"),
+    Column("date", "date", required=True),
+    Column("section", required=True),
+    Column("change", required=True),
+    Column("rationale", required=True),
+), key=("change_id",))
+
+LIVING_TABLES: dict[str, TableSchema] = {
+    "living_mode": LIVING_MODE, "monitoring_plan": MONITORING_PLAN,
+    "methods_changes": METHODS_CHANGES,
+}

@@ -323,7 +323,7 @@ def _external_problems(folder: str, root: Path) -> list[Problem]:
     return problems
 
 
-def _links(tables: dict[str, _Table]) -> list[Problem]:
+def _links(tables: dict[str, _Table], root: Path | None = None) -> list[Problem]:
     """Foreign keys and consistency between the tables of one question folder."""
     problems: list[Problem] = []
 
@@ -401,7 +401,9 @@ def _links(tables: dict[str, _Table]) -> list[Problem]:
                     problems.append(Problem(screening.file, row_number, "record_id",
                                             f"included record {row['record_id']} has no row "
                                             f"in studies.csv", pending=True))
-    bib = REPO_ROOT / "book" / "references.bib"
+    # the bibliography beside the data folder (a copy of the review has its own), else the book's
+    beside = root.parent / "book" / "references.bib" if root is not None else None
+    bib = beside if beside is not None and beside.exists() else REPO_ROOT / "book" / "references.bib"
     if studies and bib.exists():
         keys = set(re.findall(r"@\w+\s*\{\s*([^,\s]+)\s*,", bib.read_text(encoding="utf-8")))
         for row_number, row in studies.rows:
@@ -618,6 +620,10 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
         problems += table_problems
         if not table_problems:
             global_tables[table] = read
+    if "living_mode" in global_tables:
+        from .living import living_mode_problems  # sources named must be in the search logs
+
+        problems += [Problem(*found) for found in living_mode_problems(root)]
     for folder in schemas.QUESTIONS.values():
         tables: dict[str, _Table] = {}
         for table in schemas.TABLES:
@@ -628,7 +634,7 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
             tables[table] = read
         bad = {(t.file, row, column) for t in tables.values() for row, column in t.bad_cells}
         # A value already reported by its own table is not reported again as a broken link.
-        linked = _links(tables)
+        linked = _links(tables, root)
         if tables["screening"].readable:
             linked += _reason_problems(tables["screening"], folder,
                                        global_tables.get("screening_reasons"))
