@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from analysis.search.fields import FORMATS
+
 __all__ = [
     "Column", "TableSchema", "RowIssue", "QUESTIONS", "question_folder", "printed_value",
     "p_bound", "TABLES", "GLOBAL_TABLES", "SCREENING_REASONS", "schema_for",
@@ -298,8 +300,7 @@ SEARCHES = TableSchema("searches", "searches/searches.csv", (
     Column("query", required=True),
     Column("date_run", "date", required=True),
     Column("n_hits", "int", required=True, low=0),
-    Column("format", required=True,
-           allowed=("index_hits", "ris", "nbib", "bibtex", "scopus_csv", "wos_csv", "wos_tab")),
+    Column("format", required=True, allowed=FORMATS),
     Column("note"),
 ), key=("search_id",))
 

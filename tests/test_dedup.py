@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from analysis import records as rec
-from analysis.search.dedup import CLUSTER_COLUMNS, dedup, new_records_summary, pairwise_agreement
+from analysis.search.dedup import CLUSTER_COLUMNS, dedup, pairwise_agreement
 from analysis.search.exports import read_export
 from analysis.search.fields import RECORD_COLUMNS
 from analysis.__main__ import main
