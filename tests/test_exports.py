@@ -315,3 +315,11 @@ def test_zotero_csv_layout(tmp_path):
     record = read_export(path).iloc[0]
     assert (record["first_author"], record["year"], record["doi"]) == \
         ("Gould, Madelyn S.", "2002", "10.1097/00004583-200210000-00007")
+
+
+def test_supported_formats_table_lists_every_format():
+    from analysis.search.fields import FORMATS, supported_formats
+
+    table = supported_formats()
+    assert table["format"].tolist() == list(FORMATS)
+    assert table.set_index("format").loc["wos_plain", "fields read"].startswith("title: TI; authors: AU, AF; year: PY, EA")
