@@ -137,7 +137,7 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
     ``<date_run>_<search_id>_<source>.<ext>`` and one row is appended to the search log. Nothing
     is written if any step fails. Entries that cannot be used are left out, each with its line
     and reason in the log row's note. Returns the new log row (dict, ``n_hits`` int) and, under
-    ``skipped``, the entries left out.
+    ``skipped`` and ``remarks``, the entries left out and those read despite a flaw.
     """
     path = Path(path)
     try:
@@ -178,7 +178,7 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
             raise
     finally:
         Path(temp).unlink(missing_ok=True)
-    return {**row, "skipped": read.skipped}
+    return {**row, "skipped": read.skipped, "remarks": read.remarks}
 
 
 def dedup_question(question: str, *, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -213,6 +213,8 @@ def run_import(args: argparse.Namespace) -> int:
           f"run {row['date_run']}, stored as data/{args.question}/{row['file']}; search log appended.")
     for skipped in row["skipped"]:
         print(f"skipped {skipped}")
+    for remark in row["remarks"]:
+        print(f"read with a remark: {remark}")
     print(f"{new['new_unique']} of them are new unique records; {new['within_file']} repeat another record of "
           f"the same file; {new['already_held']} link to records already held.")
     return 0

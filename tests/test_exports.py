@@ -341,3 +341,18 @@ def test_every_real_export_imports_and_the_data_stay_valid(data_copy, capsys):
     capsys.readouterr()
     records = rec.load_records("q2_interventions")
     assert len(records) == held_before + sum(REAL_EXPORTS[name][1] for name in names)
+
+
+def test_web_of_science_bad_line_skips_its_record(tmp_path):
+    text = (EXPORTS / "wos_plain.ciw").read_text(encoding="utf-8").replace("PY 2020\n", "2020\n", 1)
+    path = tmp_path / "bad.ciw"
+    path.write_text(text, encoding="utf-8")
+    read = read_export_report(path)
+    assert read.table["title"].tolist() == ["Aesthetics and the Containment of Grief"]
+    assert len(read.skipped) == 1 and str(read.skipped[0]).startswith("line 3: line ")
+
+
+def test_utf16_export_with_byte_order_mark(tmp_path):
+    path = tmp_path / "endnote.ris"
+    path.write_bytes((EXPORTS / "endnote_export.ris").read_text(encoding="utf-8").encode("utf-16"))
+    assert detect_format(path) == "ris" and len(read_export(path)) == 4

@@ -5,6 +5,8 @@ each record (``1.``), APA PsycNET and JSTOR start with a header block (``Provide
 ``Database:``, ``Content:``), EndNote writes ``Record #1 of 2``. Lines outside a record are
 ignored, as rispy and Zotero do. Some vendors write longer tags inside a record (``PMID  - ``,
 ``DESCRIPTORS  - ``); they are kept under their own name rather than glued to the previous field.
+A record left without ``ER  - `` ends where the next ``TY  - `` (or the file) does, as in Zotero;
+each such record is named in the remarks, since a file cut short loses the end of its last record.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ def read(path: Path) -> Entries:
     text = read_text(path)
     blocks: list[tuple[int, list[str], dict]] = []  # (first line, RIS lines, long-tag fields)
     current: tuple[int, list[str], dict] | None = None
+    remarks: list[Skipped] = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.rstrip()
         match = _TAG_LINE.match(stripped)
@@ -32,8 +35,11 @@ def read(path: Path) -> Entries:
                 current = (number, [stripped], {})
             continue  # record numbers, vendor headers and blank lines between records
         if tag == "TY":
-            raise ExportError(path, number, "a new record starts before the record opened on line "
-                              f"{current[0]} was closed with 'ER  - '")
+            remarks.append(Skipped(current[0], f"record not closed with 'ER  - '; it ends where the next "
+                                   f"record starts, on line {number}"))
+            blocks.append((current[0], current[1] + ["ER  - "], current[2]))
+            current = (number, [stripped], {})
+            continue
         long_tag = None if match else _LONG_TAG_LINE.match(stripped)
         if long_tag:
             current[2].setdefault(long_tag.group(1), []).append(long_tag.group(2).strip())
@@ -43,7 +49,9 @@ def read(path: Path) -> Entries:
             blocks.append(current)
             current = None
     if current is not None:
-        raise ExportError(path, current[0], "record not closed with 'ER  - ' before the end of the file")
+        remarks.append(Skipped(current[0], "record not closed with 'ER  - ' before the end of the file; "
+                               "read up to there (was the file cut short?)"))
+        blocks.append((current[0], current[1] + ["ER  - "], current[2]))
     if not blocks:
         raise ExportError(path, None, "no RIS record found (a record starts with 'TY  - ')")
     tag_of = {key: tag for tag, key in rispy.TAG_KEY_MAPPING.items()}
@@ -66,4 +74,4 @@ def read(path: Path) -> Entries:
         for name, values in long_fields.items():
             fields.setdefault(name, values)
         rows.append((line, fields))
-    return Entries(rows, skipped)
+    return Entries(rows, skipped, remarks)
