@@ -110,6 +110,8 @@ def read_export_report(path: Path | str, fmt: str | None = None, *,
         lines.append(line)
     _check_layout(path, fmt, forced, set(entries.rows[0][1]) if entries.rows else set(), records, lines)
     if not records:
+        if not skipped:
+            raise ExportError(path, None, "no record found")
         first = min(skipped, key=lambda s: s.line)
         raise ExportError(path, first.line, f"no record could be imported; the first problem: {first.reason}")
     columns = RECORD_COLUMNS + (["query_id"] if fmt == "index_hits" else [])
