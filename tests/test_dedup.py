@@ -146,7 +146,7 @@ def test_dedup_command(tmp_path, capsys):
 
 def test_multi_database_set_against_its_doi_pairs():
     """Five real exports of one search (tests/fixtures/exports/multi_database): every pair of
-    records with the same DOI is linked and no pair with different DOIs; with DOIs and URLs
+    records with the same DOI (or a preprint and its article) is linked, and no other; with DOIs and URLs
     hidden, titles, authors, years and journals alone still find at least 99 % of those pairs at
     a precision of at least 99 % (benchmarks/bench_dedup.py prints the table)."""
     import sys

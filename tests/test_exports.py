@@ -35,7 +35,7 @@ REAL_EXPORTS = {
     "scopus_old.csv": ("scopus_csv", 3), "eric.nbib": ("nbib", 1), "pubmed_medline.txt": ("nbib", 2),
     "endnote_tagged.txt": ("endnote", 3), "pubmed.csv": ("pubmed_csv", 1), "embase.csv": ("embase_csv", 3),
     "ieee.csv": ("ieee_csv", 2), "springer.csv": ("springer_csv", 1),
-    "multi_database/gambling_crimjust.ris": ("ris", 41), "multi_database/gambling_lens.ris": ("ris", 48),
+    "multi_database/gambling_crimjust.ris": ("ris", 41), "multi_database/gambling_lens.ris": ("ris", 49),
     "multi_database/gambling_psycinfo.ris": ("ris", 124), "multi_database/gambling_pubmed.ris": ("ris", 176),
     "multi_database/gambling_scopus.ris": ("ris", 255),
 }
@@ -356,3 +356,14 @@ def test_utf16_export_with_byte_order_mark(tmp_path):
     path = tmp_path / "endnote.ris"
     path.write_bytes((EXPORTS / "endnote_export.ris").read_text(encoding="utf-8").encode("utf-16"))
     assert detect_format(path) == "ris" and len(read_export(path)) == 4
+
+
+def test_ris_record_without_its_type_line_is_read_not_dropped(tmp_path):
+    """A record whose 'TY  - ' line is missing (as a byte-order mark glued to it can make it) is
+    read from its first field, with a remark, instead of being passed over as text between records."""
+    text = (EXPORTS / "endnote_export.ris").read_text(encoding="utf-8").replace("TY  - JOUR\n", "", 1)
+    path = tmp_path / "no_type.ris"
+    path.write_text(text, encoding="utf-8")
+    read = read_export_report(path)
+    assert len(read.table) == 4 and read.table.loc[0, "first_author"] == "Hwang J"
+    assert [str(r) for r in read.remarks] == ["line 1: record does not start with 'TY  - '; read from its first field"]

@@ -7,6 +7,9 @@ ignored, as rispy and Zotero do. Some vendors write longer tags inside a record 
 ``DESCRIPTORS  - ``); they are kept under their own name rather than glued to the previous field.
 A record left without ``ER  - `` ends where the next ``TY  - `` (or the file) does, as in Zotero;
 each such record is named in the remarks, since a file cut short loses the end of its last record.
+Fields outside a record that end with their own ``ER  - `` are a record whose ``TY  - `` line is
+missing: they are read as a record, with a remark, rather than dropped. Fields after ``ER  - ``
+that no ``ER  - `` closes (Ovid writes ``NL  - `` there) are not a record and are ignored.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ def read(path: Path) -> Entries:
     text = read_text(path)
     blocks: list[tuple[int, list[str], dict]] = []  # (first line, RIS lines, long-tag fields)
     current: tuple[int, list[str], dict] | None = None
+    typeless = False  # the current record began without a TY line
     remarks: list[Skipped] = []
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.rstrip()
@@ -33,7 +37,12 @@ def read(path: Path) -> Entries:
         if current is None:
             if tag == "TY":
                 current = (number, [stripped], {})
+            elif tag is not None and tag != "ER":
+                current, typeless = (number, ["TY  - GEN", stripped], {}), True
             continue  # record numbers, vendor headers and blank lines between records
+        if tag == "TY" and typeless:  # the fields since the last ER were trailing fields, not a record
+            current, typeless = (number, [stripped], {}), False
+            continue
         if tag == "TY":
             remarks.append(Skipped(current[0], f"record not closed with 'ER  - '; it ends where the next "
                                    f"record starts, on line {number}"))
@@ -46,9 +55,11 @@ def read(path: Path) -> Entries:
             continue
         current[1].append(stripped)
         if tag == "ER":
+            if typeless:
+                remarks.append(Skipped(current[0], "record does not start with 'TY  - '; read from its first field"))
             blocks.append(current)
-            current = None
-    if current is not None:
+            current, typeless = None, False
+    if current is not None and not typeless:
         remarks.append(Skipped(current[0], "record not closed with 'ER  - ' before the end of the file; "
                                "read up to there (was the file cut short?)"))
         blocks.append((current[0], current[1] + ["ER  - "], current[2]))
