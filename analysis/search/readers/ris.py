@@ -31,7 +31,7 @@ def read(path: Path) -> Entries:
     typeless = False  # the current record began without a TY line
     remarks: list[Skipped] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.rstrip()
+        stripped = line.rstrip().lstrip("\ufeff")  # a byte-order mark inside concatenated exports
         match = _TAG_LINE.match(stripped)
         tag = match.group(1) if match else None
         if current is None:
