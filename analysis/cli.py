@@ -139,6 +139,8 @@ def run_import(args: argparse.Namespace) -> int:
           f"run {row['date_run']}, stored as data/{question}/{row['file']}; search log appended.")
     for skipped in row["skipped"]:
         print(f"skipped {skipped}")
+    for remark in row["remarks"]:
+        print(f"read with a remark: {remark}")
     part = review.current().question(question)
     clusters = part.clusters
     new = new_records_summary(clusters, clusters["search_id"].to_numpy() == row["search_id"])

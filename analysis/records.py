@@ -211,7 +211,7 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
         tx.stage_text(log_file, appended_csv(tx.current_bytes(log_file), [row], SEARCH_LOG_COLUMNS))
         tx.validate(validate.blocking_problems)
         tx.commit()
-    return {**row, "skipped": read.skipped}
+    return {**row, "skipped": read.skipped, "remarks": read.remarks}
 
 
 def dedup_question(question: str, *, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:

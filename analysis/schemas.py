@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import questions as _registry
+from analysis.search.fields import FORMATS
 
 __all__ = [
     "Column", "TableSchema", "RowIssue", "QUESTIONS", "question_folder", "printed_value",
@@ -327,8 +328,7 @@ SEARCHES = TableSchema("searches", "searches/searches.csv", (
     Column("query", required=True),
     Column("date_run", "date", required=True),
     Column("n_hits", "int", required=True, low=0),
-    Column("format", required=True,
-           allowed=("index_hits", "ris", "nbib", "bibtex", "scopus_csv", "wos_csv", "wos_tab")),
+    Column("format", required=True, allowed=FORMATS),
     Column("note"),
 ), key=("search_id",))
 

@@ -35,7 +35,7 @@ REAL_EXPORTS = {
     "scopus_old.csv": ("scopus_csv", 3), "eric.nbib": ("nbib", 1), "pubmed_medline.txt": ("nbib", 2),
     "endnote_tagged.txt": ("endnote", 3), "pubmed.csv": ("pubmed_csv", 1), "embase.csv": ("embase_csv", 3),
     "ieee.csv": ("ieee_csv", 2), "springer.csv": ("springer_csv", 1),
-    "multi_database/gambling_crimjust.ris": ("ris", 41), "multi_database/gambling_lens.ris": ("ris", 48),
+    "multi_database/gambling_crimjust.ris": ("ris", 41), "multi_database/gambling_lens.ris": ("ris", 49),
     "multi_database/gambling_psycinfo.ris": ("ris", 124), "multi_database/gambling_pubmed.ris": ("ris", 176),
     "multi_database/gambling_scopus.ris": ("ris", 255),
 }
@@ -315,3 +315,55 @@ def test_zotero_csv_layout(tmp_path):
     record = read_export(path).iloc[0]
     assert (record["first_author"], record["year"], record["doi"]) == \
         ("Gould, Madelyn S.", "2002", "10.1097/00004583-200210000-00007")
+
+
+def test_supported_formats_table_lists_every_format():
+    from analysis.search.fields import FORMATS, supported_formats
+
+    table = supported_formats()
+    assert table["format"].tolist() == list(FORMATS)
+    assert table.set_index("format").loc["wos_plain", "fields read"].startswith("title: TI; authors: AU, AF; year: PY, EA")
+
+
+def test_every_real_export_imports_and_the_data_stay_valid(data_copy, capsys):
+    """Each real export imported as a new search run of a copy of q2: the log counts its records,
+    the copy passes `check` after every import, and the five databases of one search add up."""
+    # wos_plain.txt is the same bytes as wos_plain.ciw (synthesisr ships one export under both names),
+    # so the import refuses it as already imported
+    names = [name for name in sorted(REAL_EXPORTS) if not name.startswith("multi_database/") and name != "wos_plain.txt"]
+    names += [f"multi_database/gambling_{db}.ris" for db in ("crimjust", "lens", "psycinfo", "pubmed", "scopus")]
+    held_before = len(rec.load_records("q2_interventions"))
+    for day, name in enumerate(names, start=1):
+        assert main(["import", str(EXPORTS / name), "--question", "q2_interventions", "--source", name,
+                     "--query", "q", "--date", f"2026-12-{day:02d}"]) == 0, capsys.readouterr().err
+        assert rec.read_search_log("q2_interventions").iloc[-1]["n_hits"] == REAL_EXPORTS[name][1]
+        assert main(["check"]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+    records = rec.load_records("q2_interventions")
+    assert len(records) == held_before + sum(REAL_EXPORTS[name][1] for name in names)
+
+
+def test_web_of_science_bad_line_skips_its_record(tmp_path):
+    text = (EXPORTS / "wos_plain.ciw").read_text(encoding="utf-8").replace("PY 2020\n", "2020\n", 1)
+    path = tmp_path / "bad.ciw"
+    path.write_text(text, encoding="utf-8")
+    read = read_export_report(path)
+    assert read.table["title"].tolist() == ["Aesthetics and the Containment of Grief"]
+    assert len(read.skipped) == 1 and str(read.skipped[0]).startswith("line 3: line ")
+
+
+def test_utf16_export_with_byte_order_mark(tmp_path):
+    path = tmp_path / "endnote.ris"
+    path.write_bytes((EXPORTS / "endnote_export.ris").read_text(encoding="utf-8").encode("utf-16"))
+    assert detect_format(path) == "ris" and len(read_export(path)) == 4
+
+
+def test_ris_record_without_its_type_line_is_read_not_dropped(tmp_path):
+    """A record whose 'TY  - ' line is missing (as a byte-order mark glued to it can make it) is
+    read from its first field, with a remark, instead of being passed over as text between records."""
+    text = (EXPORTS / "endnote_export.ris").read_text(encoding="utf-8").replace("TY  - JOUR\n", "", 1)
+    path = tmp_path / "no_type.ris"
+    path.write_text(text, encoding="utf-8")
+    read = read_export_report(path)
+    assert len(read.table) == 4 and read.table.loc[0, "first_author"] == "Hwang J"
+    assert [str(r) for r in read.remarks] == ["line 1: record does not start with 'TY  - '; read from its first field"]

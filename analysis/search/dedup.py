@@ -21,7 +21,7 @@ import pandas as pd
 
 from analysis.search.normalize import (author_surname, is_description, is_preprint_doi, is_preprint_server,
                                        journals_compatible, normalize_doi, normalize_journal, normalize_pmid,
-                                       normalize_title, normalize_url, parse_year)
+                                       normalize_title, normalize_url, parse_year, surnames_compatible)
 
 CLUSTER_COLUMNS = ["record_id", "cluster_id", "first_record_id", "reason", "linked_to", "score"]
 STOP_WORDS = frozenset("a an the of in on for to with by from at as or is are its their among".split())
@@ -116,8 +116,10 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
 
     An identifier link needs titles that agree (or one title missing), or titles in two
     languages (almost no word in common) with the same year and first author. Title links need
-    compatible years (within ``year_tolerance``, or one missing), first-author surnames (equal, or
-    one missing) and journals, and never join clusters whose DOIs or PMIDs differ.
+    compatible years (within ``year_tolerance``, or one missing), first-author surnames (equal, one
+    missing, or one a compound surname ending in the other) and journals (an exact title with the
+    same first author and year may differ in journal name), and never join clusters whose DOIs or
+    PMIDs differ.
     Reviewer-written descriptions in square brackets are not titles and only link through DOI,
     PMID or URL.
     """
@@ -150,9 +152,18 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
     def compatible(i: int, j: int) -> bool:
         if year[i] is not None and year[j] is not None and abs(year[i] - year[j]) > settings.year_tolerance:
             return False
-        if author[i] and author[j] and author[i] != author[j]:
+        if not surnames_compatible(author[i], author[j]):
             return False
         return journals_compatible(journal[i], journal[j]) and not clusters.conflict(i, j)
+
+    def same_work_by_exact_title(i: int, j: int) -> bool:
+        """An exact title with the same first author and year despite journal names that do not
+        match: one journal under two names (Nordisk alkohol- & narkotikatidskrift / Nordic
+        Studies on Alcohol and Drugs)."""
+        if compatible(i, j):
+            return True
+        return bool(author[i]) and author[i] == author[j] and year[i] is not None and year[i] == year[j] \
+            and not clusters.conflict(i, j)
 
     # 1. identifiers. A news item, commentary or review table that cites an article can carry the
     # article's DOI; such a link is refused when both records show titles that disagree, unless the
@@ -184,7 +195,7 @@ def dedup(records: pd.DataFrame, settings: DedupSettings = DedupSettings(), *,
         by_title.setdefault(title[i], []).append(i)
     for members in by_title.values():
         for position, j in enumerate(members[1:], start=1):
-            partner = next((i for i in members[:position] if compatible(i, j)), None)
+            partner = next((i for i in members[:position] if same_work_by_exact_title(i, j)), None)
             if partner is not None:
                 add(partner, j, "exact title", 100.0)
 

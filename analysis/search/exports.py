@@ -30,12 +30,14 @@ class ExportRead:
     fmt: str = ""
 
     def note(self) -> str:
-        """One line for the search log: which entries were skipped and why."""
-        if not self.skipped:
-            return ""
-        listed = "; ".join(str(s) for s in self.skipped[:10])
-        more = f"; and {len(self.skipped) - 10} more" if len(self.skipped) > 10 else ""
-        return f"{len(self.skipped)} entr{'y' if len(self.skipped) == 1 else 'ies'} skipped ({listed}{more})"
+        """One line for the search log: which entries were skipped and why, and the remarks."""
+        parts = []
+        for items, what in ((self.skipped, "skipped"), (self.remarks, "read with a remark")):
+            if items:
+                listed = "; ".join(str(s) for s in items[:10])
+                more = f"; and {len(items) - 10} more" if len(items) > 10 else ""
+                parts.append(f"{len(items)} entr{'y' if len(items) == 1 else 'ies'} {what} ({listed}{more})")
+        return "; ".join(parts)
 
 
 REQUIRED = ("title", "year", "authors", "doi")
@@ -108,6 +110,8 @@ def read_export_report(path: Path | str, fmt: str | None = None, *,
         lines.append(line)
     _check_layout(path, fmt, forced, set(entries.rows[0][1]) if entries.rows else set(), records, lines)
     if not records:
+        if not skipped:
+            raise ExportError(path, None, "no record found")
         first = min(skipped, key=lambda s: s.line)
         raise ExportError(path, first.line, f"no record could be imported; the first problem: {first.reason}")
     columns = RECORD_COLUMNS + (["query_id"] if fmt == "index_hits" else [])

@@ -30,6 +30,22 @@ FORMATS = ("index_hits", "ris", "nbib", "bibtex", "endnote", "wos_plain", "wos_t
            "pubmed_csv", "embase_csv", "ieee_csv", "springer_csv", "zotero_csv")
 TABLE_FORMATS = ("index_hits", "wos_tab", "wos_csv", "scopus_csv", "pubmed_csv", "embase_csv", "ieee_csv",
                  "springer_csv", "zotero_csv")
+FORMAT_LABELS = {
+    "index_hits": "the review's own index-hit list (first identification round)",
+    "ris": "RIS (Ovid, EBSCO, APA PsycNET, JSTOR, Scopus, Web of Science, Lens, Zotero, EndNote)",
+    "nbib": "MEDLINE tagged (PubMed .nbib/.txt, ERIC)",
+    "bibtex": "BibTeX (Scopus, Zotero, JabRef, Google Scholar)",
+    "endnote": "EndNote tagged (%T, %A ...)",
+    "wos_plain": "Web of Science plain text (.txt, .ciw)",
+    "wos_tab": "Web of Science tab-delimited",
+    "wos_csv": "Web of Science CSV",
+    "scopus_csv": "Scopus CSV (current and older layouts)",
+    "pubmed_csv": "PubMed CSV",
+    "embase_csv": "Embase CSV",
+    "ieee_csv": "IEEE Xplore CSV",
+    "springer_csv": "Springer Link CSV",
+    "zotero_csv": "Zotero CSV",
+}
 RULES = ("", "split_semicolon", "split_semicolon_or_comma", "split_and", "split_concatenated", "tagged",
          "in_text", "before_parenthesis", "url")
 ALIASES_FILE = Path(__file__).resolve().parent.parent / "field_aliases.csv"
@@ -134,3 +150,16 @@ def map_fields(raw: dict, fmt: str) -> dict:
 def columns_for(fmt: str, field: str) -> list[str]:
     """The export fields that can feed one record field, in priority order."""
     return [source for source, target, _ in field_aliases()[fmt] if target == field]
+
+
+def supported_formats() -> pd.DataFrame:
+    """One row per format the ``import`` command reads: its name in the search log, the exports
+    it covers and, per record field, the export fields read (first non-empty wins)."""
+    rows = []
+    for fmt in FORMATS:
+        fields = {}
+        for source, target, _ in field_aliases()[fmt]:
+            fields.setdefault(target, []).append(source)
+        rows.append({"format": fmt, "exports": FORMAT_LABELS[fmt],
+                     "fields read": "; ".join(f"{target}: {', '.join(sources)}" for target, sources in fields.items())})
+    return pd.DataFrame(rows)

@@ -137,8 +137,11 @@ def normalize_url(value: object) -> str:
 
 @lru_cache(maxsize=65536)
 def normalize_journal(value: object) -> str:
-    """Journal key: folded, lower case, punctuation and ``of/the/and/&`` removed."""
-    words = normalize_title(value).split()
+    """Journal key: folded, lower case, punctuation and ``of/the/and/&`` removed, and without the
+    place or edition in parentheses that catalogues add (``Journal of Public Health (Oxford,
+    England)``, ``BMJ (Clinical research ed.)``)."""
+    text = "" if _missing(value) else re.sub(r"\([^()]*\)", " ", str(value))
+    words = normalize_title(text).split()
     return " ".join(w for w in words if w not in ("of", "the", "for", "in", "on"))
 
 
@@ -189,6 +192,16 @@ def author_surname(value: object) -> str:
     else:
         surname = part
     return re.sub(r"[^a-z]", "", surname.lower())
+
+
+def surnames_compatible(a: str, b: str) -> bool:
+    """Two surname keys of one person: equal, one missing, or one the end of the other (a
+    compound surname written in full in one database: ``palmerdupreez`` / ``dupreez``,
+    ``murrayboyle`` / ``boyle``)."""
+    if not a or not b or a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return len(short) >= 4 and long_.endswith(short)
 
 
 def parse_year(value: object) -> str:

@@ -44,7 +44,13 @@ class Entries:
 
 
 def read_text(path: Path) -> str:
-    """The file as text: UTF-8 (with or without a byte-order mark), else ExportError with the line."""
+    """The file as text: UTF-8 (with or without a byte-order mark) or UTF-16 with its byte-order
+    mark, else ExportError with the line."""
+    if path.read_bytes()[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return path.read_text(encoding="utf-16")
+        except UnicodeDecodeError:
+            raise ExportError(path, None, "starts like UTF-16 text but is not; re-export the file as UTF-8") from None
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
