@@ -73,14 +73,26 @@ class AnalysisSpec:
     published_id: str | None  # synthesis_id in data/published_syntheses.csv
     published_note: str = ""  # why the published number is (or is not) comparable
     aliases: tuple[str, ...] = field(default=())  # other outcome spellings in the data
+    # The effect-size outcome this analysis draws on, when it is a subset of another outcome.
+    source_outcome: str | None = None
+    # Only effect sizes of this population group (effect-size column ``population_group``).
+    population_group: str | None = None
 
 
 ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec(
         "q1", "depression_webhelp", "Depressive symptoms and web-based help seeking",
-        "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_osg",
+        "logOR", "OR", "form of web-based help seeking", "bizzotto2023_osg",
         "Bizzotto et al. pooled online support groups only; this review pools every form of "
         "web-based help seeking and reports the forms as subgroups.",
+    ),
+    AnalysisSpec(
+        "q1", "depression_webhelp_generation_z",
+        "Depressive symptoms and web-based help seeking in Generation Z",
+        "logOR", "OR", "form of web-based help seeking", "bizzotto2023_genz",
+        "Samples classified by birth year from their printed ages and year of data collection "
+        "(Generation Z: born 1997 or later).",
+        source_outcome="depression_webhelp", population_group="Generation Z",
     ),
     AnalysisSpec(
         "q1", "webhelp_empowerment", "Web-based help seeking and empowerment",
@@ -171,9 +183,22 @@ def _plain(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _back(spec: AnalysisSpec, value: Any) -> float | None:
+READER_MEASURES = {"ZCOR": "r", "logOR": "OR", "SMD": "SMD"}
+_Z975 = 1.959963984540054  # the 97.5% normal quantile
+
+
+def _back(spec: AnalysisSpec, value: Any, measure: str | None = None) -> float | None:
+    """``value`` from the analysis scale (``measure``, default the spec's) to the reader's."""
     number = _plain(value)
-    return None if number is None else _BACK_TRANSFORMS[spec.analysis_measure](number)
+    return None if number is None else _BACK_TRANSFORMS[measure or spec.analysis_measure](number)
+
+
+def _rows_measure(spec: AnalysisSpec, rows: pd.DataFrame) -> str:
+    """The analysis scale of the pooled rows (the spec's when there are none)."""
+    if rows.empty:
+        return spec.analysis_measure
+    first = str(rows["measure"].iloc[0])
+    return _MEASURE_ALIASES.get(first.strip().lower(), first)
 
 
 def load_effect_sizes(question: str, scenario: str) -> pd.DataFrame:
@@ -204,14 +229,21 @@ def _effect_sizes(spec: AnalysisSpec, scenario: str,
     """
     if table is None:
         table = load_effect_sizes(spec.question, scenario)
-    wanted = {spec.outcome, *spec.aliases}
+    wanted = {spec.source_outcome or spec.outcome, *spec.aliases}
     rows = table[table["outcome"].astype(str).isin(wanted)].copy()
+    if spec.population_group is not None:
+        groups = rows.get("population_group", pd.Series("", index=rows.index)).astype(str)
+        rows = rows[groups == spec.population_group]
+    # The primary data pool on the analysis's own scale; a scenario that swaps the route pools
+    # every study on the alternative scale, never a mix of the two.
+    expected = spec.analysis_measure if scenario == "primary" else None
     for position, record in enumerate(rows.itertuples(index=False)):
         measure = _MEASURE_ALIASES.get(str(record.measure).strip().lower(), str(record.measure))
-        if measure != spec.analysis_measure:
+        expected = expected or measure
+        if measure != expected:
             raise ValueError(
                 f"{spec.question} {spec.outcome} ({scenario}): study {record.study_id} has "
-                f"measure {record.measure!r}, but this analysis pools {spec.analysis_measure}")
+                f"measure {record.measure!r}, but this analysis pools {expected}")
         for column in ("yi", "vi"):
             value = _plain(getattr(record, column))
             if value is None or (column == "vi" and value <= 0):
@@ -261,8 +293,10 @@ def _one_line(spec: AnalysisSpec, model: ModelSpec, row: dict) -> str:
         if row["k"] == 0:
             return f"not pooled: no study reports {spec.label.lower()}"
         return (f"not pooled: one effect size ({row['studies']}); "
-                f"a random-effects model needs at least two")
-    return (f"{model.description} (k = {row['k']}): {spec.reader_measure} = "
+                f"a random-effects model needs at least two; the study's own estimate "
+                f"{row['measure']} = {_format(row['estimate'])} (95% CI {_format(row['ci_low'])} "
+                f"to {_format(row['ci_high'])})")
+    return (f"{model.description} (k = {row['k']}): {row['measure']} = "
             f"{_format(row['estimate'])} (95% CI {_format(row['ci_low'])} to "
             f"{_format(row['ci_high'])}); tau² = {_format(row['tau2'], 3)}, "
             f"I² = {_format(row['i2'], 0)}%")
@@ -285,10 +319,12 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
     model_spec = MODELS[model]
     rows = _effect_sizes(spec, scenario, effect_sizes)
     k = int(len(rows))
+    scale = _rows_measure(spec, rows)
     row: dict[str, Any] = {
         "question": spec.question, "outcome": spec.outcome, "outcome_label": spec.label,
         "scenario": scenario, "model_name": model_spec.name, "method": model_spec.method,
-        "test": model_spec.test, "measure": spec.reader_measure, "pooled": k >= 2, "k": k,
+        "test": model_spec.test, "measure": READER_MEASURES.get(scale, spec.reader_measure),
+        "pooled": k >= 2, "k": k,
         "k_studies": int(rows["study_id"].nunique()) if k else 0,
         "n": _participants(rows)[0], "n_unknown": _participants(rows)[1],
         "studies": "; ".join(dict.fromkeys(str(s) for s in rows["study_id"])) if k else "",
@@ -303,24 +339,32 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
             method=model_spec.method, test=model_spec.test,
             labels=[str(label) for label in rows.get("label", rows["study_id"])])
         row.update({
-            "estimate": _back(spec, result.estimate),
-            "ci_low": _back(spec, result.ci_low), "ci_high": _back(spec, result.ci_high),
-            "pi_low": _back(spec, result.pi_low), "pi_high": _back(spec, result.pi_high),
+            "estimate": _back(spec, result.estimate, scale),
+            "ci_low": _back(spec, result.ci_low, scale), "ci_high": _back(spec, result.ci_high, scale),
+            "pi_low": _back(spec, result.pi_low, scale), "pi_high": _back(spec, result.pi_high, scale),
             "estimate_model_scale": _plain(result.estimate),
             "se_model_scale": _plain(result.se),
             "tau2": _plain(result.tau2), "i2": _plain(result.i2), "q": _plain(result.q),
             "q_df": _plain(result.q_df), "q_pval": _plain(result.q_pval),
             "pval": _plain(result.pval),
         })
+    if k == 1:
+        # A single study is reported with its own estimate and 95% Wald interval, as Cochrane's
+        # summary-of-findings tables do (Handbook v6.4, sec. 14.1.4); it is not pooled.
+        yi, vi = float(rows["yi"].iloc[0]), float(rows["vi"].iloc[0])
+        half = _Z975 * math.sqrt(vi)
+        row.update(estimate=_back(spec, yi, scale), ci_low=_back(spec, yi - half, scale),
+                   ci_high=_back(spec, yi + half, scale))
     row["model"] = _one_line(spec, model_spec, row)
-    row["subgroups"] = _subgroups(spec, model_spec, rows)
+    row["subgroups"] = _subgroups(spec, model_spec, rows, scale)
     row["spec"] = spec
     row["effect_sizes"] = rows
     row["result"] = result
     return row
 
 
-def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
+def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame,
+               scale: str | None = None) -> pd.DataFrame:
     """One row per subgroup (form of web help seeking, or intervention type)."""
     columns = ["subgroup_by", "subgroup", "k", "studies", "pooled", "estimate", "ci_low",
                "ci_high", "tau2", "i2"]
@@ -336,8 +380,9 @@ def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame) -> pd.D
             fit = models.meta_analysis(group["yi"].astype(float).to_numpy(),
                                        group["vi"].astype(float).to_numpy(),
                                        method=model.method, test=model.test)
-            record.update(estimate=_back(spec, fit.estimate), ci_low=_back(spec, fit.ci_low),
-                          ci_high=_back(spec, fit.ci_high), tau2=_plain(fit.tau2),
+            record.update(estimate=_back(spec, fit.estimate, scale),
+                          ci_low=_back(spec, fit.ci_low, scale),
+                          ci_high=_back(spec, fit.ci_high, scale), tau2=_plain(fit.tau2),
                           i2=_plain(fit.i2))
         records.append(record)
     return object_frame(records, columns)
