@@ -261,9 +261,10 @@ def test_author_words_do_not_contradict_the_computed_judgements(question):
     assert grade.grade_contradictions(question) == []
 
 
-def test_a_false_claim_in_the_author_words_is_caught(data_copy, monkeypatch):
-    monkeypatch.setenv("REVIEW_DATA_DIR", str(data_copy))
-    path = data_copy / "q1_webhelp" / "grade.csv"
+def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
+    shutil.copytree(data_dir(), tmp_path / "data")
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "data" / "q1_webhelp" / "grade.csv"
     text = path.read_text(encoding="utf-8")
     # some studies' intervals do not overlap (Gunn 2016 and Sorkin 2021), so this is false
     path.write_text(text.replace("The spread between studies that widens",
