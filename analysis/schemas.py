@@ -524,6 +524,10 @@ PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
     Column("p_reported", "printed_p", in_excerpt=True),
     Column("k_reported", "int", low=0),
     Column("n_reported", "int", low=0, low_open=True),
+    Column("analysis", pattern=r"q\d+/[a-z0-9_]+"),
+    Column("association", required=True),
+    Column("scope", required=True),
+    Column("population", required=True),
     Column("excerpt", required=True),
 ), key=("synthesis_id",), row_rules=(
     _ci_rule("estimate"),
