@@ -28,7 +28,7 @@ from . import models
 __all__ = [
     "MIN_STUDIES_PER_SUBGROUP", "MIN_K_PREDICTION", "DECIMALS", "show_subgroup_test",
     "subgroup_test_note", "PredictionIntervals", "prediction_intervals", "decimals",
-    "format_estimate", "printed_number",
+    "format_estimate", "printed_number", "prediction_interval_of_row",
 ]
 
 MIN_STUDIES_PER_SUBGROUP = 2
@@ -126,3 +126,22 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+_ANALYSIS_SCALE = {"r": (math.tanh, "ZCOR"), "OR": (math.exp, "logOR"), "SMD": (float, "SMD")}
+
+
+def prediction_interval_of_row(row: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The t(k - 2) prediction interval of one ``synthesis.results_table`` row, on the reader's
+    scale; None when k < 3 or the row is not pooled.
+
+    Uses the row's analysis-scale estimate, its SE and tau²: mu +- t(0.975, k - 2) sqrt(se² + tau²).
+    """
+    k = int(row.get("k") or 0)
+    values = [_finite(row.get(key)) for key in ("estimate_model_scale", "se_model_scale", "tau2")]
+    if k < MIN_K_PREDICTION or any(v is None for v in values) or row.get("measure") not in _ANALYSIS_SCALE:
+        return None
+    estimate, se, tau2 = values
+    half = float(-special.stdtrit(k - 2, 0.025)) * math.sqrt(se * se + tau2)
+    back = _ANALYSIS_SCALE[row["measure"]][0]
+    return back(estimate - half), back(estimate + half)

@@ -247,7 +247,8 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
 
     analysis = synthesis.run_analysis(question, outcome, scenario)
     spec, rows = analysis["spec"], analysis["effect_sizes"]
-    scale, measure_label = _READER_SCALE[spec.analysis_measure]
+    # the scale of the pooled rows: a scenario that swaps the route pools on another one
+    scale, measure_label = _READER_SCALE[str(rows["measure"].iloc[0]) if len(rows) else spec.analysis_measure]
     labels = [str(label) for label in rows["label"]]
     years = [plain(year) for year in rows["year"]]
     result = analysis["result"]
@@ -261,7 +262,8 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
             rows["subgroup"].astype(str).to_numpy(), method=result.method, test=result.test,
             labels=labels)
     if favours is None:
-        favours = (("Favours control", "Favours intervention") if spec.reader_measure != "r"
+        # question 1 relates two variables; question 2 compares interventions with control
+        favours = (("Favours control", "Favours intervention") if spec.question == "q2"
                    else ("Negative association", "Positive association"))
     kwargs = dict(labels=labels, years=years, scale=scale, measure_label=measure_label,
                   favours=favours, subgroup=subgroup)
@@ -353,7 +355,7 @@ def results_view(results: pd.DataFrame) -> pd.DataFrame:
     Each data scenario is described by what it changes (from the recorded assumptions), and
     each model by its estimator and interval.
     """
-    from . import extraction, synthesis
+    from . import display_rules, extraction, synthesis
 
     changes = {}
     for question in results["question"].drop_duplicates():
@@ -371,7 +373,9 @@ def results_view(results: pd.DataFrame) -> pd.DataFrame:
             "N": int(row["n"]) if plain(row["n"]) is not None else None,
             row["measure"] if results["measure"].nunique() == 1 else "Estimate":
                 (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})" if pooled else "not pooled"),
-            "95% PI": fmt_ci(row["pi_low"], row["pi_high"]) if pooled else "–",
+            # t(k - 2) and only from k >= 3 (display rules); metafor's is in the methods panel
+            "95% PI": (fmt_ci(*display_rules.prediction_interval_of_row(row))
+                       if display_rules.prediction_interval_of_row(row) else "–"),
             "τ²": fmt_num(row["tau2"], 3) if pooled else "–",
             "I² (%)": fmt_num(row["i2"], 0) if pooled else "–",
         })
