@@ -514,11 +514,20 @@ def direction_phrase(row: dict, *, positive: str, negative: str, null: float) ->
     return f"points to {side} ({stated}), but the interval includes no effect"
 
 
-def comparison_word(value: Any, reference: Any) -> str:
-    """"larger", "smaller" or "the same" for a pooled estimate against a published one."""
+def comparison_word(value: Any, reference: Any, verdict: str | None = None,
+                    ci_overlap: bool | None = None) -> str:
+    """The comparative word for a pooled estimate against a published one, from the verdict of
+    :func:`analysis.comparison.published_comparison_table` and the overlap of the intervals.
+
+    Without a "comparable" verdict there is no comparative word: "not directly comparable".
+    Comparable results whose intervals overlap are "in line with" each other; otherwise
+    "larger" or "smaller".
+    """
     value, reference = plain(value), plain(reference)
     if value is None or reference is None:
         return "not comparable"
-    if round(value, 2) == round(reference, 2):
-        return "the same"
+    if verdict != "comparable":
+        return "not directly comparable"
+    if ci_overlap:
+        return "in line with"
     return "larger" if value > reference else "smaller"
