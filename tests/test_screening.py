@@ -55,6 +55,8 @@ def test_wide_first_round_shape_is_read_the_same(data_copy):
     """The first round arrived as one row per record (decision include/exclude, reason). Written
     back in that shape, it must read into the same long table."""
     long = scr.read_screening("q1_webhelp")
+    # the wide shape holds the first round only (one reviewer); later decisions are appended rows
+    long = long[long["reviewer"] == scr.FIRST_ROUND_REVIEWER].reset_index(drop=True)
     last = long.drop_duplicates("record_id", keep="last")
     wide = pd.DataFrame({"record_id": last["record_id"],
                          "decision": last["decision"].replace({"awaiting_full_text": "exclude"}),

@@ -46,9 +46,11 @@ CASES = {
         "published_syntheses.csv", ",OR,1.67,1.05,2.94,", ",OR,.05,1.05,2.94,",
         ["published_syntheses.csv:6:estimate: estimate .05 is outside its CI (1.05 to 2.94)"]),
     "r_out_of_range": (
-        "published_syntheses.csv", "r,0.089,,,.009,,,\"a positive relationship between depressive "
+        "published_syntheses.csv", "r,0.089,,,.009,,,q1/depression_webhelp,depressive symptoms and "
+        "web-based help seeking,online_support_groups,all,a positive relationship between depressive "
         "symptoms and web-based help-seeking behaviors through online support groups (r=0.089",
-        "r,1.089,,,.009,,,\"a positive relationship between depressive "
+        "r,1.089,,,.009,,,q1/depression_webhelp,depressive symptoms and "
+        "web-based help seeking,online_support_groups,all,a positive relationship between depressive "
         "symptoms and web-based help-seeking behaviors through online support groups (r=1.089",
         ["published_syntheses.csv:2:estimate: a correlation must lie in (-1, 1), not 1.089"]),
     "events_more_than_n": (
