@@ -331,11 +331,24 @@ def review_overview() -> pd.DataFrame:
             "Main outcome": match["outcome_label"],
             "This review": (f"{match['measure']} {fmt_num(match['estimate'])} ({fmt_ci(match['ci_low'], match['ci_high'])}), k = {match['k']}"
                             if plain(match["estimate"]) is not None else "not pooled"),
-            "Published": (f"{match['published_measure']} {fmt_num(match['published_estimate'])}"
-                          + (f" ({fmt_ci(match['published_ci_low'], match['published_ci_high'])})"
-                             if plain(match["published_ci_low"]) is not None else "")),
+            # published numbers exactly as printed (display rules), never re-rounded
+            "Published": _printed_published(match["published_id"]),
         })
     return pd.DataFrame(rows)
+
+
+def _printed_published(synthesis_id: Any) -> str:
+    """A published result as printed: "r 0.089", "OR 1.67 (1.05 to 2.94)"."""
+    from . import display_rules, synthesis
+
+    row = synthesis._published_rows().get(str(synthesis_id or ""), {})
+    if not row.get("estimate"):
+        return "no estimate printed"
+    text = f"{row['measure']} {display_rules.printed_number(row['estimate'])}"
+    if row.get("ci_low") and row.get("ci_high"):
+        text += (f" ({display_rules.printed_number(row['ci_low'])} to "
+                 f"{display_rules.printed_number(row['ci_high'])})")
+    return text
 
 
 def effect_phrase(row: dict, digits: int = 2) -> str:
