@@ -257,7 +257,7 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
 
 
 # Computed domains and the footnoted summary live in their own module; re-exported here.
-from .grade_computed import (  # noqa: E402  (after the definitions it builds on)
+from .grade_computed import (  # noqa: E402,F401  (re-exported; after what it builds on)
     IMPRECISION_THRESHOLDS, ComputedJudgement, GradeSummary, computed_judgements,
     grade_contradictions, grade_summary, judge_imprecision, judge_inconsistency,
     optimal_information_size)

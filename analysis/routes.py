@@ -9,8 +9,6 @@ effect sizes cannot test anything and says so instead of showing a result.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from . import display_rules, extraction, synthesis
