@@ -103,3 +103,49 @@ def sensitivity_table(question: str, outcome: str) -> pd.DataFrame:
         records.append({"scenario": scenario, "change": change, "kind": kind,
                         "k": result["k"], "result": text, "tested": tested})
     return synthesis.object_frame(records, ["scenario", "change", "kind", "k", "result", "tested"])
+
+
+def generation_table(question: str = "q1") -> pd.DataFrame:
+    """How each study's sample is classified by generation, from its printed ages and year.
+
+    Columns: study, ages, data_year, born (range of birth years), group. Generation Z: the
+    birth year at the middle of the range is 1997 or later (:func:`analysis.extraction.population_group`).
+    """
+    from .validate import load
+
+    extraction_table = load(question, "extraction")
+    studies = load(question, "studies").set_index("study_id")["label"]
+    records = []
+    for study, rows in extraction_table.groupby("study_id", sort=False):
+        row = rows.iloc[0]
+        printed = all(not pd.isna(row.get(c)) for c in ("age_min", "age_max", "data_year"))
+        records.append({
+            "study": str(studies.get(study, study)),
+            "ages": f"{int(row['age_min'])}-{int(row['age_max'])}" if printed else "not printed",
+            "data_year": int(row["data_year"]) if not pd.isna(row.get("data_year")) else None,
+            "born": (f"{int(row['data_year']) - int(row['age_max'])}-"
+                     f"{int(row['data_year']) - int(row['age_min'])}") if printed else "not known",
+            "group": extraction.population_group(row),
+        })
+    return synthesis.object_frame(records, ["study", "ages", "data_year", "born", "group"])
+
+
+def generation_z_statement() -> str:
+    """The Generation Z result in words, beside Bizzotto et al.'s, with no comparative word."""
+    from .comparison import published_comparison_table
+
+    row = synthesis.run_analysis("q1", "depression_webhelp_generation_z")
+    groups = generation_table("q1")
+    members = list(groups.loc[groups["group"] == extraction.GENERATION_Z, "study"])
+    unknown = int((groups["group"] == "not classifiable").sum())
+    if row["k"] == 0:
+        text = "No study here samples Generation Z (born 1997 or later, from printed ages and year)"
+    else:
+        text = (f"Generation Z (born 1997 or later, from each sample's printed ages and year): "
+                f"{', '.join(members)}; {_result_text(row)}")
+    text += (f"; {unknown} stud{'y prints' if unknown == 1 else 'ies print'} no ages and cannot be "
+             f"classified.")
+    comparison = published_comparison_table().set_index("synthesis_id")
+    if "bizzotto2023_genz" in comparison.index:
+        text += " " + comparison.loc["bizzotto2023_genz", "sentence"]
+    return text

@@ -44,3 +44,19 @@ def test_every_scenario_says_whether_it_tests_or_only_removes():
     table = routes.sensitivity_table("q1", "depression_webhelp")
     assert set(table["kind"]) <= {"primary", "tests the assumption", "removes studies only"}
     assert (table["kind"] == "tests the assumption").sum() >= 3
+
+
+def test_generation_is_derived_from_printed_ages_and_year():
+    table = routes.generation_table("q1").set_index("study")
+    # Rideout 2018: ages 14-22 in 2018 -> born 1996-2004, middle 2000 >= 1997
+    assert table.loc["Rideout 2018", "born"] == "1996-2004"
+    assert table.loc["Rideout 2018", "group"] == "Generation Z"
+    # Gould 2002: ages 13-19 in 1999 -> born 1980-1986
+    assert table.loc["Gould 2002", "group"] == "older generations"
+
+
+def test_generation_z_analysis_uses_only_generation_z_samples():
+    row = synthesis.run_analysis("q1", "depression_webhelp_generation_z")
+    assert set(row["effect_sizes"]["population_group"]) <= {"Generation Z"}
+    text = routes.generation_z_statement()
+    assert "Bizzotto" in text and "larger" not in text and "smaller" not in text
