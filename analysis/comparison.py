@@ -101,6 +101,28 @@ def _here(analysis: str, results: pd.DataFrame) -> tuple[Any, dict | None]:
     return spec, (match.iloc[0].to_dict() if len(match) else None)
 
 
+def _scope_result(spec: Any, scope: str) -> dict | None:
+    """This review's result for one subgroup (a form of help seeking, an intervention type):
+    pooled where it holds two or more effects, else the single study's own estimate and 95% CI."""
+    analysis = synthesis.run_analysis(spec.question, spec.outcome)
+    rows = analysis["effect_sizes"]
+    rows = rows[rows["subgroup"].astype(str) == scope] if len(rows) else rows
+    if rows.empty:
+        return None
+    scale = str(rows["measure"].iloc[0])
+    back = synthesis._BACK_TRANSFORMS[scale]
+    record = {"measure": synthesis.READER_MEASURES[scale], "k": int(len(rows)),
+              "pooled": len(rows) >= 2}
+    if len(rows) >= 2:
+        groups = analysis["subgroups"].set_index("subgroup")
+        record.update({key: groups.loc[scope, key] for key in ("estimate", "ci_low", "ci_high")})
+    else:
+        yi, vi = float(rows["yi"].iloc[0]), float(rows["vi"].iloc[0])
+        half = synthesis._Z975 * math.sqrt(vi)
+        record.update(estimate=back(yi), ci_low=back(yi - half), ci_high=back(yi + half))
+    return record
+
+
 def _verdict(row: dict, spec: Any, mine: dict | None, subgroups: pd.DataFrame | None) -> tuple[str, list[str]]:
     reasons: list[str] = []
     if spec is None:
@@ -129,9 +151,8 @@ def _verdict(row: dict, spec: Any, mine: dict | None, subgroups: pd.DataFrame | 
         if row["scope"] not in present:
             return "not comparable", [f"the published result covers {row['scope'].replace('_', ' ')} "
                                       f"only, and no study here falls in it"]
-        if present != {row["scope"]}:
-            others = ", ".join(sorted(s.replace("_", " ") for s in present - {row["scope"]}))
-            reasons.append(f"scope: {row['scope'].replace('_', ' ')} there; here also {others}")
+        # compared with this review's studies of the same scope only (the matching subgroup)
+        k_here = int(subgroups.set_index("subgroup").loc[row["scope"], "k"])
     elif len(present) == 1 and spec.question == "q1":
         reasons.append(f"scope: every form there; here only {next(iter(present)).replace('_', ' ')}")
     if k_here < 2:
@@ -193,12 +214,16 @@ def published_comparison_table(results: pd.DataFrame | None = None) -> pd.DataFr
             if mine and int(mine["k"]) >= 1:
                 subgroups = synthesis.run_analysis(spec.question, spec.outcome)["subgroups"]
         verdict, reasons = _verdict(row, spec, mine, subgroups)
+        if mine and row["scope"] != "all" and subgroups is not None \
+                and row["scope"] in set(subgroups["subgroup"]):
+            mine = {**mine, **_scope_result(spec, row["scope"])}
         p_est, p_low, p_high, derived = _interval(row)
         here, here_r, ci_overlap, here_estimate = "not estimated", None, None, None
         if mine and synthesis._plain(mine["estimate"]) is not None:
             measure = mine["measure"]
             fmt = lambda v: display_rules.format_estimate(measure, v)  # noqa: E731
-            here = (f"{measure} = {fmt(mine['estimate'])} (95% CI {fmt(mine['ci_low'])} to "
+            scope = "" if row["scope"] == "all" else f"{row['scope'].replace('_', ' ')}: "
+            here = (f"{scope}{measure} = {fmt(mine['estimate'])} (95% CI {fmt(mine['ci_low'])} to "
                     f"{fmt(mine['ci_high'])}; k = {mine['k']})")
             low, high, here_estimate = mine["ci_low"], mine["ci_high"], mine["estimate"]
             if measure == "OR":

@@ -52,10 +52,13 @@ def test_a_different_association_is_not_compared(table):
     assert row["verdict"] == "not comparable" and "relates generation" in row["reason"]
 
 
-def test_wider_scope_and_converted_measure_make_it_only_partly_comparable(table):
+def test_a_subgroup_result_is_set_beside_the_same_subgroup_here(table):
+    # Bizzotto pooled online support groups: compared with this review's studies of that form
     row = table.loc["bizzotto2023_osg"]
+    assert row["here"].startswith("online support groups: OR")
     assert row["verdict"] == "partly comparable"
-    assert "scope" in row["reason"] and "equal-groups conversion" in row["reason"]
+    assert "equal-groups conversion" in row["reason"]
+    assert ("single study" in row["reason"]) is (row["k_here"] == 1)
     assert row["published"] == "r = 0.089, P = .009" and row["published_ci_derived"] is True
 
 
