@@ -358,8 +358,9 @@ def effect_phrase(row: dict, digits: int = 2) -> str:
     size = f"k = {k}" + (f", N = {fmt_num(n)}" if n is not None else "")
     if plain(row.get("estimate")) is None:
         return f"not pooled ({size})"
+    single = "; a single study, not pooled" if row.get("pooled") is False else ""
     return (f"{row['measure']} = {fmt_num(row['estimate'], digits)} "
-            f"(95% CI {fmt_ci(row['ci_low'], row['ci_high'], digits)}; {size})")
+            f"(95% CI {fmt_ci(row['ci_low'], row['ci_high'], digits)}; {size}{single})")
 
 
 def results_view(results: pd.DataFrame) -> pd.DataFrame:
@@ -385,7 +386,8 @@ def results_view(results: pd.DataFrame) -> pd.DataFrame:
             "k": plain(row["k"]),
             "N": int(row["n"]) if plain(row["n"]) is not None else None,
             row["measure"] if results["measure"].nunique() == 1 else "Estimate":
-                (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})" if pooled else "not pooled"),
+                (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})"
+                 + ("" if row["pooled"] else ", single study") if pooled else "not pooled"),
             # t(k - 2) and only from k >= 3 (display rules); metafor's is in the methods panel
             "95% PI": (fmt_ci(*display_rules.prediction_interval_of_row(row))
                        if display_rules.prediction_interval_of_row(row) else "–"),
