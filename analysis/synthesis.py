@@ -9,7 +9,12 @@ model is therefore REML for tau² with the Hartung-Knapp-Sidik-Jonkman (Knapp-Ha
 interval (Cochrane Handbook v6.4, section 10.10.4, "Incorporating heterogeneity into
 random-effects models"; IntHout, Ioannidis & Borm 2014, BMC Med Res Methodol 14:25).
 DerSimonian-Laird with z is kept as a sensitivity analysis. With fewer than two effect sizes
-nothing is pooled and the row says so.
+nothing is pooled and the row says so; a single study is reported with its own estimate and 95%
+Wald interval (``pooled`` stays False), as Cochrane's summary-of-findings tables report it.
+
+Each analysis pools on one scale (``analysis_measure``); a data scenario that swaps the route
+(``analysis.extraction``) pools every study on the alternative scale and its row carries that
+measure, so two measure families are never mixed in one pooled result.
 
 Scales. Correlations are pooled on Fisher's z and shown as r (Borenstein et al. 2009,
 Introduction to Meta-Analysis, ch. 6: r = tanh z); odds ratios are pooled as log OR and shown as
