@@ -80,3 +80,13 @@ def test_grade_reasons_quote_the_population_as_its_source_words_it():
         for study, population in studies["population"].items():
             if study in reason and "anxiety and depression" in population:
                 assert "anxiety or depression" not in reason, reason
+
+
+@pytest.mark.parametrize("question", ["q1_webhelp", "q2_interventions"])
+def test_publication_bias_is_not_the_reviews_own_retrieval_limit(question):
+    # studies set aside because an available report printed no statistic are this review's
+    # retrieval limit (stated under Comments), not publication bias
+    grade = pd.read_csv(f"data/{question}/grade.csv", dtype=str, keep_default_na=False)
+    for reason in grade["publication_bias_reason"]:
+        assert not re.search(r"awaiting_full_text\.csv|printed no usable statistic|could be included only",
+                             reason), reason
