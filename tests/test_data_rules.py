@@ -10,6 +10,7 @@ import re
 import pandas as pd
 import pytest
 
+from analysis.paths import data_dir
 from analysis.validate import load
 
 # Statistics that are crude by construction: computed from two groups' counts, percentages or
@@ -56,7 +57,7 @@ def test_an_effect_size_type_named_by_its_source_is_not_called_unstated():
     extraction = load("q2", "extraction")
     named = extraction[extraction["note"].fillna("").str.contains(r"\(d = ")]
     texts = list(load("q2", "assumptions")["description"]) + list(named["note"])
-    grade = pd.read_csv("data/q2_interventions/grade.csv", dtype=str, keep_default_na=False)
+    grade = pd.read_csv(data_dir() / "q2_interventions" / "grade.csv", dtype=str, keep_default_na=False)
     texts += [value for column in grade.columns if column.endswith("_reason") for value in grade[column]]
     if not named.empty:
         for text in texts:
@@ -75,7 +76,7 @@ def test_disputed_randomised_counts_are_attributed_to_their_sources():
 def test_grade_reasons_quote_the_population_as_its_source_words_it():
     # Shafran 2019 enrolled people with anxiety *and* depression, not "or"
     studies = load("q2", "studies").set_index("study_id")
-    grade = pd.read_csv("data/q2_interventions/grade.csv", dtype=str, keep_default_na=False)
+    grade = pd.read_csv(data_dir() / "q2_interventions" / "grade.csv", dtype=str, keep_default_na=False)
     for reason in grade["indirectness_reason"]:
         for study, population in studies["population"].items():
             if study in reason and "anxiety and depression" in population:
@@ -86,7 +87,7 @@ def test_grade_reasons_quote_the_population_as_its_source_words_it():
 def test_publication_bias_is_not_the_reviews_own_retrieval_limit(question):
     # studies set aside because an available report printed no statistic are this review's
     # retrieval limit (stated under Comments), not publication bias
-    grade = pd.read_csv(f"data/{question}/grade.csv", dtype=str, keep_default_na=False)
+    grade = pd.read_csv(data_dir() / question / "grade.csv", dtype=str, keep_default_na=False)
     for reason in grade["publication_bias_reason"]:
         assert not re.search(r"awaiting_full_text\.csv|printed no usable statistic|could be included only",
                              reason), reason
