@@ -90,3 +90,19 @@ def test_sentences_use_comparative_words_only_for_comparable_results(table):
         if row["verdict"] != "comparable":
             for word in ("larger", "smaller", "in line with", "higher", "lower"):
                 assert word not in row["sentence"], row["sentence"]
+
+
+def test_every_published_row_names_an_analysis_of_this_review():
+    from analysis import synthesis
+    from analysis.validate import load
+
+    published = load(None, "published_syntheses")
+    published = published.astype(object).where(published.notna(), "")
+    for row in published.to_dict("records"):
+        if row["analysis"]:
+            question, outcome = row["analysis"].split("/")
+            synthesis.analysis_spec(question, outcome)  # raises for an unknown analysis
+    for spec in synthesis.ANALYSES:
+        if spec.published_id:
+            match = published[published["synthesis_id"] == spec.published_id]
+            assert match["analysis"].iloc[0] == f"{spec.question}/{spec.outcome}", spec.published_id
