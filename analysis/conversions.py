@@ -135,6 +135,9 @@ def _q1_log_or(row: pd.Series, where: str, conversion: str | None) -> tuple[floa
             vi *= 2
             method += "; variance doubled (design effect 2)"
         return yi, vi, n, method
+    if conversion in ("test_based_se", "design_effect_2"):
+        raise ValueError(f"{where}: conversion {conversion} applies to a 2x2 table rebuilt from "
+                         f"printed percentages and group shares, which this row does not print")
     if kind == "OR_CI":
         log_or = effects.ratio_from_ci(_value(row, "or_value", where), _value(row, "ci_low", where),
                                        _value(row, "ci_high", where))

@@ -284,3 +284,17 @@ def test_scenario_descriptions_say_what_changes():
     q2 = dict(zip(*extraction.scenario_descriptions("q2")[["scenario", "change"]].T.values))
     assert q2["shared_control_combined"] == ("shared control split between the arms instead of "
                                              "arms combined (Shafran 2019, Christensen 2006)")
+
+
+def test_a_conversion_named_for_a_row_it_does_not_fit_is_refused(tmp_path, monkeypatch):
+    import pandas as pd
+
+    shutil.copytree(REPO_ROOT / "data", tmp_path / "data")
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "data/q1_webhelp/assumptions.csv"
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw.loc[raw["assumption_id"] == "rideout_group_sizes", "studies"] = "Sorkin2021"
+    raw.to_csv(path, index=False)
+    # Sorkin 2021 prints an odds ratio with its CI: a design effect for a rebuilt table does not fit
+    with pytest.raises(ValueError, match="Sorkin2021.*conversion design_effect_2 applies to a 2x2 table"):
+        extraction.effect_sizes("q1", "rideout_group_sizes")
