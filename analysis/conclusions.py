@@ -88,6 +88,8 @@ def conclusions(results: pd.DataFrame | None = None) -> pd.DataFrame:
     records = []
     for spec in synthesis.ANALYSES:
         rows = results[(results["question"] == spec.question) & (results["outcome"] == spec.outcome)]
+        if rows.empty:
+            continue  # an outcome added after the release these results come from
         rows = [{**row, "pooled": _pooled_flag(row.get("pooled"))} for row in rows.to_dict("records")]
         primary = next((row for row in rows if row["scenario"] == "primary"
                         and row["model_name"] == "primary"), None)

@@ -29,6 +29,7 @@ __all__ = [
     "ratio_from_ci", "ci_asymmetry", "difference_from_ci",
     "d_from_t", "d_from_f", "r_from_chi2", "d_to_r", "r_to_d", "log_or_to_d", "d_to_log_or",
     "combine_arms", "combine_arm_events", "split_shared_control",
+    "two_by_two_from_percentages", "pearson_chi2", "phi_from_two_by_two", "test_based_variance",
 ]
 
 
@@ -452,3 +453,40 @@ def split_shared_control(n, events=None, n_comparisons=2):
     if np.any(ea < 0) or np.any(ea > na):
         raise ValueError("control events must lie between 0 and the group size")
     return n_each, _out(ea / n_comparisons, scalar)
+
+
+# --------------------------------------------------------------------------- tables from percentages
+def two_by_two_from_percentages(pct1: float, pct2: float, n1: float, n2: float) -> tuple[float, float, float, float]:
+    """Cells (a, b, c, d) of a 2x2 table rebuilt from the percentage with the outcome in each
+    group and the group sizes: a = p1 n1, b = (1 - p1) n1, c = p2 n2, d = (1 - p2) n2.
+
+    Group sizes may be fractional (a printed share of a printed N); the cells are not rounded,
+    so the table reproduces the printed percentages exactly. Every cell must be positive.
+    """
+    p1, p2 = pct1 / 100.0, pct2 / 100.0
+    cells = (p1 * n1, (1 - p1) * n1, p2 * n2, (1 - p2) * n2)
+    if min(n1, n2) <= 0 or not all(cell > 0 for cell in cells):
+        raise ValueError(f"a 2x2 table needs positive cells; percentages {pct1:g}% and {pct2:g}% "
+                         f"with group sizes {n1:g} and {n2:g} give {cells}")
+    return cells
+
+
+def pearson_chi2(a: float, b: float, c: float, d: float) -> float:
+    """Pearson chi-square of a 2x2 table without continuity correction:
+    N (ad - bc)^2 / ((a + b)(c + d)(a + c)(b + d))."""
+    n = a + b + c + d
+    return n * (a * d - b * c) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+
+
+def phi_from_two_by_two(a: float, b: float, c: float, d: float) -> float:
+    """phi = (ad - bc) / sqrt((a + b)(c + d)(a + c)(b + d)) (Borenstein et al. 2009, ch. 7)."""
+    return (a * d - b * c) / math.sqrt((a + b) * (c + d) * (a + c) * (b + d))
+
+
+def test_based_variance(estimate: float, z: float) -> float:
+    """Variance of an estimate from its test statistic: SE = |estimate| / |z| (Cochrane
+    Handbook v6.4 sec. 6.3.2, "obtaining standard errors from ... test statistics"); for a
+    chi-square with one degree of freedom z = sqrt(chi2)."""
+    if z == 0 or estimate == 0:
+        raise ValueError("a test-based standard error needs a non-zero estimate and statistic")
+    return (estimate / z) ** 2

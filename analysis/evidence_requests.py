@@ -400,12 +400,11 @@ def expected_k() -> pd.DataFrame:
     """
     root = data_dir()
     records = []
-    loaded: dict[str, pd.DataFrame] = {}
+    from . import review
+
     for spec in synthesis.ANALYSES:
         folder = schemas.question_folder(spec.question)
-        if spec.question not in loaded:
-            loaded[spec.question] = synthesis.load_effect_sizes(spec.question, "primary")
-        k = int(len(synthesis._effect_sizes(spec, "primary", loaded[spec.question])))
+        k = int(review.current().pooled(spec.question, spec.outcome).row["k"])
         studies = pd.read_csv(root / folder / "studies.csv", dtype=str, keep_default_na=False)
         waiting = set(_awaiting(folder, root)["record_id"]) - set(studies["record_id"])
         records.append({"question": spec.question, "outcome": spec.outcome,

@@ -5,19 +5,16 @@ printed, with its excerpt) through the formulas of :mod:`analysis.effects`. Ever
 the data force is a row of ``data/<question>/assumptions.csv``; each names a sensitivity
 scenario that goes without it: ``effect_sizes(question, scenario=<assumption_id>)``.
 
-Question 1 (correlations, pooled as Fisher's z, as Bizzotto et al. 2023 pooled r):
+One route per pooled measure. The ``swap_route`` row of each assumptions table names the route
+every study of the primary analysis takes to the pooled scale, and its scenario takes every study
+by the alternative route, so measures of different families are never mixed; a conversion that
+changes the family inside a route is named in the effect's ``method`` and its flags.
 
-* chi-square with N -> phi = sqrt(chi2 / N), signed by the printed direction (Borenstein et
-  al. 2009, Introduction to Meta-Analysis, ch. 7), z = atanh(phi), var = 1 / (N - 3)
-  (Borenstein et al. 2009, eqs. 6.2-6.3);
-* odds ratio with its 95% CI -> log OR with variance from the CI (Cochrane Handbook v6.4,
-  sec. 6.3.2) -> d (Hasselblad & Hedges: d = ln(OR) sqrt(3) / pi; Borenstein et al. 2009,
-  eqs. 7.1-7.2) -> r with a = 4, i.e. equal group sizes (eqs. 7.5-7.6) -> z = atanh(r) with
-  var(z) = var(r) / (1 - r^2)^2 (delta method, since d/dr atanh(r) = 1 / (1 - r^2)); the
-  variance thus keeps the precision of the printed CI rather than a sample size that was not
-  printed for the model.
+Question 1 (primary: every association as a log odds ratio; alternative: every one as r, pooled
+as Fisher z): see :mod:`analysis.conversions` for the conversions of each printed statistic.
 
-Question 2 (help-seeking behaviour as log odds ratios):
+Question 2 (primary: help-seeking behaviour as log odds ratios; alternative: every trial as a
+standardised mean difference, d = ln OR sqrt(3) / pi, printed d values as printed):
 
 * events per arm -> log OR with its large-sample variance (Borenstein et al. 2009, ch. 5;
   Cochrane Handbook v6.4, sec. 6.4.1.2);
@@ -29,7 +26,8 @@ Question 2 (help-seeking behaviour as log odds ratios):
 * a risk difference with its CI and per-arm percentages but no arm sizes (Kravitz 2013):
   log OR from the percentages; variance from the effective equal arm size n that makes
   p1 q1 / n + p2 q2 / n equal the squared standard error read from the CI (Cochrane Handbook
-  v6.4, sec. 6.5.2.3 for the standard error from a CI);
+  v6.4, sec. 6.5.2.3 for the standard error from a CI); its scenario gives the log OR the z of
+  the printed risk difference instead (SE = |log OR| / z), which needs no arm sizes;
 * a d printed by another review -> log OR = d pi / sqrt(3), var = var(d) pi^2 / 3
   (Borenstein et al. 2009, eqs. 7.9-7.10), var(d) = (n1 + n2) / (n1 n2) + d^2 / (2 (n1 + n2))
   (eq. 4.20).
@@ -45,18 +43,33 @@ from pathlib import Path
 import pandas as pd
 
 from . import effects, schemas
+from .conversions import (GENERATION_Z, ROUTE_MEASURES, _count, _flags, _q1, _value, _where,
+                          conversion_checks, population_group)
 from .validate import load
 
 __all__ = ["effect_sizes", "scenarios", "scenario_descriptions", "assumptions", "not_analysed",
-           "EFFECT_COLUMNS"]
+           "conversion_checks", "population_group", "primary_route", "EFFECT_COLUMNS",
+           "ROUTE_MEASURES", "GENERATION_Z"]
 
 EFFECT_COLUMNS: tuple[str, ...] = (
     "study_id", "label", "year", "outcome", "timepoint", "subgroup", "comparison", "measure",
     "yi", "vi", "n", "flags", "assumptions", "scenario", "extraction_ids", "method",
+    "population_group",
 )
 
-# Row flags of the extraction tables that are carried into the effect-size table.
-_FLAG_COLUMNS = ("adjusted", "depression_combined_with_anxiety", "secondary_source")
+# Conversions of one study that a swap_conversion assumption can name.
+CONVERSIONS: tuple[str, ...] = ("two_by_two_from_shares", "test_based_se", "design_effect_2",
+                                "equal_arms_from_rd_ci")
+DEFAULT_ROUTE = "log_odds_ratio"
+
+# What a scenario does, in the words of the sensitivity tables.
+SCENARIO_KINDS = {
+    "drop_studies": "removes studies only",
+    "split_shared_control": "tests the assumption",
+    "swap_comparison": "tests the assumption",
+    "swap_route": "tests the assumption",
+    "swap_conversion": "tests the assumption",
+}
 
 
 def assumptions(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
@@ -69,123 +82,84 @@ def scenarios(question: str, data_dir: Path | str | None = None) -> list[str]:
     return ["primary"] + [str(a) for a in assumptions(question, data_dir)["assumption_id"]]
 
 
+def primary_route(question: str, data_dir: Path | str | None = None) -> dict[str, str]:
+    """The route of the primary analysis and its alternative, from the swap_route assumption.
+
+    Returns {"route", "alternative", "assumption_id", "description", "rationale"}; without a
+    swap_route row every study takes the log odds ratio route and there is no alternative.
+    """
+    table = assumptions(question, data_dir)
+    rows = table[table["scenario_action"] == "swap_route"]
+    if len(rows) > 1:
+        raise ValueError(f"{schemas.question_folder(question)}/assumptions.csv: more than one "
+                         f"swap_route row ({', '.join(rows['assumption_id'])}); one route per question")
+    if rows.empty:
+        return {"route": DEFAULT_ROUTE, "alternative": "", "assumption_id": "", "description": "",
+                "rationale": ""}
+    row = rows.iloc[0]
+    for column in ("method_used", "method_alternative"):
+        if row[column] not in ROUTE_MEASURES:
+            raise ValueError(f"{schemas.question_folder(question)}/assumptions.csv "
+                             f"{row['assumption_id']}: {column} {row[column]!r} is not a route "
+                             f"({', '.join(ROUTE_MEASURES)})")
+    return {"route": str(row["method_used"]), "alternative": str(row["method_alternative"]),
+            "assumption_id": str(row["assumption_id"]), "description": str(row["description"]),
+            "rationale": str(row["rationale"])}
+
+
 def scenario_descriptions(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
-    """What each scenario changes, in words: columns scenario, assumption, change.
+    """What each scenario changes, in words: columns scenario, assumption, change, kind.
 
     A scenario is named after the assumption it goes without ("primary" keeps them all).
+    ``kind`` says whether it tests its assumption (another route, conversion or comparison, or
+    the shared control split) or only removes the studies that rest on it.
     """
     studies = load(question, "studies", data_dir).set_index("study_id")["label"]
     records = [{"scenario": "primary", "assumption": "",
-                "change": "every assumption of assumptions.csv applied"}]
+                "change": "every assumption of assumptions.csv applied", "kind": "primary"}]
     for _, row in assumptions(question, data_dir).iterrows():
         labels = ", ".join(str(studies.get(s, s)) for s in str(row["studies"]).split())
         action = row["scenario_action"]
         if action == "drop_studies":
-            change = f"without {labels}"
+            change = f"without {labels} (removes studies only)"
         elif action == "split_shared_control":
             change = f"shared control split between the arms instead of arms combined ({labels})"
+        elif action == "swap_route":
+            change = (f"every study by the {_words(row['method_alternative'])} route instead of "
+                      f"the {_words(row['method_used'])} route")
+        elif action == "swap_conversion":
+            change = (f"{labels}: {_words(row['method_alternative'])} instead of "
+                      f"{_words(row['method_used'])}")
         else:
             change = (f"{labels}: {row['comparison_alternative']} instead of "
                       f"{row['comparison_used']}")
         records.append({"scenario": str(row["assumption_id"]),
-                        "assumption": str(row["description"]), "change": change})
-    return pd.DataFrame.from_records(records, columns=["scenario", "assumption", "change"])
+                        "assumption": str(row["description"]), "change": change,
+                        "kind": SCENARIO_KINDS[action]})
+    return pd.DataFrame.from_records(records, columns=["scenario", "assumption", "change", "kind"])
 
 
-def _value(row: pd.Series, column: str, where: str) -> float:
-    text = str(row[column])
-    try:
-        return schemas.printed_value(text)
-    except ValueError:
-        raise ValueError(f"{where}: column {column} has no usable number ({text!r})") from None
+_METHOD_WORDS = {
+    "log_odds_ratio": "log odds ratio", "correlation": "correlation (Fisher z)",
+    "standardised_mean_difference": "standardised mean difference",
+    "two_by_two_from_shares": "2x2 table rebuilt from printed percentages and group shares",
+    "test_based_se": "standard error from the printed test statistic",
+    "design_effect_2": "variance doubled (design effect 2)",
+    "equal_arms_from_rd_ci": "variance from the risk-difference CI with equal arms",
+}
 
 
-def _count(row: pd.Series, column: str, where: str) -> int:
-    value = row[column]
-    if pd.isna(value):
-        raise ValueError(f"{where}: column {column} is empty")
-    return int(value)
-
-
-def _where(question: str, rows: pd.DataFrame) -> str:
-    ids = ", ".join(str(i) for i in rows["extraction_id"])
-    return f"{schemas.question_folder(question)}/extraction.csv {rows['study_id'].iloc[0]} ({ids})"
-
-
-def _flags(rows: pd.DataFrame, extra: list[str]) -> str:
-    flags = []
-    for column in _FLAG_COLUMNS:
-        if column in rows.columns and (rows[column] == "yes").any():
-            flags.append(column)
-    return "; ".join(flags + extra)
-
-
-# ----------------------------------------------------------------------------- question 1
-
-def _q1_z(row: pd.Series, where: str) -> tuple[float, float, int | None, str]:
-    """(z, var z, n, method) of one q1 extraction row."""
-    kind = row["statistic_type"]
-    sign = 1 if row["direction"] == "positive" else -1
-    if kind == "chi2":
-        n = _count(row, "chi2_n", where)
-        phi = effects.r_from_chi2(_value(row, "chi2", where), n, sign=sign)
-        z = effects.correlation_to_z(float(phi.yi), n)
-        return float(z.yi), float(z.vi), n, "phi from chi-square and N; Fisher z, var 1/(N-3)"
-    if kind == "OR_CI":
-        log_or = effects.ratio_from_ci(_value(row, "or_value", where), _value(row, "ci_low", where),
-                                       _value(row, "ci_high", where))
-        d = effects.log_or_to_d(float(log_or.yi), float(log_or.vi))
-        r = effects.d_to_r(float(d.yi), float(d.vi))  # a = 4: equal groups (assumption)
-        r_value, r_var = float(r.yi), float(r.vi)
-        z = float(effects.fisher_z(r_value))
-        n = None if pd.isna(row["n"]) else int(row["n"])
-        return (z, r_var / (1 - r_value ** 2) ** 2, n,
-                "log OR from the CI -> d (Hasselblad-Hedges) -> r (a = 4) -> Fisher z (delta method)")
-    if kind in ("r", "beta"):
-        n = _count(row, "n", where)
-        z = effects.correlation_to_z(_value(row, "r", where), n)
-        return float(z.yi), float(z.vi), n, "Fisher z of r, var 1/(N-3)"
-    if kind in ("t", "F", "means_sds"):
-        n1, n2 = _count(row, "n1", where), _count(row, "n2", where)
-        if kind == "t":
-            d = effects.d_from_t(_value(row, "t", where), n1, n2)
-        elif kind == "F":
-            d = effects.d_from_f(_value(row, "f", where), n1, n2, sign=sign)
-        else:
-            d = effects.hedges_g(_value(row, "m1", where), _value(row, "sd1", where), n1,
-                                 _value(row, "m2", where), _value(row, "sd2", where), n2)
-        r = effects.d_to_r(float(d.yi), float(d.vi), n1, n2)
-        z = effects.correlation_to_z(float(r.yi), n1 + n2)
-        return float(z.yi), float(z.vi), n1 + n2, f"d from {kind} -> r (group sizes) -> Fisher z"
-    raise ValueError(f"{where}: statistic_type {kind!r} has no conversion to a correlation")
-
-
-def _q1(question: str, extraction: pd.DataFrame, chosen: dict[str, str]) -> list[dict]:
-    records = []
-    for _, row in extraction.iterrows():
-        study = row["study_id"]
-        if study in chosen and row["comparison_id"] != chosen[study]:
-            continue
-        where = _where(question, extraction[extraction["extraction_id"] == row["extraction_id"]])
-        try:
-            z, var, n, method = _q1_z(row, where)
-        except ValueError as error:
-            message = str(error)
-            raise ValueError(message if message.startswith(where) else f"{where}: {message}") from None
-        records.append({
-            "study_id": study, "outcome": row["outcome_id"], "timepoint": "",
-            "subgroup": row["help_seeking_form"], "comparison": row["comparison_id"],
-            "measure": "ZCOR", "yi": z, "vi": var, "n": n,
-            "flags": _flags(row.to_frame().T, []),
-            "extraction_ids": row["extraction_id"], "method": method,
-        })
-    return records
+def _words(name: str) -> str:
+    return _METHOD_WORDS.get(str(name), str(name).replace("_", " "))
 
 
 # ----------------------------------------------------------------------------- question 2
 
-def _kravitz_style(row: pd.Series, where: str) -> tuple[float, float, str]:
-    """log OR and variance from per-arm percentages and a risk difference with its CI."""
+def _kravitz_style(row: pd.Series, where: str, conversion: str | None = None) -> tuple[float, float, str]:
+    """log OR and variance from per-arm percentages and a risk difference with its CI.
+
+    ``conversion`` "test_based_se": the log OR gets the z statistic of the printed risk
+    difference (SE = |log OR| / z), which needs no arm sizes."""
     scale = 100.0 if row["rd_unit"] == "percentage_points" else 1.0
     p1, p2 = _value(row, "pct_t", where) / 100.0, _value(row, "pct_c", where) / 100.0
     rd = effects.difference_from_ci(_value(row, "rd_value", where) / scale,
@@ -194,12 +168,18 @@ def _kravitz_style(row: pd.Series, where: str) -> tuple[float, float, str]:
     # Effective equal arm size: p1 q1 / n + p2 q2 / n = var(RD).
     n_eff = (p1 * (1 - p1) + p2 * (1 - p2)) / float(rd.vi)
     yi = math.log(p1 / (1 - p1)) - math.log(p2 / (1 - p2))
+    if conversion == "test_based_se":
+        z = float(rd.yi) / math.sqrt(float(rd.vi))
+        return yi, effects.test_based_variance(yi, z), (
+            f"log OR from printed percentages; SE = |log OR| / z with the z of the printed "
+            f"risk difference (z = {z:.3f})")
     vi = 1 / (n_eff * p1 * (1 - p1)) + 1 / (n_eff * p2 * (1 - p2))
     return yi, vi, (f"log OR from printed percentages; variance from the RD CI with equal "
                     f"effective arm sizes (n = {n_eff:.1f} per arm)")
 
 
-def _q2_group(question: str, rows: pd.DataFrame, split: bool) -> list[dict]:
+def _q2_group(question: str, rows: pd.DataFrame, split: bool,
+              conversions: dict[str, str] | None = None) -> list[dict]:
     """Effect sizes of the analysable comparisons of one study, outcome and time point."""
     where = _where(question, rows)
     kinds = set(rows["statistic_type"])
@@ -209,7 +189,8 @@ def _q2_group(question: str, rows: pd.DataFrame, split: bool) -> list[dict]:
     if len(rows) == 1:
         for _, row in rows.iterrows():
             if row["statistic_type"] == "percentages_rd_ci":
-                yi, vi, method = _kravitz_style(row, where)
+                yi, vi, method = _kravitz_style(row, where,
+                                                (conversions or {}).get(row["study_id"]))
                 n = None
             elif row["statistic_type"] == "events":
                 es = effects.log_odds_ratio(_count(row, "events_t", where), _count(row, "n_t", where),
@@ -221,7 +202,7 @@ def _q2_group(question: str, rows: pd.DataFrame, split: bool) -> list[dict]:
                 d = _value(row, "d", where)
                 es = effects.d_to_log_or(d, float(effects.d_variance(d, n1, n2)))
                 yi, vi, n = float(es.yi), float(es.vi), n1 + n2
-                method = "d (secondary source) -> log OR (Hasselblad-Hedges)"
+                method = "d (secondary source) -> log OR (Hasselblad-Hedges; measure family changed)"
             else:
                 raise ValueError(f"{where}: statistic_type {row['statistic_type']!r} has no "
                                  f"conversion to a log odds ratio")
@@ -268,7 +249,8 @@ def _q2_group(question: str, rows: pd.DataFrame, split: bool) -> list[dict]:
                             "vi": float(es.vi), "n": n_t + share,
                             "flags": _flags(row.to_frame().T, ["shared_control_split"]),
                             "extraction_ids": row["extraction_id"],
-                            "method": "d (secondary source) -> log OR; control split equally"})
+                            "method": "d (secondary source) -> log OR (measure family changed); "
+                                      "control split equally"})
             return out
         n_t = sum(n for _, n, _ in arms)
         d = sum(d * n for d, n, _ in arms) / n_t
@@ -278,7 +260,8 @@ def _q2_group(question: str, rows: pd.DataFrame, split: bool) -> list[dict]:
                     "vi": float(es.vi), "n": n_t + n_c,
                     "flags": _flags(rows, ["shared_control_combined"]),
                     "extraction_ids": " ".join(rows["extraction_id"]),
-                    "method": "d (secondary source), arms combined as the n-weighted mean d -> log OR"})
+                    "method": "d (secondary source), arms combined as the n-weighted mean d -> "
+                              "log OR (measure family changed)"})
         return out
     raise ValueError(f"{where}: arms sharing a control have different statistic types "
                      f"({', '.join(sorted(kinds))}); add a rule for combining them")
@@ -342,10 +325,13 @@ def effect_sizes(question: str, scenario: str = "primary",
         raise KeyError(f"unknown scenario {scenario!r} for {folder}; known: {', '.join(known)}")
     extraction = load(question, "extraction", data_dir)
     studies = load(question, "studies", data_dir).set_index("study_id")
+    routes = primary_route(question, data_dir)
 
     dropped: set[str] = set()
     split = False
     chosen: dict[str, str] = {}
+    conversions: dict[str, str] = {}
+    route = routes["route"]
     for _, assumption in table.iterrows():
         affected = str(assumption["studies"]).split()
         active = assumption["assumption_id"] == scenario
@@ -353,6 +339,14 @@ def effect_sizes(question: str, scenario: str = "primary",
         if action == "swap_comparison":
             use = assumption["comparison_alternative"] if active else assumption["comparison_used"]
             chosen.update({study: use for study in affected})
+        elif action == "swap_conversion":
+            use = assumption["method_alternative"] if active else assumption["method_used"]
+            if use not in CONVERSIONS:
+                raise ValueError(f"{folder}/assumptions.csv {assumption['assumption_id']}: "
+                                 f"{use!r} is not a conversion ({', '.join(CONVERSIONS)})")
+            conversions.update({study: use for study in affected})
+        elif active and action == "swap_route":
+            route = routes["alternative"]
         elif active and action == "drop_studies":
             dropped.update(affected)
         elif active and action == "split_shared_control":
@@ -360,13 +354,19 @@ def effect_sizes(question: str, scenario: str = "primary",
     extraction = extraction[~extraction["study_id"].isin(dropped)]
 
     if folder == "q1_webhelp":
-        records = _q1(question, extraction, chosen)
+        records = _q1(question, extraction, chosen, route, conversions)
     else:
         records = []
         usable = _analysable_q2(extraction)
         for _, rows in usable.groupby(["study_id", "outcome", "timepoint_group", "arm_group"],
                                       sort=False):
-            records += _q2_group(question, rows, split)
+            records += _q2_group(question, rows, split, conversions)
+        if route == "standardised_mean_difference":
+            records = [_log_or_record_as_smd(record) for record in records]
+        elif route != "log_odds_ratio":
+            raise ValueError(f"{folder}: route {route!r} is not available for trials")
+        for record in records:
+            record["population_group"] = ""
 
     applied: dict[str, list[str]] = {}
     for _, assumption in table.iterrows():
@@ -379,6 +379,9 @@ def effect_sizes(question: str, scenario: str = "primary",
         record["label"] = str(study["label"])
         record["year"] = int(study["year"])
         record["assumptions"] = " ".join(applied.get(record["study_id"], []))
+        # The flags name every assumption the row rests on, beside the extraction's own flags.
+        record["flags"] = "; ".join(part for part in (record["flags"], record["assumptions"].replace(" ", "; "))
+                                    if part)
         record["scenario"] = scenario
         if record["n"] is not None:
             record["n"] = float(record["n"]) if record["n"] != int(record["n"]) else int(record["n"])
@@ -391,3 +394,17 @@ def effect_sizes(question: str, scenario: str = "primary",
     # a study whose two extractions still disagree is pooled with the flag stated (analysis.reconcile)
     from .reconcile import add_pooling_flags
     return add_pooling_flags(frame.loc[order].reset_index(drop=True), question, data_dir)
+
+
+def _log_or_record_as_smd(record: dict) -> dict:
+    """One trial's log OR on the SMD scale (Hasselblad-Hedges, d = ln OR sqrt(3) / pi); a d
+    printed by the source comes back exactly as printed, since both conversions are linear."""
+    d = effects.log_or_to_d(record["yi"], record["vi"])
+    method = record["method"]
+    if "d (secondary source)" in method:
+        method = method.split(" -> log OR")[0].replace("arms combined as the n-weighted mean d",
+                                                      "arms combined as the n-weighted mean d") \
+            + " (as printed)"
+    else:
+        method += " -> d (Hasselblad-Hedges; measure family changed)"
+    return {**record, "measure": "SMD", "yi": float(d.yi), "vi": float(d.vi), "method": method}

@@ -248,3 +248,11 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
                 effect += " (single study)"
         rows.append((outcome, k, n, effect, certainty(judgement), downgrade_reasons(judgement), comments))
     return pd.DataFrame(rows, columns=list(SOF_COLUMNS))
+
+
+
+# Computed domains and the footnoted summary live in their own module; re-exported here.
+from .grade_computed import (  # noqa: E402,F401  (re-exported; after what it builds on)
+    IMPRECISION_THRESHOLDS, ComputedJudgement, GradeSummary, computed_judgements,
+    grade_contradictions, grade_summary, judge_imprecision, judge_inconsistency,
+    optimal_information_size)

@@ -165,12 +165,14 @@ def release_statistics(effect_sizes: dict[str, pd.DataFrame] | None = None) -> p
     None for an outcome with fewer than two effect sizes. A release stores these rows in
     ``data/releases/monitoring.csv``.
     """
-    loaded = dict(effect_sizes or {})
+    from . import review
+
     records = []
     for spec in synthesis.ANALYSES:
-        if spec.question not in loaded:
-            loaded[spec.question] = synthesis.load_effect_sizes(spec.question, "primary")
-        rows = synthesis._effect_sizes(spec, "primary", loaded[spec.question])
+        if effect_sizes and spec.question in effect_sizes:
+            rows = synthesis.pool(spec, effect_sizes[spec.question]).effect_sizes
+        else:
+            rows = review.current().pooled(spec.question, spec.outcome).effect_sizes
         record = {"question": spec.question, "outcome": spec.outcome, "k": int(len(rows)),
                   "z": None, "information_fixed": None, "information_random": None,
                   "diversity": None}
@@ -218,10 +220,16 @@ def _anticipated_effect(spec: synthesis.AnalysisSpec, source: str) -> float | No
     if match.empty:
         return None
     published = match.iloc[0]
-    text = str(published["estimate"] or "")
-    if text == "" or str(published["measure"] or "") != spec.reader_measure:
-        return None  # a published MD is not on this analysis's scale
+    text, printed = str(published["estimate"] or ""), str(published["measure"] or "")
+    if text == "":
+        return None
     value = float(text)
+    if printed == "r" and spec.analysis_measure == "logOR":
+        # a correlation as a log odds ratio: d = 2r / sqrt(1 - r^2), ln OR = d pi / sqrt(3)
+        # (Borenstein et al. 2009, eqs. 7.5 and 7.9, equal groups), as the route converts
+        return 2 * value / math.sqrt(1 - value ** 2) * math.pi / math.sqrt(3)
+    if printed != spec.reader_measure:
+        return None  # a published MD is not on this analysis's scale
     return {"ZCOR": math.atanh, "logOR": math.log, "SMD": float}[spec.analysis_measure](value)
 
 

@@ -28,6 +28,7 @@ from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
+from . import display_rules
 from .measures import p_text
 
 # Labels are data (study labels, outcome names typed by authors): "US$ 5 and $ 10" must print
@@ -413,9 +414,11 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         rows.append(_Row("total", f"Total (k = {int(result.k)})", "", "", "100.0%",
                          (result.estimate, result.ci_low, result.ci_high), bold=True))
         rows.append(_Row("note", f"({model_text(result)})", italic=True))
-        if _finite(getattr(result, "pi_low", None)) and int(result.k) >= 3:
-            rows.append(_Row("pi", f"{pct} prediction interval", "", "", "",
-                             (result.pi_low, result.pi_high)))
+        intervals = display_rules.prediction_intervals(result)
+        if intervals.shown:
+            # t(k - 2), as the display rules require; metafor's own interval is in the methods
+            rows.append(_Row("pi", f"{pct} prediction interval, t(k − 2)", "", "", "",
+                             (intervals.shown_low, intervals.shown_high)))
         else:
             rows.append(_Row("note", "Prediction interval: not estimable with k < 3", italic=True))
     else:
@@ -442,8 +445,13 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     footer_lines = [heterogeneity_text(result) if pooled else "Heterogeneity: not applicable",
                     overall_test_text(result) if pooled else "Test for overall effect: not applicable"]
     if subgroup is not None:
-        footer_lines.append(f"Test for subgroup differences: Q = {fmt(subgroup.q_between)} "
-                            f"(df = {int(subgroup.df_between)}), {fmt_p(subgroup.p_between)}")
+        sizes = {name: int(group.k) for name, group in subgroup.groups.items()}
+        if display_rules.show_subgroup_test(sizes):
+            footer_lines.append(f"Test for subgroup differences: Q = {fmt(subgroup.q_between)} "
+                                f"(df = {int(subgroup.df_between)}), {fmt_p(subgroup.p_between)}")
+        else:
+            footer_lines.append("Test for subgroup differences: not shown (a subgroup has fewer "
+                                "than two studies)")
 
     n_rows = len(rows)
     row_h, header_h = 0.25, 0.42
@@ -551,15 +559,19 @@ def forest_plot_alt_text(result: Any, *, scale: str = "identity", measure_label:
         level = f"{float(result.level) * 100:g}%"
         text += (f" Pooled {name} {fmt(est)} ({level} CI {fmt(low)} to {fmt(high)}; "
                  f"{model_text(result)}, {fmt_p(result.pval)}).")
-        if int(result.k) >= 3 and _finite(getattr(result, "pi_low", None)):
-            text += (f" Prediction interval {fmt(float(sc.forward(result.pi_low)))} to "
-                     f"{fmt(float(sc.forward(result.pi_high)))}.")
+        intervals = display_rules.prediction_intervals(result)
+        if intervals.shown:
+            text += (f" Prediction interval {fmt(float(sc.forward(intervals.shown_low)))} to "
+                     f"{fmt(float(sc.forward(intervals.shown_high)))}.")
         text += f" I\u00b2 = {float(result.i2):.0f}%."
     else:
         text += " Not pooled."
     if subgroup is not None:
-        text += (f" {len(subgroup.groups)} subgroups; test for subgroup differences "
-                 f"{fmt_p(subgroup.p_between)}.")
+        text += f" {len(subgroup.groups)} subgroups"
+        sizes = {name: int(group.k) for name, group in subgroup.groups.items()}
+        text += (f"; test for subgroup differences {fmt_p(subgroup.p_between)}."
+                 if display_rules.show_subgroup_test(sizes) else
+                 "; no test for subgroup differences (a subgroup has fewer than two studies).")
     return text
 
 
@@ -992,12 +1004,14 @@ def estimates_comparison_plot(table: pd.DataFrame, ax=None):
                 if not (_finite(low) and _finite(high)):
                     text += " (no CI printed" + (f"; p = {r['p']}" if r["p"] else "") + ")"
                 if str(r["measure"]) != measure:
-                    text += f" ({r['measure']})"
-                if _finite(low) and _finite(high):
-                    _interval(axis, y, low, high, lo, hi, colour=colour)
-                axis.add_line(Line2D([est], [y], marker="D" if mine else "o", markersize=7,
-                                     color=colour, linestyle="none", zorder=3,
-                                     gid="this_review_point" if mine else "published_point"))
+                    # another measure is never drawn on this axis (an MD on an SMD axis)
+                    text += f" ({r['measure']}: another scale, not drawn)"
+                else:
+                    if _finite(low) and _finite(high):
+                        _interval(axis, y, low, high, lo, hi, colour=colour)
+                    axis.add_line(Line2D([est], [y], marker="D" if mine else "o", markersize=7,
+                                         color=colour, linestyle="none", zorder=3,
+                                         gid="this_review_point" if mine else "published_point"))
             else:
                 text = "not estimated"
             axis.text(col(0.985), y, text, transform=tf, ha="right", va="center",

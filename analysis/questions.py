@@ -36,6 +36,7 @@ class Question:
     title: str  # what readers see after "Question n: "
     subgroup_by: str  # what the effect-size table's ``subgroup`` column means here
     published_review: str  # the review this question updates, as cited
+    favours: tuple[str, str]  # words under the left and right side of its forest plots
 
     @property
     def label(self) -> str:
@@ -44,9 +45,11 @@ class Question:
 
 QUESTIONS: tuple[Question, ...] = (
     Question("q1", "q1_webhelp", 1, "web-based help seeking and depressive symptoms",
-             "form of web-based help seeking", "Bizzotto et al. 2023"),
+             "form of web-based help seeking", "Bizzotto et al. 2023",
+             ("Negative association", "Positive association")),
     Question("q2", "q2_interventions", 2, "interventions to improve help seeking",
-             "intervention type", "Ni et al. 2025"),
+             "intervention type", "Ni et al. 2025",
+             ("Favours control", "Favours intervention")),
 )
 
 
@@ -94,6 +97,10 @@ class AnalysisSpec:
     published_id: str | None  # synthesis_id in data/published_syntheses.csv
     published_note: str = ""  # why the published number is (or is not) comparable
     aliases: tuple[str, ...] = field(default=())  # other outcome spellings in the data
+    # The effect-size outcome this analysis draws on, when it is a subset of another outcome.
+    source_outcome: str | None = None
+    # Only effect sizes of this population group (effect-size column ``population_group``).
+    population_group: str | None = None
 
     @property
     def key(self) -> str:
@@ -103,9 +110,17 @@ class AnalysisSpec:
 ANALYSES: tuple[AnalysisSpec, ...] = (
     AnalysisSpec(
         "q1", "depression_webhelp", "Depressive symptoms and web-based help seeking",
-        "ZCOR", "r", "form of web-based help seeking", "bizzotto2023_osg",
+        "logOR", "OR", "form of web-based help seeking", "bizzotto2023_osg",
         "Bizzotto et al. pooled online support groups only; this review pools every form of "
         "web-based help seeking and reports the forms as subgroups.",
+    ),
+    AnalysisSpec(
+        "q1", "depression_webhelp_generation_z",
+        "Depressive symptoms and web-based help seeking in Generation Z",
+        "logOR", "OR", "form of web-based help seeking", "bizzotto2023_genz",
+        "Samples classified by birth year from their printed ages and year of data collection "
+        "(Generation Z: born 1997 or later).",
+        source_outcome="depression_webhelp", population_group="Generation Z",
     ),
     AnalysisSpec(
         "q1", "webhelp_empowerment", "Web-based help seeking and empowerment",

@@ -636,13 +636,15 @@ def what_changed(current: str | None = None, previous: str | None = None) -> pd.
                 match = hits.iloc[0].to_dict() if len(hits) else None
             for column in ("pooled", "k", "n", "estimate", "ci_low", "ci_high", "i2", "model"):
                 row[column] = _value(match.get(column)) if match else None
+            if match is not None and match.get("measure"):
+                row["measure"] = str(match["measure"])  # a release may have pooled another measure
             found[role] = match
             row["changed"] = None
             if role == "current" and match is not None:
                 before = found.get("previous")
-                row["changed"] = before is None or any(
-                    not _same_number(_value(match.get(c)), _value(before.get(c)))
-                    for c in ("k", "n", "estimate", "ci_low", "ci_high", "i2"))
+                row["changed"] = before is None or str(before.get("measure")) != str(match.get("measure")) \
+                    or any(not _same_number(_value(match.get(c)), _value(before.get(c)))
+                           for c in ("k", "n", "estimate", "ci_low", "ci_high", "i2"))
             if version is not None or role == "current":
                 records.append(row)
     return synthesis.object_frame(records, [*_VIEW_COLUMNS, "changed"])

@@ -247,7 +247,7 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
         result = plots.unpooled(pooled.yi, pooled.vi, labels, reason="fewer than two studies: not pooled")
     subgroup = part.subgroup_analysis(outcome, scenario) if by_subgroup else None
     kwargs = dict(labels=labels, years=years, scale=scale.plot_scale, measure_label=scale.axis_label,
-                  favours=favours or scale.favours, subgroup=subgroup)
+                  favours=favours or part.question.favours, subgroup=subgroup)
     return figure(plots.forest_plot, result, caption=caption, **kwargs)
 
 
@@ -429,9 +429,8 @@ def review_overview() -> pd.DataFrame:
             "Main outcome": match["outcome_label"],
             "This review": (f"{match['measure']} {fmt_num(match['estimate'])} ({fmt_ci(match['ci_low'], match['ci_high'])}), k = {match['k']}"
                             if plain(match["estimate"]) is not None else "not pooled"),
-            "Published": (f"{match['published_measure']} {fmt_num(match['published_estimate'])}"
-                          + (f" ({fmt_ci(match['published_ci_low'], match['published_ci_high'])})"
-                             if plain(match["published_ci_low"]) is not None else "")),
+            # published numbers exactly as printed (display rules), never re-rounded
+            "Published": _printed_published(match["published_id"]),
         })
     return pd.DataFrame(rows)
 
@@ -447,14 +446,29 @@ def participants_phrase(row: dict) -> str:
     return text
 
 
+def _printed_published(synthesis_id: Any) -> str:
+    """A published result as printed: "r 0.089", "OR 1.67 (1.05 to 2.94)"."""
+    from . import display_rules, synthesis
+
+    row = synthesis.published_row(synthesis_id)
+    if not row.get("estimate"):
+        return "no estimate printed"
+    text = f"{row['measure']} {display_rules.printed_number(row['estimate'])}"
+    if row.get("ci_low") and row.get("ci_high"):
+        text += (f" ({display_rules.printed_number(row['ci_low'])} to "
+                 f"{display_rules.printed_number(row['ci_high'])})")
+    return text
+
+
 def effect_phrase(row: dict, digits: int = 2) -> str:
     """A pooled result as the prose states it: "r = 0.24 (95% CI 0.02 to 0.44; k = 4, N = 8,371)"."""
     k = plain(row.get("k")) or 0
     size = f"k = {k}" + participants_phrase(row)
     if plain(row.get("estimate")) is None:
         return f"not pooled ({size})"
+    single = "; a single study, not pooled" if row.get("pooled") is False else ""
     return (f"{row['measure']} = {fmt_num(row['estimate'], digits)} "
-            f"(95% CI {fmt_ci(row['ci_low'], row['ci_high'], digits)}; {size})")
+            f"(95% CI {fmt_ci(row['ci_low'], row['ci_high'], digits)}; {size}{single})")
 
 
 def results_view(results: pd.DataFrame) -> pd.DataFrame:
@@ -463,7 +477,7 @@ def results_view(results: pd.DataFrame) -> pd.DataFrame:
     Each data scenario is described by what it changes (from the recorded assumptions), and
     each model by its estimator and interval.
     """
-    from . import extraction, synthesis
+    from . import display_rules, extraction, synthesis
 
     changes = {}
     for question in results["question"].drop_duplicates():
@@ -480,8 +494,11 @@ def results_view(results: pd.DataFrame) -> pd.DataFrame:
             "k": plain(row["k"]),
             "N": int(row["n"]) if plain(row["n"]) is not None else None,
             row["measure"] if results["measure"].nunique() == 1 else "Estimate":
-                (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})" if pooled else "not pooled"),
-            "95% PI": fmt_ci(row["pi_low"], row["pi_high"]) if pooled else "–",
+                (f"{fmt_num(row['estimate'])} ({fmt_ci(row['ci_low'], row['ci_high'])})"
+                 + ("" if row["pooled"] else ", single study") if pooled else "not pooled"),
+            # t(k - 2) and only from k >= 3 (display rules); metafor's is in the methods panel
+            "95% PI": (fmt_ci(*display_rules.prediction_interval_of_row(row))
+                       if display_rules.prediction_interval_of_row(row) else "–"),
             "τ²": fmt_num(row["tau2"], 3) if pooled else "–",
             "I² (%)": fmt_num(row["i2"], 0) if pooled else "–",
         })
@@ -610,11 +627,20 @@ def direction_phrase(row: dict, *, positive: str, negative: str, null: float) ->
     return f"points to {side} ({stated}), but the interval includes no effect"
 
 
-def comparison_word(value: Any, reference: Any) -> str:
-    """"larger", "smaller" or "the same" for a pooled estimate against a published one."""
+def comparison_word(value: Any, reference: Any, verdict: str | None = None,
+                    ci_overlap: bool | None = None) -> str:
+    """The comparative word for a pooled estimate against a published one, from the verdict of
+    :func:`analysis.comparison.published_comparison_table` and the overlap of the intervals.
+
+    Without a "comparable" verdict there is no comparative word: "not directly comparable".
+    Comparable results whose intervals overlap are "in line with" each other; otherwise
+    "larger" or "smaller".
+    """
     value, reference = plain(value), plain(reference)
     if value is None or reference is None:
         return "not comparable"
-    if round(value, 2) == round(reference, 2):
-        return "the same"
+    if verdict != "comparable":
+        return "not directly comparable"
+    if ci_overlap:
+        return "in line with"
     return "larger" if value > reference else "smaller"

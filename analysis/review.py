@@ -73,13 +73,14 @@ class Pooled:
     row: Mapping[str, Any]  # every key of synthesis.RESULT_COLUMNS
     spec: registry.AnalysisSpec
     model: registry.ModelSpec
+    scale: str  # the analysis scale the rows were pooled on (a route scenario may swap it)
     effect_sizes: pd.DataFrame  # the pooled rows, ordered by year
     result: Any  # the engine's MetaResult, or None when not pooled
     subgroups: pd.DataFrame
 
     @property
     def measure(self) -> Measure:
-        return measure(self.spec.analysis_measure)
+        return measure(self.scale)
 
     @property
     def yi(self) -> np.ndarray:

@@ -201,13 +201,19 @@ def _positive_ratio(*names: str) -> RowRule:
 
 
 def _swap_rule(row: dict[str, str]) -> list[RowIssue]:
-    if row.get("scenario_action") == "swap_comparison":
-        return _require(row, ("comparison_used", "comparison_alternative"),
-                        "scenario_action is swap_comparison")
+    action = row.get("scenario_action")
     issues = []
-    for name in ("comparison_used", "comparison_alternative"):
-        if row.get(name, ""):
-            issues.append(RowIssue(name, "must be empty unless scenario_action is swap_comparison"))
+    pairs = {"swap_comparison": ("comparison_used", "comparison_alternative"),
+             "swap_route": ("method_used", "method_alternative"),
+             "swap_conversion": ("method_used", "method_alternative")}
+    wanted = pairs.get(action, ())
+    if wanted:
+        issues += _require(row, wanted, f"scenario_action is {action}")
+    for names, actions in ((("comparison_used", "comparison_alternative"), "swap_comparison"),
+                           (("method_used", "method_alternative"), "swap_route or swap_conversion")):
+        for name in names:
+            if name not in wanted and row.get(name, ""):
+                issues.append(RowIssue(name, f"must be empty unless scenario_action is {actions}"))
     return issues
 
 
@@ -383,7 +389,7 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("depression_measure", required=True),
     Column("exposure", required=True),
     Column("statistic_type", required=True,
-           allowed=("chi2", "OR_CI", "r", "t", "F", "means_sds", "beta")),
+           allowed=("chi2", "OR_CI", "r", "t", "F", "means_sds", "beta", "percentages")),
     Column("r", "printed", low=-1, high=1, low_open=True, high_open=True, in_excerpt=True),
     Column("or_value", "printed", low=0, low_open=True, in_excerpt=True),
     Column("ci_low", "printed", in_excerpt=True),
@@ -403,6 +409,11 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("p_value", "printed_p", in_excerpt=True),
     Column("pct_group1", "printed", low=0, high=100, in_excerpt=True),
     Column("pct_group2", "printed", low=0, high=100, in_excerpt=True),
+    Column("group1_share_pct", "printed", low=0, high=100, low_open=True, in_excerpt=True),
+    Column("group2_share_pct", "printed", low=0, high=100, low_open=True, in_excerpt=True),
+    Column("age_min", "int", low=0),
+    Column("age_max", "int", low=0),
+    Column("data_year", "year"),
     Column("direction", required=True, allowed=("positive", "negative")),
     Column("direction_note", required=True),
     Column("adjusted", required=True, allowed=ADJUSTED),
@@ -423,6 +434,7 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
         "F": ("f", "df", "n1", "n2"),
         "means_sds": ("m1", "sd1", "n1", "m2", "sd2", "n2"),
         "beta": ("r", "n"),
+        "percentages": ("pct_group1", "pct_group2", "n", "group1_share_pct"),
     }),
     _ci_rule("or_value"),
     _positive_ratio("ci_low", "ci_high"),
@@ -504,9 +516,12 @@ ASSUMPTIONS = TableSchema("assumptions", "assumptions.csv", (
     Column("studies", "ids", required=True),
     Column("rationale", required=True),
     Column("scenario_action", required=True,
-           allowed=("drop_studies", "split_shared_control", "swap_comparison")),
+           allowed=("drop_studies", "split_shared_control", "swap_comparison", "swap_route",
+                    "swap_conversion")),
     Column("comparison_used", "id"),
     Column("comparison_alternative", "id"),
+    Column("method_used", "id"),
+    Column("method_alternative", "id"),
 ), key=("assumption_id",), row_rules=(_swap_rule,))
 
 AWAITING = TableSchema("awaiting_full_text", "awaiting_full_text.csv", (
@@ -540,6 +555,10 @@ PUBLISHED = TableSchema("published_syntheses", "published_syntheses.csv", (
     Column("p_reported", "printed_p", in_excerpt=True),
     Column("k_reported", "int", low=0),
     Column("n_reported", "int", low=0, low_open=True),
+    Column("analysis", pattern=r"q\d+/[a-z0-9_]+"),
+    Column("association", required=True),
+    Column("scope", required=True),
+    Column("population", required=True),
     Column("excerpt", required=True),
 ), key=("synthesis_id",), row_rules=(
     _ci_rule("estimate"),

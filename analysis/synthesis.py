@@ -4,11 +4,20 @@
 scenario and model and holds the result, and :func:`run_analysis` and :func:`results_table`
 read what the review holds. Which analyses exist and which models they use is the registry's
 (:mod:`analysis.questions`); scales and back-transforms are the table of measures'
-(:mod:`analysis.measures`). With fewer than two effect sizes nothing is pooled and the row
-says so.
+(:mod:`analysis.measures`).
+
+With fewer than two effect sizes nothing is pooled and the row says so; a single study is
+reported with its own estimate and 95% Wald interval (``pooled`` stays False), as Cochrane's
+summary-of-findings tables report it (Handbook v6.4, sec. 14.1.4).
+
+Each analysis pools on one scale (``analysis_measure``); a data scenario that swaps the route
+(``analysis.extraction``) pools every study on the alternative scale and its row carries that
+measure, so two measure families are never mixed in one pooled result.
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
@@ -42,10 +51,19 @@ RESULT_COLUMNS: tuple[str, ...] = (
 )
 
 _plain = finite_or_none
+_Z975 = NormalDist().inv_cdf(0.975)  # the 97.5% normal quantile
 
 
-def _back(spec: AnalysisSpec, value: Any) -> float | None:
-    return measure(spec.analysis_measure).to_reader(value)
+def _back(spec: AnalysisSpec, value: Any, scale: str | None = None) -> float | None:
+    """``value`` from the analysis scale (``scale``, default the spec's) to the reader's."""
+    return measure(scale or spec.analysis_measure).to_reader(value)
+
+
+def rows_scale(spec: AnalysisSpec, rows: pd.DataFrame) -> str:
+    """The analysis scale of the pooled rows (the spec's when there are none)."""
+    if rows.empty:
+        return spec.analysis_measure
+    return canonical_measure(rows["measure"].iloc[0])
 
 
 def load_effect_sizes(question: str, scenario: str) -> pd.DataFrame:
@@ -67,13 +85,21 @@ def _effect_sizes(spec: AnalysisSpec, scenario: str, table: pd.DataFrame) -> pd.
 
     ``table``: the question's effect sizes in that scenario.
     """
-    wanted = {spec.outcome, *spec.aliases}
+    wanted = {spec.source_outcome or spec.outcome, *spec.aliases}
     rows = table[table["outcome"].astype(str).isin(wanted)].copy()
-    for position, record in enumerate(rows.itertuples(index=False)):
-        if canonical_measure(record.measure) != spec.analysis_measure:
+    if spec.population_group is not None:
+        groups = rows.get("population_group", pd.Series("", index=rows.index)).astype(str)
+        rows = rows[groups == spec.population_group]
+    # The primary data pool on the analysis's own scale; a scenario that swaps the route pools
+    # every study on the alternative scale, never a mix of the two.
+    expected = spec.analysis_measure if scenario == "primary" else None
+    for record in rows.itertuples(index=False):
+        scale = canonical_measure(record.measure)
+        expected = expected or scale
+        if scale != expected:
             raise ValueError(
                 f"{spec.question} {spec.outcome} ({scenario}): study {record.study_id} has "
-                f"measure {record.measure!r}, but this analysis pools {spec.analysis_measure}")
+                f"measure {record.measure!r}, but this analysis pools {expected}")
         for column in ("yi", "vi"):
             value = _plain(getattr(record, column))
             if value is None or (column == "vi" and value <= 0):
@@ -123,8 +149,10 @@ def _one_line(spec: AnalysisSpec, model: ModelSpec, row: dict) -> str:
         if row["k"] == 0:
             return f"not pooled: no study reports {spec.label.lower()}"
         return (f"not pooled: one effect size ({row['studies']}); "
-                f"a random-effects model needs at least two")
-    return (f"{model.description} (k = {row['k']}): {spec.reader_measure} = "
+                f"a random-effects model needs at least two; the study's own estimate "
+                f"{row['measure']} = {_format(row['estimate'])} (95% CI {_format(row['ci_low'])} "
+                f"to {_format(row['ci_high'])})")
+    return (f"{model.description} (k = {row['k']}): {row['measure']} = "
             f"{_format(row['estimate'])} (95% CI {_format(row['ci_low'])} to "
             f"{_format(row['ci_high'])}); tau² = {_format(row['tau2'], 3)}, "
             f"I² = {_format(row['i2'], 0)}%")
@@ -143,12 +171,13 @@ def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primar
 
     model_spec = MODELS[model]
     rows = _effect_sizes(spec, scenario, effect_sizes)
+    scale = rows_scale(spec, rows)
     k = int(len(rows))
     n, n_unknown = _participants(rows)
     row: dict[str, Any] = {
         "question": spec.question, "outcome": spec.outcome, "outcome_label": spec.label,
         "scenario": scenario, "model_name": model_spec.name, "method": model_spec.method,
-        "test": model_spec.test, "measure": spec.reader_measure, "pooled": k >= 2, "k": k,
+        "test": model_spec.test, "measure": measure(scale).reader, "pooled": k >= 2, "k": k,
         "k_studies": int(rows["study_id"].nunique()) if k else 0, "n": n, "n_unknown": n_unknown,
         "studies": "; ".join(dict.fromkeys(str(s) for s in rows["study_id"])) if k else "",
     }
@@ -162,18 +191,25 @@ def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primar
             method=model_spec.method, test=model_spec.test,
             labels=[str(label) for label in rows.get("label", rows["study_id"])])
         row.update({
-            "estimate": _back(spec, result.estimate),
-            "ci_low": _back(spec, result.ci_low), "ci_high": _back(spec, result.ci_high),
-            "pi_low": _back(spec, result.pi_low), "pi_high": _back(spec, result.pi_high),
+            "estimate": _back(spec, result.estimate, scale),
+            "ci_low": _back(spec, result.ci_low, scale), "ci_high": _back(spec, result.ci_high, scale),
+            "pi_low": _back(spec, result.pi_low, scale), "pi_high": _back(spec, result.pi_high, scale),
             "estimate_model_scale": _plain(result.estimate),
             "se_model_scale": _plain(result.se),
             "tau2": _plain(result.tau2), "i2": _plain(result.i2), "q": _plain(result.q),
             "q_df": _plain(result.q_df), "q_pval": _plain(result.q_pval),
             "pval": _plain(result.pval),
         })
+    if k == 1:
+        # A single study is reported with its own estimate and 95% Wald interval, as Cochrane's
+        # summary-of-findings tables do (Handbook v6.4, sec. 14.1.4); it is not pooled.
+        yi, vi = float(rows["yi"].iloc[0]), float(rows["vi"].iloc[0])
+        half = _Z975 * math.sqrt(vi)
+        row.update(estimate=_back(spec, yi, scale), ci_low=_back(spec, yi - half, scale),
+                   ci_high=_back(spec, yi + half, scale))
     row["model"] = _one_line(spec, model_spec, row)
-    return Pooled(row=row, spec=spec, model=model_spec, effect_sizes=rows, result=result,
-                  subgroups=_subgroups(spec, model_spec, rows))
+    return Pooled(row=row, spec=spec, model=model_spec, scale=scale, effect_sizes=rows,
+                  result=result, subgroups=_subgroups(spec, model_spec, rows, scale))
 
 
 def run_analysis(question: str, outcome: str, scenario: str = "primary",
@@ -192,7 +228,7 @@ def run_analysis(question: str, outcome: str, scenario: str = "primary",
     return review.current().pooled(question, outcome, scenario, model).as_dict()
 
 
-def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame) -> pd.DataFrame:
+def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame, scale: str) -> pd.DataFrame:
     """One row per subgroup (form of web help seeking, or intervention type)."""
     columns = ["subgroup_by", "subgroup", "k", "studies", "pooled", "estimate", "ci_low",
                "ci_high", "tau2", "i2"]
@@ -208,8 +244,9 @@ def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame) -> pd.D
             fit = models.meta_analysis(group["yi"].astype(float).to_numpy(),
                                        group["vi"].astype(float).to_numpy(),
                                        method=model.method, test=model.test)
-            record.update(estimate=_back(spec, fit.estimate), ci_low=_back(spec, fit.ci_low),
-                          ci_high=_back(spec, fit.ci_high), tau2=_plain(fit.tau2),
+            record.update(estimate=_back(spec, fit.estimate, scale),
+                          ci_low=_back(spec, fit.ci_low, scale),
+                          ci_high=_back(spec, fit.ci_high, scale), tau2=_plain(fit.tau2),
                           i2=_plain(fit.i2))
         records.append(record)
     return object_frame(records, columns)
@@ -271,6 +308,18 @@ def published_comparison(results: pd.DataFrame | None = None,
     return object_frame(records, list(records[0]))
 
 
+def published_row(synthesis_id: Any) -> dict[str, str]:
+    """One published result of ``data/published_syntheses.csv`` as printed (text cells; empty
+    dict for an unknown or missing id)."""
+    from . import review
+
+    table = review.current().published
+    match = table[table["synthesis_id"] == str(synthesis_id or "")]
+    if match.empty:
+        return {}
+    return {key: ("" if pd.isna(value) else str(value)) for key, value in match.iloc[0].items()}
+
+
 def _int_or_none(text: Any) -> int | None:
     number = _plain(text if text not in ("", None) else None)
     return None if number is None else int(number)
@@ -303,9 +352,10 @@ def cumulative_table(pooled) -> pd.DataFrame:
         records.append({
             "step": step, "added": str(added.get("label", added["study_id"])),
             "year": _int_or_none(added.get("year")), "k": step,
-            "n": _participants(part)[0], "measure": spec.reader_measure, "pooled": step >= 2,
-            "estimate": _back(spec, fit["estimate"]), "ci_low": _back(spec, fit["ci_low"]),
-            "ci_high": _back(spec, fit["ci_high"]),
+            "n": _participants(part)[0], "measure": pooled.row["measure"], "pooled": step >= 2,
+            "estimate": _back(spec, fit["estimate"], pooled.scale),
+            "ci_low": _back(spec, fit["ci_low"], pooled.scale),
+            "ci_high": _back(spec, fit["ci_high"], pooled.scale),
             "tau2": _plain(fit["tau2"]) if step >= 2 else None,
             "i2": _plain(fit["i2"]) if step >= 2 else None,
         })

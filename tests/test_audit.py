@@ -61,11 +61,13 @@ def test_ni_behaviour_cannot_all_be_right():
     assert row["p_at_ci_centre"] == pytest.approx(0.0319, abs=5e-5)  # z = 0.56358 / 0.26266
     assert row["p_consistent"] is True
     assert row["consistent"] is False
-    assert row["verdict"].startswith("Cannot all be right: the estimate and its CI. The CI "
-                                     "excludes 1, so a test that matches it gives p < .05.")
-    assert "A Wald interval of the same width centred on 1.67 would run from 1.00 to 2.79." \
-        in row["verdict"]
-    assert "only if p lay between 0.045 and .05 before rounding" in row["verdict"]
+    assert row["verdict"].startswith("The 95% CI excludes 1 (no effect). The estimate is not at "
+                                     "the centre of its CI on the log scale")
+    assert "A Wald interval of the same width centred on 1.67 runs from 1.00 to 2.79." in row["verdict"]
+    assert "agrees with it if p lay between 0.045 and .05 before rounding" in row["verdict"]
+    # the centre, 1.76, is the printed 1.67 with two digits swapped; with it p = .032
+    assert row["digit_swap"] == "1.76"
+    assert "1.76 has the digits of the printed 1.67 in another order" in row["verdict"]
 
 
 def test_ni_intentions_p_is_not_below_001():
@@ -77,10 +79,38 @@ def test_ni_intentions_p_is_not_below_001():
     assert row["p_from_ci_high"] == pytest.approx(0.00516, abs=5e-5)
     assert row["p_consistent"] is False and row["ci_symmetric"] is True
     assert row["verdict"] == (
-        "Cannot all be right: the P value and the CI. The CI excludes 0, so a test that matches "
-        "it gives p < .05. The CI is symmetric about the estimate within the rounding of the "
-        "printed numbers. p recomputed from the CI (Altman & Bland 2011) is 0.004 (0.004 to "
-        "0.005 allowing for rounding), which the printed P < .001 cannot be.")
+        "The 95% CI excludes 0 (no effect). The estimate lies at the centre of its CI on its own "
+        "scale within the rounding of the printed numbers. p recomputed from the CI (Altman & "
+        "Bland 2011) is 0.004 (0.004 to 0.005 within the rounding of the printed numbers); the "
+        "printed P < .001 lies outside that range. This P may be that of the test for "
+        "heterogeneity, which forest plots print beside the pooled estimate.")
+
+
+def test_overall_estimate_beyond_every_printed_subgroup():
+    """SMD 0.64 overall; MCII 0.62 (0.37 to 0.88) and PEI 0.20 (0.06 to 0.34): weighted mean
+    (0.62 / 0.1301^2 + 0.20 / 0.0714^2) / (1 / 0.1301^2 + 1 / 0.0714^2) = 0.297."""
+    checks = audit.subgroup_checks().set_index("synthesis_id")
+    row = checks.loc["ni2025_intentions_post"]
+    w1, w2 = (3.92 / (0.88 - 0.37)) ** 2, (3.92 / (0.34 - 0.06)) ** 2
+    assert row["weighted_mean"] == pytest.approx((0.62 * w1 + 0.20 * w2) / (w1 + w2), abs=1e-12)
+    assert round(row["weighted_mean"], 2) == 0.30
+    assert row["beyond_every_subgroup"] is True
+
+
+def test_effective_samples_of_r_printed_with_p():
+    table = audit.audit_published_syntheses().set_index("synthesis_id")
+    sizes = [round(table.loc[i, "effective_n"]) for i in
+             ("bizzotto2023_osg", "bizzotto2023_genz", "bizzotto2023_empowerment")]
+    assert sizes == [860, 674, 135]
+
+
+def test_the_audit_states_facts_and_judges_no_one():
+    table = audit.audit_published_syntheses()
+    words = ("cannot all be right", "cannot be", "wrong", "error", "mistake", "false")
+    for verdict in table["verdict"]:
+        assert not any(word in verdict.lower() for word in words), verdict
+    for prefix in ("Ni", "Bizzotto"):
+        assert "appendix" in audit.audit_sentence(prefix)
 
 
 def test_consistent_rows():
@@ -95,8 +125,8 @@ def test_rows_without_ci_or_estimate_are_not_judged():
     table = audit.audit_published_syntheses()
     osg = by_id(table, "bizzotto2023_osg")
     assert osg["consistent"] is None and osg["p_from_ci"] is None
-    assert osg["verdict"] == ("No confidence interval is printed, so the P value cannot be "
-                              "recomputed from the abstract.")
+    assert osg["verdict"].startswith("No confidence interval is printed; the P value is not "
+                                     "recomputed from an interval.")
     assert by_id(table, "ni2025_stigma")["verdict"] == "No pooled estimate is printed; nothing to check."
 
 
@@ -110,7 +140,7 @@ def test_significant_p_with_a_ci_through_the_null(tmp_path, monkeypatch):
     path.write_text(text, encoding="utf-8")
     row = by_id(audit.audit_published_syntheses(), "ni2025_attitudes")
     assert row["ci_excludes_null"] is False and row["consistent"] is False
-    assert "The printed P < .001 says significant while the CI includes 0." in row["verdict"]
+    assert "A CI that includes 0 corresponds to p >= .05; the printed P < .001 is below .05." in row["verdict"]
 
 
 def test_printed_p_intervals():

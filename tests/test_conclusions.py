@@ -83,7 +83,9 @@ def test_release_kind_rule(changed, runs, numbers, kind):
 def test_stored_conclusions_of_every_release_cover_every_outcome():
     log = releases.read_releases()
     for version in log["version"]:
+        # every outcome that release pooled (an outcome added later is not in earlier releases)
         stored = conclusions.stored_conclusions(version)
-        assert list(stored["outcome"]) == [spec.outcome for spec in synthesis.ANALYSES]
         recomputed = conclusions.conclusions(releases.read_results(version))
+        assert list(stored["outcome"]) == list(recomputed["outcome"])
+        assert set(recomputed["outcome"]) <= {spec.outcome for spec in synthesis.ANALYSES}
         assert list(stored["finding"]) == list(recomputed["finding"])

@@ -216,3 +216,69 @@ def test_summary_of_findings_rejects_outcomes_without_judgements():
 def test_negative_effects_use_a_true_minus_sign():
     assert grade.format_effect("SMD", -0.25, -0.5, 0.01) == "SMD \u22120.25 (\u22120.50 to 0.01)"
     assert grade.format_effect("MD", float("nan"), None, None) == "not estimable"
+
+
+# ----------------------------------------------------------------------------- computed domains
+
+def test_optimal_information_size_from_the_power_formula():
+    # N = 4 (1.96 + 0.8416)^2 / 0.2^2 = 784.9 (two groups); r = 0.1: ((z_a + z_b) / atanh .1)^2 + 3
+    assert grade.optimal_information_size("SMD") == 785
+    assert grade.optimal_information_size("OR") == 785
+    assert grade.optimal_information_size("r") == 783
+    assert grade.IMPRECISION_THRESHOLDS["OR"] == pytest.approx(1.4372, abs=1e-4)
+
+
+@pytest.mark.parametrize("ci, n, expected", [
+    ((0.90, 1.64), 720, "serious"),          # includes no effect
+    ((1.20, 1.50), 9000, "not serious"),     # excludes it, N above the OIS
+    ((1.20, 1.50), 300, "serious"),          # excludes it, N below the OIS
+    ((0.50, 2.00), 9000, "very serious"),    # appreciable benefit and harm (beyond 1/1.44, 1.44)
+])
+def test_imprecision_is_computed_from_ci_and_information_size(ci, n, expected):
+    assert grade.judge_imprecision("OR", *ci, n).judgement == expected
+
+
+def test_inconsistency_is_computed_from_i2_overlap_and_prediction_interval():
+    apart = grade.judge_inconsistency("OR", [0.1, 1.8], [0.01, 0.01], 95.0, None, None, 1.5, 5.0)
+    assert apart.judgement == "very serious" or apart.facts["disjoint"]
+    together = grade.judge_inconsistency("OR", [0.1, 0.2, 0.15], [0.05, 0.05, 0.05], 0.0,
+                                         0.8, 1.6, 0.95, 1.4)
+    assert together.judgement == "not serious" and not together.facts["disjoint"]
+    single = grade.judge_inconsistency("OR", [0.1], [0.05], None, None, None, None, None)
+    assert single.judgement == "not serious" and "single study" in single.reason.lower()
+
+
+def test_spread_between_studies_is_counted_once():
+    # question 1: inconsistency rated down, so imprecision is judged on the common-effect CI
+    computed = grade.computed_judgements("q1_webhelp").set_index(["outcome", "domain"])
+    outcome = "Depressive symptoms and web-based help seeking"
+    assert computed.loc[(outcome, "inconsistency"), "judgement"] != "not serious"
+    assert computed.loc[(outcome, "imprecision"), "facts"]["common_effect_ci"] is True
+
+
+@pytest.mark.parametrize("question", ["q1_webhelp", "q2_interventions"])
+def test_author_words_do_not_contradict_the_computed_judgements(question):
+    assert grade.grade_contradictions(question) == []
+
+
+def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
+    shutil.copytree(data_dir(), tmp_path / "data")
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "data" / "q1_webhelp" / "grade.csv"
+    text = path.read_text(encoding="utf-8")
+    # some studies' intervals do not overlap (Gunn 2016 and Sorkin 2021), so this is false
+    path.write_text(text.replace("The spread between studies that widens",
+                                 "The studies' intervals overlap; the spread that widens"),
+                    encoding="utf-8")
+    problems = grade.grade_contradictions("q1_webhelp")
+    assert any("'intervals overlap' contradict" in p for p in problems), problems
+
+
+def test_summary_of_findings_has_footnoted_computed_reasons():
+    summary = grade.grade_summary("q2_interventions")
+    first = summary.table.iloc[0]
+    assert "imprecision [" in first["Reasons for downgrading"]
+    number = int(first["Reasons for downgrading"].split("imprecision [")[1].split("]")[0])
+    assert summary.footnotes[number - 1].startswith("Imprecision (serious): The 95% CI")
+    follow_up = summary.table.set_index("Outcome").loc["Help-seeking behaviour at later follow-up"]
+    assert follow_up["Effect (95% CI)"].endswith("(single study)")

@@ -109,8 +109,10 @@ def test_monitoring_table_is_labelled_and_its_boundaries_are_those_of_its_fracti
 
 def test_anticipated_effect_is_the_published_estimate_on_the_analysis_scale():
     spec = synthesis.analysis_spec("q1", "depression_webhelp")
-    # Bizzotto et al. 2023: "r=0.089"; pooled on Fisher's z.
-    assert monitoring._anticipated_effect(spec, "published_estimate") == pytest.approx(math.atanh(0.089))
+    # Bizzotto et al. 2023: "r=0.089"; pooled here as a log odds ratio, so r -> d = 2r/sqrt(1 - r^2)
+    # -> ln OR = d pi / sqrt(3) (Borenstein et al. 2009, eqs. 7.5 and 7.9, equal groups).
+    d = 2 * 0.089 / math.sqrt(1 - 0.089 ** 2)
+    assert monitoring._anticipated_effect(spec, "published_estimate") == pytest.approx(d * math.pi / math.sqrt(3))
     attitudes = synthesis.analysis_spec("q2", "attitudes")
     # Ni et al. 2025 print a mean difference for attitudes, not an SMD: not on this scale.
     assert monitoring._anticipated_effect(attitudes, "published_estimate") is None

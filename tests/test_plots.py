@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -106,7 +107,9 @@ def test_forest_plot_draws_revman_elements(bcg_forest):
     pi = artists(fig, "prediction_interval")
     assert len(pi) == 1 and isinstance(pi[0], Rectangle)
     lo, hi = ax.get_xlim()
-    assert pi[0].get_x() == pytest.approx(max(lo, math.exp(BCG_REML["pi_low"])), rel=1e-12)
+    # the prediction interval drawn is t(k - 2) (Higgins et al. 2009), not metafor's t(k - 1)
+    half = stats.t.isf(0.025, 13 - 2) * math.sqrt(BCG_REML["se"] ** 2 + BCG_REML["tau2"])
+    assert pi[0].get_x() == pytest.approx(max(lo, math.exp(BCG_REML["estimate"] - half)), rel=1e-12)
     # tick labels in risk-ratio units, with the null
     assert "1" in [t.get_text() for t in ax.get_xticklabels()]
     texts = text_of(fig)
@@ -330,7 +333,7 @@ def test_estimates_comparison_plot():
 
 # --------------------------------------------------------------------------- risk of bias
 @pytest.mark.parametrize("question, n_studies, n_cells", [("q2_interventions", 3, 18),
-                                                          ("q1_webhelp", 4, 36)])
+                                                          ("q1_webhelp", 5, 45)])
 def test_traffic_light_has_one_symbol_per_judgement(question, n_studies, n_cells):
     table = rob.load_risk_of_bias(question)
     fig = plots.rob_traffic_light(table)

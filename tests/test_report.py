@@ -58,9 +58,12 @@ def test_direction_says_whether_the_interval_excludes_no_effect():
 
 
 def test_comparison_with_a_published_estimate():
-    assert report.comparison_word(0.241, 0.089) == "larger"
-    assert report.comparison_word(0.05, 0.089) == "smaller"
-    assert report.comparison_word(0.0891, 0.089) == "the same"
+    # no comparative word without a computed "comparable" verdict (analysis.comparison)
+    assert report.comparison_word(0.241, 0.089) == "not directly comparable"
+    assert report.comparison_word(0.241, 0.089, "partly comparable", False) == "not directly comparable"
+    assert report.comparison_word(0.241, 0.089, "comparable", False) == "larger"
+    assert report.comparison_word(0.05, 0.089, "comparable", False) == "smaller"
+    assert report.comparison_word(0.0891, 0.089, "comparable", True) == "in line with"
     assert report.comparison_word(None, 0.089) == "not comparable"
 
 

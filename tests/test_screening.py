@@ -56,7 +56,8 @@ def test_wide_first_round_shape_is_read_the_same(data_copy):
     back in that shape, it must read into the same long table (the first reviewer's rows: the
     wide shape holds one reviewer)."""
     long = scr.read_screening("q1_webhelp")
-    long = long[long["reviewer"] == scr.FIRST_ROUND_REVIEWER]
+    # the wide shape holds the first round only (one reviewer); later decisions are appended rows
+    long = long[long["reviewer"] == scr.FIRST_ROUND_REVIEWER].reset_index(drop=True)
     last = long.drop_duplicates("record_id", keep="last")
     wide = pd.DataFrame({"record_id": last["record_id"],
                          "decision": last["decision"].replace({"awaiting_full_text": "exclude"}),

@@ -19,7 +19,7 @@ from analysis import extraction, review, synthesis
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "synthesis_metafor.json").read_text())
 DATASETS = REFERENCE["datasets"]
-Q1 = synthesis.ANALYSES[0]  # depressive symptoms x web-based help seeking, pooled as Fisher z
+Q1 = synthesis.analysis_spec("q1", "webhelp_empowerment")  # correlations, pooled as Fisher z
 ITERATIVE = 1e-8  # REML tau² is iterative (metafor's threshold 1e-5 on the step, converged further)
 CLOSED = 1e-10  # DerSimonian-Laird is closed form
 
@@ -112,7 +112,12 @@ def test_one_or_no_study_is_not_pooled_and_says_so(reference_review):
     assert (one["k"], one["pooled"], none["k"], none["pooled"]) == (1, False, 0, False)
     for row in (one, none):
         assert row["model"].startswith("not pooled")
-        assert all(row[key] is None for key in ("estimate", "ci_low", "ci_high", "tau2", "i2", "pval"))
+        assert all(row[key] is None for key in ("tau2", "i2", "pval"))
+    # one study: its own estimate and Wald interval are reported, not pooled (Handbook 14.1.4)
+    yi, vi = float(one["effect_sizes"]["yi"].iloc[0]), float(one["effect_sizes"]["vi"].iloc[0])
+    assert one["estimate"] == pytest.approx(yi, abs=1e-12)
+    assert one["ci_low"] == pytest.approx(yi - 1.959963984540054 * math.sqrt(vi), abs=1e-12)
+    assert none["estimate"] is None
     assert "Edinburgh" in one["model"] and "at least two" in one["model"]
     assert none["n"] is None and none["studies"] == ""
 
@@ -187,7 +192,7 @@ def test_published_estimates_are_set_beside_this_reviews(reference_review):
     # Values as printed in the abstracts: Bizzotto et al. 2023 (J Med Internet Res 25:e36964)
     # "r=0.089; P=.009"; Ni et al. 2025 (BMC Psychiatry 25:528) "OR = 1.67, 95% CI: 1.05, 2.94".
     table = synthesis.published_comparison().set_index(["question", "outcome"])
-    q1 = table.loc[("q1", Q1.outcome)]
+    q1 = table.loc[("q1", "depression_webhelp")]
     assert (q1["published_measure"], q1["published_estimate"], q1["published_p"]) == ("r", 0.089, ".009")
     assert q1["published_ci_low"] is None and "online support groups" in q1["note"]
     behaviour = table.loc[("q2", "behaviour")]
@@ -211,10 +216,13 @@ def test_results_on_the_review_data_pool_every_effect_size_once():
     for record in table.to_dict("records"):
         key = (record["question"], record["scenario"])
         effects = loaded.setdefault(key, synthesis.load_effect_sizes(*key)) if key not in loaded else loaded[key]
-        rows = effects[effects["outcome"] == record["outcome"]]
+        spec = synthesis.analysis_spec(record["question"], record["outcome"])
+        rows = effects[effects["outcome"] == (spec.source_outcome or spec.outcome)]
+        if spec.population_group is not None:
+            rows = rows[rows["population_group"] == spec.population_group]
         assert record["k"] == len(rows)
         assert record["pooled"] is (len(rows) >= 2)
-        assert (record["estimate"] is None) is (len(rows) < 2)
+        assert (record["estimate"] is None) is (len(rows) == 0)
         assert record["studies"].split("; ") == list(dict.fromkeys(rows.sort_values(["year", "study_id"])["study_id"])) or not len(rows)
 
 

@@ -45,9 +45,11 @@ CASES = {
         "published_syntheses.csv", ",OR,1.67,1.05,2.94,", ",OR,.05,1.05,2.94,",
         ["published_syntheses.csv:6:estimate: estimate .05 is outside its CI (1.05 to 2.94)"]),
     "r_out_of_range": (
-        "published_syntheses.csv", "r,0.089,,,.009,,,\"a positive relationship between depressive "
+        "published_syntheses.csv", "r,0.089,,,.009,,,q1/depression_webhelp,depressive symptoms and "
+        "web-based help seeking,online_support_groups,all,a positive relationship between depressive "
         "symptoms and web-based help-seeking behaviors through online support groups (r=0.089",
-        "r,1.089,,,.009,,,\"a positive relationship between depressive "
+        "r,1.089,,,.009,,,q1/depression_webhelp,depressive symptoms and "
+        "web-based help seeking,online_support_groups,all,a positive relationship between depressive "
         "symptoms and web-based help-seeking behaviors through online support groups (r=1.089",
         ["published_syntheses.csv:2:estimate: a correlation must lie in (-1, 1), not 1.089"]),
     "events_more_than_n": (
@@ -128,11 +130,11 @@ CASES = {
          "screen the first occurrence"]),
     "assumption_unknown_study": (
         "q1_webhelp/assumptions.csv", "\",Gould2002,", "\",Gould2003,",
-        ["q1_webhelp/assumptions.csv:2:studies: study Gould2003 is not in studies.csv"]),
+        ["q1_webhelp/assumptions.csv:3:studies: study Gould2003 is not in studies.csv"]),
     "swap_to_missing_comparison": (
         "q1_webhelp/assumptions.csv", "swap_comparison,model1,model3",
         "swap_comparison,model1,model2",
-        ["q1_webhelp/assumptions.csv:7:comparison_alternative: study Sorkin2021 has no "
+        ["q1_webhelp/assumptions.csv:8:comparison_alternative: study Sorkin2021 has no "
          "extraction row with comparison_id model2"]),
     "value_not_in_excerpt": (
         "q1_webhelp/extraction.csv", "OR_CI,,2.36,", "OR_CI,,2.63,",
@@ -219,7 +221,7 @@ def test_row_with_extra_field(data_copy):
 
 def test_not_utf8(data_copy):
     path = data_copy / "q1_webhelp/assumptions.csv"
-    path.write_bytes(path.read_bytes().replace(b"Hasselblad", b"Hasselbl\xe4d"))
+    path.write_bytes(path.read_bytes().replace(b"Woolf", b"W\xe4olf"))
     assert problems() == ["q1_webhelp/assumptions.csv:3:-: not UTF-8 text "
                           "(byte 0xe4 cannot be decoded)",
                           ]
