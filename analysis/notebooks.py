@@ -27,19 +27,38 @@ def chapter_notebooks(root: Path = REPO_ROOT) -> list[Path]:
 
 
 def execute_notebook(path: Path, timeout: int = 600) -> float:
-    """Execute one notebook in its own folder and write it back atomically; return seconds."""
+    """Execute one notebook in its own folder and write it back atomically; return seconds.
+
+    The data files the chapter read are recorded in its metadata (:mod:`analysis.chapter_inputs`),
+    so that a build re-executes it only when one of them, or the package, changed.
+    """
     import nbformat
     from nbclient import NotebookClient
 
+    from . import chapter_inputs
+
     notebook = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name=KERNEL_NAME,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
+    handle, log_path = tempfile.mkstemp(prefix="review-inputs.", suffix=".log")
+    os.close(handle)
+    previous = os.environ.get(chapter_inputs.LOG_VARIABLE)
+    os.environ[chapter_inputs.LOG_VARIABLE] = log_path  # the kernel inherits the environment
+    try:
+        client = NotebookClient(
+            notebook,
+            timeout=timeout,
+            kernel_name=KERNEL_NAME,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute()
+        logged = Path(log_path).read_text(encoding="utf-8").splitlines()
+    finally:
+        if previous is None:
+            os.environ.pop(chapter_inputs.LOG_VARIABLE, None)
+        else:
+            os.environ[chapter_inputs.LOG_VARIABLE] = previous
+        Path(log_path).unlink(missing_ok=True)
+    notebook.metadata[chapter_inputs.METADATA_KEY] = chapter_inputs.inputs_of(logged)
     for cell in notebook.cells:
         # Execution counts and timing metadata change on every run and say nothing of results.
         cell.get("metadata", {}).pop("execution", None)

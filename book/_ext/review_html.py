@@ -1,10 +1,12 @@
 """The book's own Sphinx extension: results follow the data, and small corrections to pages.
 
-- Sphinx rebuilds a page only when its source changed, and the notebooks' sources do not
-  change when ``data/`` or ``analysis/`` do. Every build therefore fingerprints the inputs of
-  the analysis (every file under the data folder, which ``REVIEW_DATA_DIR`` may replace, and
-  the ``analysis`` package) and marks every notebook outdated when the fingerprint differs
-  from the last build's, so that ``make book`` re-executes them on the current data.
+- A chapter is executed again only when what it read changed. ``make notebooks`` records in
+  each chapter's metadata the data files it read and the ``analysis`` package it ran
+  (:mod:`analysis.chapter_inputs`). A build shows a chapter's stored outputs when those are
+  unchanged (nbval proves the stored outputs equal a fresh execution on the same inputs) and
+  executes it when one of them changed, when the package changed, or when it has no record.
+  Sphinx rebuilds a page only when its source changed, and a notebook's source does not change
+  when ``data/`` does: a chapter whose inputs changed since the last build is marked outdated.
 
 - sphinx-thebe registers its configuration script twice in this toolchain, and a browser
   then stops at "Identifier 'THEBE_JS_URL' has already been declared": keep each script once.
@@ -13,32 +15,45 @@
 """
 
 
-import hashlib
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+
+def _chapter_states(app) -> dict[str, tuple[bool, str]]:
+    """Per notebook document: (inputs unchanged since its stored outputs, a digest of the state)."""
+    import hashlib
+
+    import nbformat
+
+    from analysis import chapter_inputs
+    from analysis.paths import data_dir
+
+    package = chapter_inputs.package_fingerprint()
+    root = data_dir()
+    states = {}
+    for name in sorted(app.env.found_docs):
+        path = Path(app.env.doc2path(name))
+        if path.suffix != ".ipynb":
+            continue
+        recorded = nbformat.read(path, as_version=4).metadata.get(chapter_inputs.METADATA_KEY)
+        changed = chapter_inputs.changed_inputs(recorded, root, package)
+        digest = hashlib.sha256(repr((str(root), package, sorted((recorded or {}).get("data", {}).items()),
+                                      changed)).encode()).hexdigest()
+        states[name] = (not changed, digest)
+    return states
 
 
-def analysis_inputs_fingerprint() -> str:
-    """SHA-256 over the paths and bytes of the data files and the analysis package."""
-    data = Path(os.environ.get("REVIEW_DATA_DIR") or REPO_ROOT / "data").resolve()
-    digest = hashlib.sha256(str(data).encode())
-    for folder, pattern in ((data, "*"), (REPO_ROOT / "analysis", "*")):
-        for path in sorted(folder.rglob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(folder)).encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+def _execute_only_changed_chapters(app, env, docnames):
+    states = _chapter_states(app)
+    unchanged = [str(Path(env.doc2path(name)).resolve()) for name, (same, _) in states.items() if same]
+    env.mystnb_config = env.mystnb_config.copy(execution_excludepatterns=unchanged)
+    env.review_chapter_states = states
 
 
-def _notebooks_outdated_by_data(app, env, added, changed, removed):
-    fingerprint = analysis_inputs_fingerprint()
-    if getattr(env, "review_inputs_fingerprint", None) == fingerprint:
-        return []
-    env.review_inputs_fingerprint = fingerprint
-    return [name for name in env.found_docs
-            if str(env.doc2path(name, base=False)).endswith(".ipynb")]
+def _chapters_outdated_by_their_inputs(app, env, added, changed, removed):
+    states = _chapter_states(app)
+    before = getattr(env, "review_chapter_digests", {})
+    env.review_chapter_digests = {name: digest for name, (_, digest) in states.items()}
+    return [name for name, (_, digest) in states.items() if before.get(name) != digest]
 
 
 def _tidy_page(app, pagename, templatename, context, doctree):
@@ -61,6 +76,7 @@ def _tidy_page(app, pagename, templatename, context, doctree):
 
 
 def setup(app):
-    app.connect("env-get-outdated", _notebooks_outdated_by_data)
+    app.connect("env-get-outdated", _chapters_outdated_by_their_inputs)
+    app.connect("env-before-read-docs", _execute_only_changed_chapters)
     app.connect("html-page-context", _tidy_page, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
