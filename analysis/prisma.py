@@ -16,6 +16,7 @@ review: companion reports are excluded with reason "duplicate").
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pandas as pd
@@ -61,6 +62,24 @@ def _records_by_source(question: str, records: pd.DataFrame) -> dict[str, int]:
         name = f"index: {corpus_of[query_id]}" if query_id in corpus_of else source
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def sources_searched(question: str) -> list[str]:
+    """The sources of the search log as a reader reads them ("index of publicly available
+    article pages"), each once, in the order first searched."""
+    log = rec.read_search_log(question)
+    names = [re.sub(r"\s*\(.*?\)\s*", " ", str(source)).strip() for source in log["source"].dropna()]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def identification_heading(sources: list[str]) -> str:
+    """The PRISMA column heading, naming what was actually searched (not "databases and
+    registers" when none was): ``sources`` as :func:`sources_searched` returns them."""
+    if not sources:
+        return "Identification of new studies (no search recorded)"
+    named = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
+    article = "" if named[:1].isupper() else ("an " if named[:1] in "aeiou" else "a ")
+    return f"Identification of new studies via {article}{named}"
 
 
 def prisma_counts(question: str) -> dict:
@@ -187,6 +206,9 @@ def _box(ax, x, y, width, text, *, fill="white", wrap=None, size=8.5, weight="no
     if wrap is None:  # characters per line from the box's printed width (mean glyph ~0.58 em)
         axes_inches = ax.get_position().width * ax.figure.get_size_inches()[0]
         wrap = max(12, int((width - 0.024) * axes_inches * 72 / (size * 0.58)))
+    # A count never breaks from its label: "(n = 4)" and the word before it are joined by
+    # no-break spaces, which textwrap does not split on.
+    text = re.sub(r" \(n ([=\u2264]) ", "\u00a0(n\u00a0\\1\u00a0", text)
     lines = []
     for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, wrap, subsequent_indent="  " if paragraph.startswith("  ") else "") or [""]
@@ -205,12 +227,13 @@ def _arrow(ax, start, end):
                 arrowprops=dict(arrowstyle="-|>", color="black", lw=0.9, shrinkA=0, shrinkB=0))
 
 
-def plot_prisma_flow(counts: dict, ax=None):
+def plot_prisma_flow(counts: dict, ax=None, *, sources: list[str] | None = None):
     """Draw the PRISMA 2020 flow diagram for an updated review from :func:`prisma_counts`.
 
     Boxes and arrows in matplotlib; phase labels in blue bars, the "Previous studies" column
     headed in orange and the new-studies column in sky blue (Okabe-Ito colours, safe for colour
-    vision deficiencies); sized for a book page (10 x 9 inches, 8.5 pt text). Returns the Figure.
+    vision deficiencies); sized for a book page (10 x 9 inches, 8.5 pt text). ``sources``: what
+    was searched (:func:`sources_searched`), named in the heading. Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -234,7 +257,7 @@ def plot_prisma_flow(counts: dict, ax=None):
     if has_previous:
         header(prev_x, prev_w, "Previous studies", _ORANGE)
     header((main_x - main_w / 2 + side_x + side_w / 2) / 2, side_x + side_w / 2 - (main_x - main_w / 2),
-           "Identification of new studies via databases and registers", _SKY)
+           identification_heading(sources or []), _SKY)
 
     def phase(y_top, y_bottom, label):
         ax.add_patch(plt.Rectangle((0.0, y_bottom), 0.038, y_top - y_bottom, facecolor=_BLUE, edgecolor="black", lw=0.9))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import numbers
 from typing import Any
@@ -113,26 +112,40 @@ def _escape_cell(value: Any, digits: int) -> str:
 
 
 def _table_html(frame: pd.DataFrame, table_id: str, digits: int, caption: str | None) -> str:
+    from .reader_labels import reader_columns
+
+    frame = reader_columns(frame)  # readers see labels, never the codebook's column ids
     header = "".join(f'<th scope="col">{html.escape(str(column))}</th>' for column in frame.columns)
     rows = []
+    labels = [html.escape(str(column), quote=True) for column in frame.columns]
     for record in frame.itertuples(index=False):
-        cells = "".join(f"<td>{_escape_cell(value, digits)}</td>" for value in record)
+        cells = "".join(f'<td data-label="{label}">{_escape_cell(value, digits)}</td>'
+                        for label, value in zip(labels, record))
         rows.append(f"<tr>{cells}</tr>")
     caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    # A table with many columns is shown as one card per row (label: value), which fits any
+    # page width; the stylesheet does the same for every table on a phone.
+    classes = "review-table" + (" review-table-stacked" if len(frame.columns) > STACK_COLUMNS else "")
     return (
-        f'<table class="review-table" id="{html.escape(table_id)}">{caption_html}'
+        f'<table class="{classes}" id="{html.escape(table_id)}">{caption_html}'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
 def _table_text(frame: pd.DataFrame, digits: int) -> str:
-    shown = frame.copy()
+    from .reader_labels import reader_columns
+
+    shown = reader_columns(frame)
     for column in shown.columns:
         shown[column] = [
             fmt_num(v, digits) if isinstance(plain(v), float) else ("" if plain(v) is None else str(v))
             for v in shown[column]
         ]
     return shown.to_string(index=False)
+
+
+# Above this many columns a table is drawn as one card per row (see ``review.css``).
+STACK_COLUMNS = 8
 
 
 def static_table(frame: pd.DataFrame, *, table_id: str, caption: str | None = None,
@@ -161,33 +174,37 @@ def searchable_table(frame: pd.DataFrame, *, table_id: str, caption: str | None 
 
     Without JavaScript it is still a complete, readable table.
     """
+    rows = len(frame)
     html_text = (
         f'<div class="review-table-wrap searchable" data-table="{html.escape(table_id)}">'
-        f'<label class="review-filter">Filter rows: <input type="search" '
-        f'aria-controls="{html.escape(table_id)}" data-filter-for="{html.escape(table_id)}"></label>'
-        f"{_table_html(frame, table_id, digits, caption)}</div>"
+        f'<div class="review-table-tools"><label class="review-filter">Filter rows: <input type="search" '
+        f'aria-controls="{html.escape(table_id)}" data-filter-for="{html.escape(table_id)}"></label> '
+        f'<span class="review-row-count" aria-live="polite">{rows} row{"" if rows == 1 else "s"}</span>'
+        f'<span class="review-sort-hint">Click a column heading to sort.</span></div>'
+        f'<div class="review-table-scroll">{_table_html(frame, table_id, digits, caption)}</div></div>'
     )
     if filename:
         html_text += download_link(frame, filename).html_text
     return HtmlBlock(html_text, _table_text(frame, digits))
 
 
-def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = True) -> HtmlBlock:
-    """Embed a matplotlib figure as a PNG with its alt text (and a caption)."""
+def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = True,
+                analysis: tuple[str, str] | None = None) -> HtmlBlock:
+    """Show a matplotlib figure as "Figure n": inline SVG at full column width, with its alt text.
+
+    ``analysis=(question, outcome)`` puts the RevMan-style "Analysis 1.1. ..." heading before
+    the caption. Numbers are computed (:mod:`analysis.figure_embed`), never typed.
+    """
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    # A fixed dpi and no metadata timestamps keep the bytes identical between executions.
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    from . import figure_embed
+
+    if analysis is not None:
+        caption = figure_embed.analysis_caption(*analysis) + (f" {caption}" if caption else "")
+    number = figure_embed.next_figure_number()
+    html_text, text = figure_embed.figure_html(figure, alt, caption, number)
     if close:
         plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    html_text = (
-        f'<figure class="review-figure"><img src="data:image/png;base64,{encoded}" '
-        f'alt="{html.escape(alt, quote=True)}"/>{caption_html}</figure>'
-    )
-    text = f"[Figure: {alt}]" + (f" {caption}" if caption else "")
     return HtmlBlock(html_text, text)
 
 
@@ -207,12 +224,14 @@ def chapter_box(*, release: str, data_fingerprint: str, last_search: str, k_text
     return HtmlBlock(html_text, text)
 
 
-def figure(plot, *args: Any, caption: str | None = None, **kwargs: Any) -> HtmlBlock:
-    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.plots`) with its alt text."""
+def figure(plot, *args: Any, caption: str | None = None, analysis: tuple[str, str] | None = None,
+           **kwargs: Any) -> HtmlBlock:
+    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.plots`) with its alt text,
+    numbered; ``analysis=(question, outcome)`` adds the "Analysis 1.1" heading."""
     from . import plots
 
     alt = plots.alt_text(plot, *args, **kwargs)
-    return show_figure(plot(*args, **kwargs), alt, caption)
+    return show_figure(plot(*args, **kwargs), alt, caption, analysis=analysis)
 
 
 def chapter_box_for(question: str | None = None) -> HtmlBlock:
@@ -263,9 +282,15 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
     if favours is None:
         favours = (("Favours control", "Favours intervention") if spec.reader_measure != "r"
                    else ("Negative association", "Positive association"))
+    columns = {}
+    if scenario == "primary" and len(rows):
+        # Per-arm counts only where arms are combined as the primary analysis combines them.
+        from .arm_counts import arm_columns
+
+        columns = arm_columns(question, rows, binary=spec.analysis_measure == "logOR")
     kwargs = dict(labels=labels, years=years, scale=scale, measure_label=measure_label,
-                  favours=favours, subgroup=subgroup)
-    return figure(plots.forest_plot, result, caption=caption, **kwargs)
+                  favours=favours, subgroup=subgroup, columns=columns)
+    return figure(plots.forest_plot, result, caption=caption, analysis=(question, outcome), **kwargs)
 
 
 class _Text:
@@ -303,7 +328,7 @@ def prisma_figure(question: str) -> HtmlBlock:
         f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
         f"{counts['new_studies_included']} new studies included."
     )
-    return show_figure(prisma.plot_prisma_flow(counts), alt,
+    return show_figure(prisma.plot_prisma_flow(counts, sources=prisma.sources_searched(question)), alt,
                        caption=f"PRISMA 2020 flow diagram, {QUESTIONS[question]}.")
 
 
@@ -416,7 +441,7 @@ def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
                     f"{analysis['outcome_label']} has k = {analysis['k']}.")
     loo = sensitivity.leave_one_out(yi, vi, labels=labels, method=result.method, test=result.test)
     return figure(plots.leave_one_out_plot, loo, scale=scale, measure=label,
-                  full_estimate=result.estimate,
+                  full_estimate=result.estimate, axis_title=f"Pooled {label.lower()} without the study (95% CI)",
                   caption=f"Leave-one-out analysis, {analysis['outcome_label']}; {analysis['model']}.")
 
 
@@ -427,7 +452,14 @@ def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     cumulative = synthesis.cumulative_by_study(question, outcome)
     if len(cumulative) < 2:
         return note("A cumulative meta-analysis needs at least two studies.")
+    # Readers see "Gould 2002" (studies.csv), not the study id.
+    rows = synthesis.run_analysis(question, outcome)["effect_sizes"]
+    names = dict(zip(rows["study_id"].astype(str), rows["label"].astype(str)))
+    cumulative = cumulative.assign(label=[names.get(str(s), str(s)) for s in cumulative["added"]])
+    measure = str(cumulative["measure"].iloc[0])
+    reader = {"r": "correlation r", "OR": "odds ratio", "SMD": "SMD"}.get(measure, measure)
     return figure(plots.cumulative_forest_plot, cumulative,
+                  axis_title=f"Pooled {reader} after adding the study (95% CI)",
                   caption="Cumulative meta-analysis: the pooled estimate as each study was added, by year.")
 
 
