@@ -18,7 +18,7 @@ import itertools
 import re
 
 __all__ = ["analysis_number", "analysis_caption", "figure_html", "next_figure_number",
-           "restart_numbering", "svg_markup"]
+           "restart_numbering", "smallest_text_px", "svg_markup"]
 
 _counter = itertools.count(1)
 
@@ -104,3 +104,14 @@ def figure_html(figure, alt: str, caption: str | None, number: int) -> tuple[str
     )
     text = f"{heading} {caption or ''}".rstrip() + f" [Figure: {alt}]"
     return html_text, text
+
+
+def smallest_text_px(figure, column_px: float) -> float:
+    """The size in px at which the figure's smallest text shows when the figure is drawn at
+    ``column_px`` wide (as the book draws it, cropped to its content like ``svg_markup``)."""
+    from matplotlib.text import Text
+
+    renderer = figure.canvas.get_renderer()
+    width_pt = (figure.get_tightbbox(renderer).width + 2 * 0.08) * 72
+    sizes = [t.get_fontsize() for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    return min(sizes) * column_px / width_pt if sizes else float("inf")

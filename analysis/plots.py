@@ -62,9 +62,13 @@ ROB_STYLE: dict[str, tuple[str, str, str]] = {
 ROB_HATCH = {"low": "", "yes": "", "some concerns": "//", "unclear": "..", "high": "xx", "no": "xx",
              "no information": "", "not applicable": ""}
 
+# Sizes for the page: the book shows a figure at the width of its text column, about 680 px
+# at a 1280 px window, and every text must then read at 10 px or more. A figure W inches wide
+# with text of F points shows that text at F * 680 / (72 W) px, so 9 pt text needs W <= 8.5 in.
+DISPLAY_COLUMN_PX = 680
 FONT_SIZE = 9
-FIG_WIDTH = 9.0  # inches: 900 px at the 100 dpi the book uses
-LABEL_CHARS = 30  # forest-plot label column, in characters; longer labels wrap onto more rows
+FIG_WIDTH = 8.0  # inches
+LABEL_CHARS = 24  # forest-plot label column, in characters; longer labels wrap onto more rows
 _Z975 = float(stats.norm.isf(0.025))
 
 
@@ -483,9 +487,9 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     # Widths in inches: label, year, one per extra column, the plot, effect and weight.
     label_in = LABEL_CHARS * FONT_SIZE * 0.58 / 72 + 0.15
     year_in = 0.55 if year_map else 0.0
-    column_in = [max(0.85, 0.58 * FONT_SIZE / 72 * max(len(part) for part in header.split("\n")) + 0.2)
+    column_in = [max(0.8, 0.58 * FONT_SIZE / 72 * max(len(part) for part in header.split("\n")) + 0.15)
                  for header in columns]
-    plot_in, right_in = 2.6, 2.55
+    plot_in, right_in = 2.0, 2.4
     left_in = label_in + year_in + sum(column_in)
     fig_width = left_in + plot_in + right_in
     fig, ax, own = _new_figure(fig_width, height, ax)
@@ -511,8 +515,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     for w in column_in:
         edge += w
         x_columns.append(col(edge - 0.15))
-    x_effect = col(left_in + plot_in + right_in - 0.75)
-    x_weight = col(left_in + plot_in + right_in - 0.05)
+    x_effect = col(left_in + plot_in + right_in - 0.72)
+    x_weight = col(left_in + plot_in + right_in - 0.02)
     text_tf = blended_transform_factory(ax.transAxes, ax.transData)
     header = dict(xycoords="axes fraction", textcoords="offset points", va="bottom",
                   fontsize=FONT_SIZE, fontweight="bold", annotation_clip=False)
@@ -531,7 +535,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         y = -i
         weight = "bold" if row.bold else "normal"
         style = "italic" if row.italic else "normal"
-        size = FONT_SIZE - (1 if row.italic else 0)
+        size = FONT_SIZE
         if row.label:
             ax.text(x_label, y, row.label, transform=text_tf, ha="left", va="center", fontsize=size,
                     fontweight=weight, fontstyle=style, clip_on=False)
@@ -583,7 +587,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         ax.annotate(favours[1], (0.5, 0), (8, -20), ha="left", **below)
     for j, line in enumerate(footer_lines):
         ax.annotate(line, (x_label, 0), (0, -first_footer_pt - 13 * j), ha="left",
-                    **{**below, "fontsize": FONT_SIZE - 0.5})
+                    **{**below, "fontsize": FONT_SIZE})
     fig.forest_rows = [r.kind for r in rows]  # for readers of the figure object (tests, alt text)
     return fig
 
@@ -804,7 +808,7 @@ def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, 
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color=OKABE_ITO["vermillion"], lw=1.0, ls="--", gid="reference_line")
         ax.annotate(reference_label, (0.5, 0), (0, -38), xycoords="axes fraction",
-                    textcoords="offset points", ha="center", va="top", fontsize=FONT_SIZE - 0.5,
+                    textcoords="offset points", ha="center", va="top", fontsize=FONT_SIZE,
                     color=OKABE_ITO["vermillion"], annotation_clip=False)
     return fig
 
@@ -1228,10 +1232,10 @@ def rob_traffic_light(rob_df: pd.DataFrame, ax=None):
         side.set_visible(False)
     ax.set_title(_tool_title(tool), fontsize=FONT_SIZE + 1, pad=22, loc="left")
     ax.legend(handles=_rob_legend_handles(rob_df, tool), title="Judgement",
-              fontsize=FONT_SIZE - 0.5, title_fontsize=FONT_SIZE, loc="upper left",
+              fontsize=FONT_SIZE, title_fontsize=FONT_SIZE, loc="upper left",
               bbox_to_anchor=(1.02, 1.0), frameon=False, labelspacing=0.9)
     ax.annotate(key, (0, 0), (0, -8), xycoords="axes fraction", textcoords="offset points",
-                ha="left", va="top", fontsize=FONT_SIZE - 1, annotation_clip=False)
+                ha="left", va="top", fontsize=FONT_SIZE, annotation_clip=False)
     if own:
         key_h = (0.17 * key_lines + 0.2) / height
         fig.subplots_adjust(left=1.4 / width, right=1 - 2.3 / width, top=1 - 0.7 / height,
@@ -1282,7 +1286,7 @@ def rob_summary(rob_df: pd.DataFrame, ax=None):
                         fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", fc="white",
                                                      ec="none", alpha=0.9))
             start += share
-    ax.set_yticks(range(len(domains)), row_labels, fontsize=FONT_SIZE - 0.5)
+    ax.set_yticks(range(len(domains)), row_labels, fontsize=FONT_SIZE)
     ax.set_ylim(len(domains) - 0.5, -0.5)
     if "Overall" in domains:
         ax.axhline(domains.index("Overall") - 0.5, color="#777777", lw=1.0)
@@ -1296,12 +1300,12 @@ def rob_summary(rob_df: pd.DataFrame, ax=None):
     handles = [Patch(facecolor=ROB_STYLE[j][0], edgecolor="#444444", hatch=ROB_HATCH.get(j, ""),
                      label=_rob_legend_label(j, overall, tool)) for j, overall in order]
     if own:
-        fig.legend(handles=handles, fontsize=FONT_SIZE - 0.5, loc="lower center", ncol=3,
+        fig.legend(handles=handles, fontsize=FONT_SIZE, loc="lower center", ncol=3,
                    bbox_to_anchor=(0.5, 0.02), frameon=False)
         fig.subplots_adjust(left=0.38, right=0.97, top=1 - 0.45 / height,
                             bottom=(0.65 + legend_h) / height)
     else:
-        ax.legend(handles=handles, fontsize=FONT_SIZE - 0.5, loc="upper left",
+        ax.legend(handles=handles, fontsize=FONT_SIZE, loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 

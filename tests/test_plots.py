@@ -397,3 +397,55 @@ def test_no_studies_is_a_clear_error():
         plots.forest_plot(empty)
     with pytest.raises(ValueError, match="no studies to draw"):
         plots.alt_text(plots.forest_plot, empty)
+
+
+def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
+    """The book draws each figure at the width of its text column (plots.DISPLAY_COLUMN_PX at a
+    1280 px window); its smallest text must then be 10 px or more. The browser test measures the
+    same on the built pages."""
+    from analysis import figure_embed, prisma, report, rob, synthesis
+
+    drawn = []
+    original = report.show_figure
+
+    def measure(fig, alt, caption=None, **kwargs):
+        drawn.append((alt[:50], figure_embed.smallest_text_px(fig, plots.DISPLAY_COLUMN_PX)))
+        return original(fig, alt, caption, **kwargs)
+
+    monkeypatch.setattr(report, "show_figure", measure)
+    for question in ("q1_webhelp", "q2_interventions"):
+        report.prisma_figure(question)
+        report.figure(plots.rob_traffic_light, rob.load_risk_of_bias(question))
+        report.figure(plots.rob_summary, rob.load_risk_of_bias(question))
+    for short, outcome in (("q1", "depression_webhelp"), ("q2", "behaviour")):
+        report.forest_figure(short, outcome, by_subgroup=True)
+        report.leave_one_out_figure(short, outcome)
+        report.cumulative_figure(short, outcome)
+        report.funnel_figure(short, outcome)
+        comparison = synthesis.published_comparison()
+        report.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
+    assert len(drawn) >= 12
+    small = [(alt, round(px, 2)) for alt, px in drawn if px < 10]
+    assert not small, f"figures whose text shows below 10 px: {small}"
+    del prisma
+
+
+def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
+    from matplotlib.text import Text
+
+    fit = models.meta_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]), method="REML",
+                               labels=["Alpha 2001", "Beta 2005"])
+    sub = models.subgroup_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]),
+                                   np.array(["information support/psychoeducation/public service announcements", "b"]),
+                                   method="REML", labels=["Alpha 2001", "Beta 2005"])
+    fig = plots.forest_plot(fit, years=[2001, 2005], subgroup=sub, scale="exp",
+                            columns={"Intervention\nevents/total": ["9/111", "18/168"],
+                                     "Control\nevents/total": ["10/138", "–"]})
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "9/111" in texts and "18/168" in texts and "Intervention\nevents/total" in texts
+    assert "Year" not in texts  # "Alpha 2001" already says the year
+    assert not any("\u2026" in t for t in texts)  # nothing truncated
+    joined = " ".join(t for t in texts if t)
+    assert "support/psychoeducation/public" in joined.replace("\n", " ")
+    with pytest.raises(ValueError, match="column"):
+        plots.forest_plot(fit, columns={"N": ["1"]})
