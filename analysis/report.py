@@ -106,6 +106,8 @@ def _escape_cell(value: Any, digits: int) -> str:
     value = plain(value)
     if value is None:
         return ""
+    if isinstance(value, bool):  # readers see "yes", not Python's "True"
+        return "yes" if value else "no"
     if isinstance(value, float):
         return html.escape(fmt_num(value, digits))
     return html.escape(str(value))

@@ -149,3 +149,20 @@ def test_searchable_table_counts_its_rows():
     block = report.searchable_table(frame, table_id="t", filename="t.csv")
     assert '<span class="review-row-count" aria-live="polite">3 rows</span>' in block.html_text
     assert "base64," in block.html_text  # the download keeps the full data
+
+
+def test_screening_decisions_show_the_titles_they_are_about():
+    from analysis import log_views, screening
+
+    view = log_views.screening_decisions_view("q1_webhelp")
+    decisions = screening.read_screening("q1_webhelp")
+    assert len(view) == len(decisions)
+    assert list(view.columns[:4]) == ["record_id", "title", "first_author", "year"]
+    assert (view["title"].str.len() > 0).mean() > 0.9
+    assert list(view["record_id"]) == list(decisions["record_id"])
+
+
+def test_booleans_read_as_words():
+    frame = pd.DataFrame({"pooled": [True, False]})
+    block = report.static_table(frame, table_id="t")
+    assert ">yes<" in block.html_text and ">no<" in block.html_text and "True" not in block.html_text
