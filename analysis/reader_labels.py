@@ -43,11 +43,12 @@ def reader_label(column) -> str:
 
 
 def reader_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with reader labels as headers (two ids with one label keep the id as a suffix)."""
+    """The frame with reader labels as headers (a second column with the same label is
+    numbered: "Outcome (2)"; the column id never shows)."""
     seen: dict[str, int] = {}
     names = []
     for column in frame.columns:
         label = reader_label(column)
         seen[label] = seen.get(label, 0) + 1
-        names.append(label if seen[label] == 1 else f"{label} ({column})")
+        names.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
     return frame.set_axis(names, axis=1)

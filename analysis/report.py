@@ -125,9 +125,9 @@ def _table_html(frame: pd.DataFrame, table_id: str, digits: int, caption: str | 
                         for label, value in zip(labels, record))
         rows.append(f"<tr>{cells}</tr>")
     caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-    # A table with many columns is shown as one card per row (label: value), which fits any
-    # page width; the stylesheet does the same for every table on a phone.
-    classes = "review-table" + (" review-table-stacked" if len(frame.columns) > STACK_COLUMNS else "")
+    # A table too wide for the text column is shown as one card per row (label: value), which
+    # fits any page width; the stylesheet does the same for every table on a phone.
+    classes = "review-table" + ("" if fits_as_table(frame, digits) else " review-table-stacked")
     return (
         f'<table class="{classes}" id="{html.escape(table_id)}">{caption_html}'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -146,8 +146,29 @@ def _table_text(frame: pd.DataFrame, digits: int) -> str:
     return shown.to_string(index=False)
 
 
-# Above this many columns a table is drawn as one card per row (see ``review.css``).
-STACK_COLUMNS = 8
+# The text column at a 1280 px window, and the width of one character of table text there
+# (half an em of its 0.85 em font): a table whose columns cannot fit is drawn as cards.
+TEXT_COLUMN_PX = 680
+TABLE_CHAR_PX = 6.8
+WRAP_CHARS = 16  # a long cell wraps to about this many characters per line
+BREAK_CHARS = 20  # a longer word (a URL, an id) is broken where it must
+
+
+def fits_as_table(frame: pd.DataFrame, digits: int = 2) -> bool:
+    """Whether the table fits the text column with its long cells wrapped.
+
+    Each column needs its longest word (up to BREAK_CHARS) or up to WRAP_CHARS characters of
+    its longest cell, whichever is more, plus its padding."""
+    from .reader_labels import reader_label
+
+    needed = 0.0
+    for column in frame.columns:
+        cells = [_escape_cell(v, digits) for v in frame[column]] + [reader_label(column)]
+        longest_word = max((len(word) for cell in cells for word in str(cell).split()), default=0)
+        longest_cell = max((len(str(cell)) for cell in cells), default=0)
+        # a word longer than BREAK_CHARS breaks anywhere (review.css: overflow-wrap: anywhere)
+        needed += max(min(longest_word, BREAK_CHARS), min(longest_cell, WRAP_CHARS)) * TABLE_CHAR_PX + 12
+    return needed <= TEXT_COLUMN_PX
 
 
 def static_table(frame: pd.DataFrame, *, table_id: str, caption: str | None = None,
@@ -202,7 +223,10 @@ def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = T
     from . import figure_embed
 
     if analysis is not None:
-        caption = figure_embed.analysis_caption(*analysis) + (f" {caption}" if caption else "")
+        heading = figure_embed.analysis_caption(*analysis)
+        # a caption that only repeats the outcome's name adds nothing to the heading
+        repeats = caption and caption.strip().rstrip(".").lower() in heading.lower()
+        caption = heading + (f" {caption}" if caption and not repeats else "")
     number = figure_embed.next_figure_number()
     html_text, text = figure_embed.figure_html(figure, alt, caption, number)
     if close:

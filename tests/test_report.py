@@ -125,10 +125,10 @@ def test_tables_show_reader_labels_not_column_ids():
 
     frame = pd.DataFrame({"study_id": ["Gould2002"], "yi": [0.1], "Already a label": ["x"]})
     block = report.static_table(frame, table_id="t")
-    assert ">Study<" in block.html_text and ">Effect size (analysis scale)<" in block.html_text
+    assert ">Study ID<" in block.html_text and ">Effect size (analysis scale)<" in block.html_text
     assert ">study_id<" not in block.html_text and ">yi<" not in block.html_text
     assert ">Already a label<" in block.html_text
-    assert 'data-label="Study"' in block.html_text  # phones read rows as label: value cards
+    assert 'data-label="Study ID"' in block.html_text  # phones read rows as label: value cards
     assert "n" in reader_labels.raw_column_ids() and "p" not in reader_labels.raw_column_ids()
 
 
@@ -166,3 +166,18 @@ def test_booleans_read_as_words():
     frame = pd.DataFrame({"pooled": [True, False]})
     block = report.static_table(frame, table_id="t")
     assert ">yes<" in block.html_text and ">no<" in block.html_text and "True" not in block.html_text
+
+
+def test_wide_tables_become_cards_and_narrow_ones_stay_tables():
+    narrow = pd.DataFrame({"study_id": ["Gould2002"], "n": [519]})
+    wide = pd.DataFrame({f"column {i}": ["a fairly long value here"] for i in range(12)})
+    assert report.fits_as_table(narrow) and not report.fits_as_table(wide)
+    assert "review-table-stacked" not in report.static_table(narrow, table_id="a").html_text
+    assert "review-table-stacked" in report.static_table(wide, table_id="b").html_text
+
+
+def test_duplicate_labels_are_numbered_not_shown_as_ids():
+    from analysis import reader_labels
+
+    frame = pd.DataFrame({"outcome": ["a"], "outcome_label": ["b"]})
+    assert list(reader_labels.reader_columns(frame).columns) == ["Outcome", "Outcome (2)"]
