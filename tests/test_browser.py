@@ -290,7 +290,14 @@ def test_tables_filter_and_sort(site, browser):
     assert count == f"showing {len(shown)} of {len(rows)} rows"
     header = wrap.find_element("css selector", "thead th")
     assert header.get_attribute("aria-sort") == "none"  # a sort cue before any sorting
-    header.click()
+    if header.is_displayed():
+        header.click()
+    else:  # a table read as cards sorts from its menu
+        from selenium.webdriver.support.ui import Select
+
+        menu = wrap.find_element("css selector", ".review-sort-menu select")
+        assert menu.is_displayed()
+        Select(menu).select_by_index(1)
     assert header.get_attribute("aria-sort") == "ascending"
 
 

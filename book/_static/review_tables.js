@@ -43,6 +43,38 @@
         if (event.key === "Enter" || event.key === " ") { event.preventDefault(); activate(); }
       });
     });
+    // Tables read as cards (wide tables, phones) sort from a menu instead of their headings.
+    var tools = wrap.querySelector(".review-table-tools");
+    if (tools) {
+      var label = document.createElement("label");
+      label.className = "review-sort-menu";
+      label.textContent = "Sort by ";
+      var menu = document.createElement("select");
+      menu.setAttribute("aria-controls", table.id);
+      var none = document.createElement("option");
+      none.value = "";
+      none.textContent = "(file order)";
+      menu.appendChild(none);
+      Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, index) {
+        [["asc", " \u25B2"], ["desc", " \u25BC"]].forEach(function (pair) {
+          var option = document.createElement("option");
+          option.value = index + ":" + pair[0];
+          option.textContent = th.textContent.replace(/\s*[\u21C5\u25B2\u25BC]\s*$/, "") + pair[1];
+          menu.appendChild(option);
+        });
+      });
+      menu.addEventListener("change", function () {
+        if (!menu.value) { return; }
+        var parts = menu.value.split(":");
+        var index = parseInt(parts[0], 10), ascending = parts[1] === "asc";
+        Array.prototype.forEach.call(table.tHead.rows[0].cells, function (other, i) {
+          other.setAttribute("aria-sort", i === index ? (ascending ? "ascending" : "descending") : "none");
+        });
+        sortBy(table, index, ascending);
+      });
+      label.appendChild(menu);
+      tools.appendChild(label);
+    }
     var count = wrap.querySelector(".review-row-count");
     var total = table.tBodies[0].rows.length;
     if (input) {
