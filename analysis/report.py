@@ -238,14 +238,15 @@ def chapter_box(*, release: str, data_fingerprint: str, last_search: str, k_text
     """The short box each chapter opens with: data version, date of the last search, k."""
     items = [
         ("Release", release),
-        ("Data version", data_fingerprint),
+        ("Data checksum", f"{data_fingerprint} (changes whenever a data file changes)"),
         ("Last search", last_search),
         ("Studies", k_text),
     ]
     html_items = "".join(
         f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in items
     )
-    html_text = f'<div class="admonition note review-box"><dl class="review-box-list">{html_items}</dl></div>'
+    html_text = (f'<div class="admonition note review-box"><p class="admonition-title">This version</p>'
+                 f'<dl class="review-box-list">{html_items}</dl></div>')
     text = "; ".join(f"{label}: {value}" for label, value in items)
     return HtmlBlock(html_text, text)
 

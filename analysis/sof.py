@@ -184,6 +184,14 @@ def _relative_text(row: Mapping[str, Any]) -> str:
     return f"{measure} {fmt_num(estimate)} ({fmt_ci(row.get('ci_low'), row.get('ci_high'))})"
 
 
+# Column widths (per cent of the text column), so that no column is squeezed to a few letters.
+_COLUMNS_WITH_ABSOLUTE = ('<colgroup><col style="width:17%"><col style="width:10%"><col style="width:15%">'
+                          '<col style="width:12%"><col style="width:13%"><col style="width:13%">'
+                          '<col style="width:20%"></colgroup>')
+_COLUMNS = ('<colgroup><col style="width:22%"><col style="width:17%"><col style="width:14%">'
+            '<col style="width:17%"><col style="width:30%"></colgroup>')
+
+
 def summary_of_findings_html(rows: Sequence[Mapping[str, Any]], *, table_id: str, title: str,
                              population: str = "", setting: str = "", intervention: str = "",
                              comparison: str = "") -> HtmlBlock:
@@ -208,11 +216,11 @@ def summary_of_findings_html(rows: Sequence[Mapping[str, Any]], *, table_id: str
         k = plain(row.get("k"))
         if k is None or k == 0:
             status = "Not synthesised in this version" if k is None else "No studies yet"
-            span = 5 if has_absolute else 4
+            # one cell across the row: the status, then the comment, read as one sentence
+            span = 6 if has_absolute else 4
             comment = html.escape(str(row.get("comments") or ""))
             body.append(f'<tr class="review-sof-empty"><th scope="row" data-label="Outcome">{outcome}</th>'
-                        f'<td colspan="{span}" data-label="Evidence">{status}</td>'
-                        f'<td data-label="Comments">{comment}</td></tr>')
+                        f'<td colspan="{span}" data-label="Evidence"><strong>{status}.</strong> {comment}</td></tr>')
             text_lines.append(f"{row['outcome']}: {status.lower()}. {row.get('comments') or ''}".strip())
             continue
         absolute = absolute_effects(row.get("measure") or "", row.get("estimate"), row.get("ci_low"),
@@ -228,7 +236,7 @@ def summary_of_findings_html(rows: Sequence[Mapping[str, Any]], *, table_id: str
                 marks = risk_marks
                 cells.append(f'<td data-label="Risk with control">{html.escape(absolute["control"])}{marks}</td>')
                 cells.append(f'<td data-label="Risk with intervention">{html.escape(absolute["intervention"])}'
-                             f'<br><span class="review-sof-difference">{html.escape(absolute["difference"])}</span></td>')
+                             f'<span class="review-sof-difference">{html.escape(absolute["difference"])}</span></td>')
             else:
                 cells.append('<td colspan="2" data-label="Absolute effects">not estimable (no control risk '
                              'or not a ratio measure)</td>')
@@ -274,7 +282,8 @@ def summary_of_findings_html(rows: Sequence[Mapping[str, Any]], *, table_id: str
         f'<div class="review-sof-wrap" id="{html.escape(table_id)}">'
         f'<p class="review-sof-title"><strong>{html.escape(title)}</strong></p>'
         + (f'<dl class="review-box-list review-sof-pico">{pico_html}</dl>' if pico_html else "")
-        + f'<table class="review-sof"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
+        + f'<table class="review-sof">{_COLUMNS_WITH_ABSOLUTE if has_absolute else _COLUMNS}'
+        f'<thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
         f'<p class="review-sof-explain">{html.escape(explain)}</p>'
         + (f'<ol class="review-sof-footnotes">{notes_html}</ol>' if footnotes else "")
         + "</div>"
