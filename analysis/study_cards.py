@@ -8,6 +8,7 @@ a column of cards that fits any page; the full table stays downloadable.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pandas as pd
@@ -51,8 +52,10 @@ def _readable(rows: pd.DataFrame, question: str) -> pd.DataFrame:
     outcome_words = {}
     for spec in ANALYSES:
         if spec.question == short:
+            # the outcome's name without the time point in brackets: the card prints the
+            # extraction row's own time point beside it
             for name in (spec.outcome, *spec.aliases):
-                outcome_words[name] = spec.label
+                outcome_words.setdefault(name, re.sub(r"\s*\(.*\)$", "", spec.label))
     rows = rows.copy()
     for column in ("outcome", "outcome_id"):
         if column in rows.columns:
