@@ -449,3 +449,45 @@ def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
     assert "support/psychoeducation/public" in joined.replace("\n", " ")
     with pytest.raises(ValueError, match="column"):
         plots.forest_plot(fit, columns={"N": ["1"]})
+
+
+def test_funnel_labels_never_overlap_and_no_point_sits_on_the_frame():
+    # two pairs of studies at almost the same place, as Younes 2015 and Gunn 2016 are in the data
+    yi = np.array([0.086, 0.235, 0.172, 0.476, 0.17, 0.24])
+    vi = np.array([0.044, 0.0753, 0.0751, 0.0311, 0.0752, 0.0749]) ** 2
+    labels = ["Gould 2002", "Younes 2015", "Gunn 2016", "Sorkin 2021", "Extra 2020", "Other 2019"]
+    fig = plots.funnel_plot(yi, vi, 0.25, measure_label="Fisher's z", labels=labels)
+    ax = fig.axes[0]
+    assert overlapping_texts(fig) == []
+    shown = [t.get_text() for t in ax.texts]
+    assert sorted(shown) == sorted(labels)
+    (x0, x1), (y_bottom, y_top) = ax.get_xlim(), ax.get_ylim()
+    se = np.sqrt(vi)
+    assert np.all((yi > x0) & (yi < x1))
+    assert np.all((se > y_top) & (se < y_bottom))
+    # every label box lies inside the plotting area
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        box = Text.get_window_extent(text, renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def test_unclear_and_some_concerns_have_different_colours():
+    assert plots.ROB_STYLE["unclear"][0] != plots.ROB_STYLE["some concerns"][0]
+    colours = [style[0] for key, style in plots.ROB_STYLE.items() if key not in ("yes", "no")]
+    assert len(set(colours)) == len(colours)  # one colour per judgement (yes/no share low/high's)
+
+
+def test_row_plots_have_axis_titles_and_study_labels():
+    cumulative = pd.DataFrame({"added": ["Gould2002", "Younes2015"], "label": ["Gould 2002", "Younes 2015"],
+                               "year": [2002, 2015], "k": [1, 2], "measure": ["r", "r"],
+                               "estimate": [0.09, 0.15], "ci_low": [0.0, 0.01], "ci_high": [0.17, 0.3]})
+    fig = plots.cumulative_forest_plot(cumulative, axis_title="Pooled correlation r (95% CI)")
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "+ Gould 2002" in texts and not any("Gould2002" in t for t in texts)
+    assert fig.axes[0].get_xlabel() == "Pooled correlation r (95% CI)"
+    loo = pd.DataFrame({"study": ["Gould 2002", "Younes 2015"], "estimate": [0.2, 0.1],
+                        "ci_low": [0.0, -0.1], "ci_high": [0.4, 0.3]})
+    fig = plots.leave_one_out_plot(loo, scale="r", measure="Correlation r")
+    assert fig.axes[0].get_xlabel() == "Correlation r (95% CI)"
