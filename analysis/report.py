@@ -16,6 +16,7 @@ import pandas as pd
 
 __all__ = [
     "HtmlBlock",
+    "certainty_sentence",
     "chapter_box",
     "download_link",
     "fmt_ci",
@@ -577,3 +578,11 @@ def comparison_word(value: Any, reference: Any) -> str:
     if round(value, 2) == round(reference, 2):
         return "the same"
     return "larger" if value > reference else "smaller"
+
+
+def certainty_sentence(question: str, text: str) -> HtmlBlock:
+    """A sentence that leads with the certainty of a question's evidence, marked for the
+    landing page's first screen (the browser test looks for ``data-question`` there)."""
+    short = question.split("_", 1)[0]
+    return HtmlBlock(f'<p class="review-certainty" data-question="{html.escape(short, quote=True)}">'
+                     f"{html.escape(text)}</p>", text)

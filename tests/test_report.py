@@ -181,3 +181,9 @@ def test_duplicate_labels_are_numbered_not_shown_as_ids():
 
     frame = pd.DataFrame({"outcome": ["a"], "outcome_label": ["b"]})
     assert list(reader_labels.reader_columns(frame).columns) == ["Outcome", "Outcome (2)"]
+
+
+def test_certainty_sentence_is_marked_with_its_question():
+    block = report.certainty_sentence("q2_interventions", "We are uncertain whether <x>; very low certainty.")
+    assert 'data-question="q2"' in block.html_text and "&lt;x&gt;" in block.html_text
+    assert repr(block) == "We are uncertain whether <x>; very low certainty."
