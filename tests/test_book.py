@@ -80,3 +80,22 @@ def test_untrusted_title_is_escaped(changed_book):
     page = (changed_book["html"] / "book" / "02_screening.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert changed_book["hostile_title"] not in page
+
+
+def test_references_use_one_style_and_keep_their_capitals(built_book):
+    references = _parse(built_book / "book" / "07_references.html").text
+    assert "and others" not in references and "et al." in references
+    for kept in ("GRADE", "RoB 2", "COVID-19", "PRISMA"):
+        assert kept in references, f"{kept!r} lost its capitals in the bibliography"
+    assert "Moola" in references  # the JBI checklist for the cross-sectional studies is cited
+    intro = _parse(built_book / "book" / "methods.html").text
+    assert "Bizzotto and others" not in intro
+
+
+def test_execution_record_is_text_and_front_matter_never_invented(built_book):
+    methods = _parse(built_book / "book" / "methods.html").text
+    assert "ran without errors" in methods and "\u2705" not in methods
+    about = _parse(built_book / "book" / "about.html").text
+    for field in ("How to cite", "Funding", "Declarations of interest", "Protocol"):
+        assert field in about
+    assert "not yet stated" in about or "Version" in about

@@ -326,3 +326,29 @@ def test_hostile_title_shows_as_text(changed_book, browser):
         browser.save_screenshot(str(SCREENSHOTS / "hostile_title_screening.png"))
     finally:
         server.shutdown()
+
+
+def test_the_checks_catch_what_they_look_for(site, browser):
+    """Each check of the fit test reports a page made to break it (a check that cannot fail
+    would prove nothing)."""
+    _viewport(browser, *WIDTHS["desktop"])
+    browser.get(site + "book/glossary.html")
+    assert browser.execute_script(_OVERFLOW_SCRIPT) == []
+    browser.execute_script(
+        "const a = document.querySelector('article.bd-article') || document.querySelector('main');"
+        "a.insertAdjacentHTML('beforeend', '<div id=wide style=\"width:3000px\">wide</div>"
+        "<figure class=review-figure id=figure-99><svg viewBox=\"0 0 1000 100\" style=\"width:300px\">"
+        "<text x=0 y=50 style=\"font-size:10px\">tiny</text></svg></figure>"
+        "<table id=raw><thead><tr><th>study_id</th></tr></thead><tbody><tr><td>x</td></tr></tbody></table>"
+        "<div id=clip style=\"max-height:2em;overflow:hidden\"><table><tbody>"
+        "<tr><td>1</td></tr><tr><td>2</td></tr><tr><td>3</td></tr><tr><td>4</td></tr></tbody></table></div>');")
+    assert any("wide" in problem for problem in browser.execute_script(_OVERFLOW_SCRIPT))
+    sizes = {figure_id: px for figure_id, px, _ in browser.execute_script(_FIGURE_TEXT_SCRIPT)}
+    assert sizes["figure-99"] < MIN_FIGURE_TEXT_PX  # 10 user units shown at 0.3 px each
+    assert _raw_ids_shown(browser.execute_script(_HEADER_TEXT_SCRIPT)) == ["study_id"]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert browser.execute_script(_PRINT_CUT_SCRIPT)
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
