@@ -62,15 +62,21 @@ ROB_STYLE: dict[str, tuple[str, str, str]] = {
     "high": (OKABE_ITO["vermillion"], "\u00d7", "High"),
     "no information": ("#BBBBBB", "?", "No information"),
     "yes": (OKABE_ITO["bluish_green"], "+", "Yes (criterion met)"),
-    "unclear": (OKABE_ITO["yellow"], "?", "Unclear"),
+    # "Unclear" (JBI) is not "some concerns" (RoB 2): each judgement has its own colour.
+    "unclear": (OKABE_ITO["sky_blue"], "?", "Unclear"),
     "no": (OKABE_ITO["vermillion"], "\u00d7", "No (criterion not met)"),
     "not applicable": ("#DDDDDD", "\u2013", "Not applicable"),
 }
 ROB_HATCH = {"low": "", "yes": "", "some concerns": "//", "unclear": "..", "high": "xx", "no": "xx",
              "no information": "", "not applicable": ""}
 
+# Sizes for the page: the book shows a figure at the width of its text column, about 680 px
+# at a 1280 px window, and every text must then read at 10 px or more. A figure W inches wide
+# with text of F points shows that text at F * 680 / (72 W) px, so 9 pt text needs W <= 8.5 in.
+DISPLAY_COLUMN_PX = 680
 FONT_SIZE = 9
-FIG_WIDTH = 9.0  # inches: 900 px at the 100 dpi the book uses
+FIG_WIDTH = 8.0  # inches
+LABEL_CHARS = 24  # forest-plot label column, in characters; longer labels wrap onto more rows
 _Z975 = float(stats.norm.isf(0.025))
 
 
@@ -349,11 +355,27 @@ def _short(text: str, width: int = 34) -> str:
     return text if len(text) <= width else text[: width - 1] + "\u2026"
 
 
+def _wrapped(text: str, width: int) -> list[str]:
+    """A label broken into lines at word (or slash) boundaries: never cut, never truncated."""
+    import textwrap
+
+    spaced = text.replace("/", "/\u200b")  # lets long slash-joined names break after a slash
+    lines = textwrap.wrap(spaced, width=width, break_long_words=False, break_on_hyphens=True)
+    return [line.replace("\u200b", "") for line in lines] or [""]
+
+
+def _label_has_year(labels: Sequence[str], year_map: Mapping[str, str]) -> bool:
+    """True when every study label already ends with its year ("Gould 2002"): no Year column."""
+    return bool(year_map) and all(not year_map.get(lab) or str(lab).endswith(year_map[lab])
+                                  for lab in labels)
+
+
 def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
                 years: Sequence[Any] | None = None, scale: str = "identity",
                 subgroup: Any = None, measure_label: str = "Odds ratio",
                 favours: tuple[str, str] | None = ("Favours control", "Favours intervention"),
-                xlim: tuple[float, float] | None = None, ax=None):
+                xlim: tuple[float, float] | None = None,
+                columns: Mapping[str, Sequence[str]] | None = None, ax=None):
     """A RevMan-style forest plot of one meta-analysis.
 
     ``result``: a ``MetaResult`` (models.meta_analysis) or :func:`unpooled` studies; its ``yi``,
@@ -363,6 +385,9 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     ``SubgroupResult`` (``groups`` name -> MetaResult, ``q_between``, ``df_between``,
     ``p_between``) draws one block per subgroup with its own diamond and the test for subgroup
     differences. ``xlim`` fixes the axis (reader's scale); study intervals beyond it end in arrows.
+    ``columns``: extra text columns drawn between the study label and the plot, as RevMan draws
+    each arm's events/total or N: header -> one string per study, in the order of ``labels``
+    (a header may hold a line break).
 
     Rows: study label, year, effect [95% CI] and weight as text, squares sized by weight, the
     pooled diamond, the prediction interval as a separate bar, and beneath the axis the
@@ -382,6 +407,13 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
             raise ValueError(f"forest_plot: {len(years)} years for {len(labels)} studies")
         year_map = {lab: ("" if y is None or (isinstance(y, float) and math.isnan(y)) else str(y))
                     for lab, y in zip(labels, years)}
+    if _label_has_year(labels, year_map):
+        year_map = {}
+    columns = dict(columns or {})
+    for header, cells in columns.items():
+        if len(cells) != len(labels):
+            raise ValueError(f"forest_plot: column {header!r} has {len(cells)} cells for {len(labels)} studies")
+    cell_of = {header: dict(zip(labels, (str(c) for c in cells))) for header, cells in columns.items()}
     overall_weight = {lab: float(w) for lab, w in zip(labels, np.asarray(result.weights, float))}
     pooled = _pooled(result)
     pct = f"{level * 100:g}%"
@@ -390,7 +422,8 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
     if subgroup is not None:
         for name, group in subgroup.groups.items():
             shown = str(name).replace("_", " ")
-            rows.append(_Row("group", shown[:1].upper() + shown[1:], bold=True))
+            for line in _wrapped(shown[:1].upper() + shown[1:], LABEL_CHARS):
+                rows.append(_Row("group", line, bold=True))
             g_labels = [str(x) for x in group.labels]
             # study rows carry weights in the whole analysis (RevMan shows overall weights)
             rows += _study_rows(group, g_labels, year_map,
@@ -401,8 +434,9 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
                 rows.append(_Row("subtotal", f"Subtotal (k = {int(group.k)})", "", "",
                                  f"{g_weight:.1f}%", (group.estimate, group.ci_low, group.ci_high),
                                  bold=True))
-                rows.append(_Row("note", _short(heterogeneity_text(group).replace("Heterogeneity: ", ""),
-                                                60), italic=True))
+                for line in _wrapped(heterogeneity_text(group).replace("Heterogeneity: ", ""),
+                                     LABEL_CHARS + 8):
+                    rows.append(_Row("note", line, italic=True))
                 rows.append(_Row("note", overall_test_text(group), italic=True))
             else:
                 rows.append(_Row("note", "Subtotal: single study, not pooled", italic=True))
@@ -454,29 +488,53 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
                                 "than two studies)")
 
     n_rows = len(rows)
-    row_h, header_h = 0.25, 0.42
+    two_line_header = any("\n" in header for header in columns)
+    row_h, header_h = 0.25, 0.42 + (0.17 if two_line_header else 0.0)
     first_footer_pt = 44 if favours else 26  # below the tick labels (and the favours labels)
     footer_pt = first_footer_pt + 14 + 13 * len(footer_lines)
     footer_h = footer_pt / 72 + 0.08
     height = header_h + n_rows * row_h + footer_h
-    fig, ax, own = _new_figure(FIG_WIDTH, height, ax)
+    # Widths in inches: label, year, one per extra column, the plot, effect and weight.
+    label_in = LABEL_CHARS * FONT_SIZE * 0.58 / 72 + 0.15
+    year_in = 0.55 if year_map else 0.0
+    column_in = [max(0.8, 0.58 * FONT_SIZE / 72 * max(len(part) for part in header.split("\n")) + 0.15)
+                 for header in columns]
+    plot_in, right_in = 2.0, 2.4
+    left_in = label_in + year_in + sum(column_in)
+    fig_width = left_in + plot_in + right_in
+    fig, ax, own = _new_figure(fig_width, height, ax)
     if own:
-        fig.subplots_adjust(left=0.33, right=0.66, bottom=footer_h / height, top=1 - header_h / height)
+        fig.subplots_adjust(left=left_in / fig_width, right=(left_in + plot_in) / fig_width,
+                            bottom=footer_h / height, top=1 - header_h / height)
     _style_axis(ax)
     ax.set_ylim(-(n_rows - 0.5), 0.5)
     _apply_axis_scale(ax, sc, lo_lim, hi_lim)
 
     # text columns in axes-fraction x (they sit outside the axes, left and right)
-    left, width = (0.33, 0.33) if own else (ax.get_position().x0, ax.get_position().width)
-    def col(fig_x: float) -> float:
-        return (fig_x - left) / width
-    x_label, x_year, x_effect, x_weight = col(0.012), col(0.30), col(0.875), col(0.985)
+    if own:
+        left, width = left_in / fig_width, plot_in / fig_width
+    else:
+        left, width = ax.get_position().x0, ax.get_position().width
+    fig_w_in = fig.get_figwidth()
+    def col(inches: float) -> float:
+        return (inches / fig_w_in - left) / width
+    x_label = col(0.05)
+    x_year = col(label_in + year_in - 0.1)
+    x_columns = []
+    edge = label_in + year_in
+    for w in column_in:
+        edge += w
+        x_columns.append(col(edge - 0.15))
+    x_effect = col(left_in + plot_in + right_in - 0.72)
+    x_weight = col(left_in + plot_in + right_in - 0.02)
     text_tf = blended_transform_factory(ax.transAxes, ax.transData)
     header = dict(xycoords="axes fraction", textcoords="offset points", va="bottom",
                   fontsize=FONT_SIZE, fontweight="bold", annotation_clip=False)
     ax.annotate("Study", (x_label, 1), (0, 6), ha="left", **header)
     if year_map:
         ax.annotate("Year", (x_year, 1), (0, 6), ha="right", **header)
+    for title, x in zip(columns, x_columns):
+        ax.annotate(title, (x, 1), (0, 6), ha="right", multialignment="right", **header)
     ax.annotate(f"{measure_label} [{pct} CI]", (x_effect, 1), (0, 6), ha="right", **header)
     if any(r.weight for r in rows):
         ax.annotate("Weight", (x_weight, 1), (0, 6), ha="right", **header)
@@ -487,14 +545,17 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         y = -i
         weight = "bold" if row.bold else "normal"
         style = "italic" if row.italic else "normal"
-        size = FONT_SIZE - (1 if row.italic else 0)
+        size = FONT_SIZE
         if row.label:
-            label = row.label if row.kind in ("note",) else _short(row.label)
-            ax.text(x_label, y, label, transform=text_tf, ha="left", va="center", fontsize=size,
+            ax.text(x_label, y, row.label, transform=text_tf, ha="left", va="center", fontsize=size,
                     fontweight=weight, fontstyle=style, clip_on=False)
-        if row.year:
+        if row.year and year_map:
             ax.text(x_year, y, row.year, transform=text_tf, ha="right", va="center",
                     fontsize=FONT_SIZE, clip_on=False)
+        if row.kind == "study":
+            for title, x in zip(columns, x_columns):
+                ax.text(x, y, cell_of[title].get(row.label, ""), transform=text_tf, ha="right",
+                        va="center", fontsize=FONT_SIZE, clip_on=False)
         if row.effect:
             ax.text(x_effect, y, row.effect, transform=text_tf, ha="right", va="center",
                     fontsize=FONT_SIZE, fontweight=weight, clip_on=False,
@@ -536,7 +597,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
         ax.annotate(favours[1], (0.5, 0), (8, -20), ha="left", **below)
     for j, line in enumerate(footer_lines):
         ax.annotate(line, (x_label, 0), (0, -first_footer_pt - 13 * j), ha="left",
-                    **{**below, "fontsize": FONT_SIZE - 0.5})
+                    **{**below, "fontsize": FONT_SIZE})
     fig.forest_rows = [r.kind for r in rows]  # for readers of the figure object (tests, alt text)
     return fig
 
@@ -591,6 +652,7 @@ def funnel_plot(yi, vi, estimate: float, contours: bool = True, ax=None, *,
     se_max = float(se.max()) * 1.1 if se.size else 1.0
     grid = np.linspace(0, se_max, 200)
     reach = max(float(np.abs(y).max()) if y.size else 1.0, 2.6 * se_max, abs(estimate) + 2 * se_max)
+    reach *= 1.12  # a margin, so that no point (or its label) sits on the frame
     handles = []
     if contours:
         # (z from, z to, shade, label): darker = smaller p
@@ -611,9 +673,6 @@ def funnel_plot(yi, vi, estimate: float, contours: bool = True, ax=None, *,
     ax.axvline(0, color="black", lw=0.6, ls=":")
     ax.scatter(y, se, s=36, color=STUDY_COLOUR, edgecolor="white", zorder=4, label="Studies",
                gid="funnel_points")
-    if labels is not None:
-        for xi, si, lab in zip(y, se, labels):
-            ax.annotate(str(lab), (xi, si), (5, 3), textcoords="offset points", fontsize=FONT_SIZE - 1)
     ax.set_ylim(se_max, 0)
     ax.set_xlim(-reach, reach)
     ax.set_xlabel(measure_label, fontsize=FONT_SIZE + 1)
@@ -626,7 +685,41 @@ def funnel_plot(yi, vi, estimate: float, contours: bool = True, ax=None, *,
         ax.spines[side].set_visible(False)
     if own:
         fig.subplots_adjust(left=0.09, right=0.74, top=0.95, bottom=0.11)
+    if labels is not None:
+        _label_points(ax, y, se, [str(lab) for lab in labels])
     return fig
+
+
+def _label_points(ax, x, y, labels: Sequence[str]) -> None:
+    """Label points so that no two labels overlap: each label is tried right, left, above and
+    below its point, then moved further down in steps, and takes the first free place."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    from matplotlib.transforms import Bbox
+
+    # Points are obstacles too: a label may not cover another study's marker.
+    centres = ax.transData.transform(np.column_stack([x, y]))
+    placed = [Bbox.from_bounds(cx - 5, cy - 5, 10, 10) for cx, cy in centres]
+    candidates = [(6, 0, "left", "center"), (-6, 0, "right", "center"), (0, 7, "center", "bottom"),
+                  (0, -7, "center", "top")]
+    candidates += [(6, -11 * step, "left", "center") for step in range(1, 8)]
+    candidates += [(-6, -11 * step, "right", "center") for step in range(1, 8)]
+    for xi, yi, text in sorted(zip(x, y, labels), key=lambda item: (item[1], item[0])):
+        for dx, dy, ha, va in candidates:
+            note = ax.annotate(text, (xi, yi), (dx, dy), textcoords="offset points", ha=ha, va=va,
+                               fontsize=FONT_SIZE, gid="point_label",
+                               arrowprops=None if abs(dy) < 8 else dict(arrowstyle="-", lw=0.5, color=GREY))
+            box = note.get_window_extent(renderer).expanded(1.05, 1.15)
+            inside = ax.get_window_extent(renderer).contains(box.x0, box.y0) and \
+                ax.get_window_extent(renderer).contains(box.x1, box.y1)
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            note.remove()
+        else:  # no free place: keep the first one rather than drop a label
+            note = ax.annotate(text, (xi, yi), (6, 0), textcoords="offset points", ha="left",
+                               va="center", fontsize=FONT_SIZE, gid="point_label")
+            placed.append(note.get_window_extent(renderer))
 
 
 def funnel_plot_alt_text(yi, vi, estimate: float, contours: bool = True, *,
@@ -659,7 +752,7 @@ def _reader_scale_of(frame: pd.DataFrame, measure: str | None) -> _Scale:
 
 def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, scale: str | None,
                 title_left: str, reference: float | None, reference_label: str,
-                extra: list[str] | None, extra_title: str, ax, gid: str):
+                extra: list[str] | None, extra_title: str, ax, gid: str, axis_title: str | None = None):
     """Rows of point estimates with intervals.
 
     With ``scale`` None the values are on the reader's scale already and ``measure`` (or the
@@ -690,7 +783,7 @@ def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, 
     model_scale = _SCALES["exp"] if sc.log_axis else _SCALES["identity"]
     lo_lim, hi_lim = _limits(pts, cis, model_scale, None)
     row_h, header_h = 0.3, 0.45
-    footer_h = 0.75 if reference is not None else 0.5
+    footer_h = (0.75 if reference is not None else 0.5) + 0.22
     height = header_h + n * row_h + footer_h
     fig, ax, own = _new_figure(FIG_WIDTH, height, ax)
     if own:
@@ -711,7 +804,7 @@ def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, 
         ax.annotate(extra_title, (col(0.985), 1), (0, 6), ha="right", **header)
     for i in range(n):
         y = -i
-        ax.text(col(0.012), y, _short(labels[i], 38), transform=tf, ha="left", va="center",
+        ax.text(col(0.012), y, labels[i], transform=tf, ha="left", va="center",
                 fontsize=FONT_SIZE, clip_on=False)
         ax.text(col(0.86), y, _with_ci(est[i], low[i], high[i]), transform=tf, ha="right",
                 va="center", fontsize=FONT_SIZE, clip_on=False)
@@ -724,16 +817,18 @@ def _row_forest(frame: pd.DataFrame, labels: list[str], *, measure: str | None, 
             ax.add_line(Line2D([est[i]], [y], marker="o", markersize=6, color=STUDY_COLOUR,
                                linestyle="none", gid=gid, zorder=3))
     ax.axvline(sc.null, color="black", lw=0.8, zorder=1, gid="null_line")
+    # The axis says what it shows (the header above names only the measure).
+    ax.set_xlabel(axis_title or f"{name} (95% CI)", fontsize=FONT_SIZE, labelpad=3)
     if reference is not None and np.isfinite(reference):
         ax.axvline(reference, color=OKABE_ITO["vermillion"], lw=1.0, ls="--", gid="reference_line")
-        ax.annotate(reference_label, (0.5, 0), (0, -22), xycoords="axes fraction",
-                    textcoords="offset points", ha="center", va="top", fontsize=FONT_SIZE - 0.5,
+        ax.annotate(reference_label, (0.5, 0), (0, -38), xycoords="axes fraction",
+                    textcoords="offset points", ha="center", va="top", fontsize=FONT_SIZE,
                     color=OKABE_ITO["vermillion"], annotation_clip=False)
     return fig
 
 
 def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str | None = None,
-                           scale: str | None = None):
+                           scale: str | None = None, axis_title: str | None = None):
     """Cumulative meta-analysis: the pooled estimate after each study is added (oldest first).
 
     ``cumulative_df`` has ``added`` (or ``study``/``label``), ``estimate``, ``ci_low``,
@@ -742,7 +837,7 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
     model scale (as ``sensitivity.cumulative_meta_analysis`` returns) with ``scale`` naming the
     back-transformation ("exp", "r", "identity") and ``measure`` the label.
     """
-    label_col = _label_column(cumulative_df, ("added", "label", "study", "study_id"))
+    label_col = _label_column(cumulative_df, ("label", "added", "study", "study_id"))
     # the year a study was added: ``year``, or the sort key ``order`` when it holds years
     year_col = "year" if "year" in cumulative_df.columns else None
     if year_col is None and "order" in cumulative_df.columns:
@@ -751,7 +846,8 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
     labels = []
     for _, row in cumulative_df.iterrows():
         text = f"+ {row[label_col]}"
-        if year_col is not None and _finite(row[year_col]):
+        if (year_col is not None and _finite(row[year_col])
+                and not str(row[label_col]).endswith(str(int(float(row[year_col]))))):
             text += f" ({int(float(row[year_col]))})"
         labels.append(text)
     extra = None
@@ -759,7 +855,7 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
         extra = [f"{int(k)}" for k in cumulative_df["k"]]
     return _row_forest(cumulative_df, labels, measure=measure, scale=scale, title_left="Study added",
                        reference=None, reference_label="", extra=extra, extra_title="k", ax=ax,
-                       gid="cumulative_point")
+                       gid="cumulative_point", axis_title=axis_title)
 
 
 def _reader_values(frame: pd.DataFrame, scale: str | None, measure: str | None):
@@ -775,7 +871,7 @@ def _reader_values(frame: pd.DataFrame, scale: str | None, measure: str | None):
 def cumulative_forest_plot_alt_text(cumulative_df: pd.DataFrame, *, measure: str | None = None,
                                     scale: str | None = None, **_) -> str:
     values, measure = _reader_values(cumulative_df, scale, measure)
-    label_col = _label_column(cumulative_df, ("added", "label", "study", "study_id"))
+    label_col = _label_column(cumulative_df, ("label", "added", "study", "study_id"))
     labels = cumulative_df[label_col].tolist()
     return (f"Cumulative forest plot of {len(cumulative_df)} steps, adding studies from "
             f"{labels[0]} to {labels[-1]}; the {measure} moves from "
@@ -784,7 +880,8 @@ def cumulative_forest_plot_alt_text(cumulative_df: pd.DataFrame, *, measure: str
 
 
 def leave_one_out_plot(loo_df: pd.DataFrame, ax=None, *, measure: str | None = None,
-                       scale: str | None = None, full_estimate: float | None = None):
+                       scale: str | None = None, full_estimate: float | None = None,
+                       axis_title: str | None = None):
     """Leave-one-out analysis: the pooled estimate with each study omitted in turn.
 
     ``loo_df`` has the omitted study (``study``/``omitted``/``label``), ``estimate``, ``ci_low``,
@@ -798,7 +895,7 @@ def leave_one_out_plot(loo_df: pd.DataFrame, ax=None, *, measure: str | None = N
     extra = [f"{float(v):.0f}%" if _finite(v) else "NA" for v in loo_df["i2"]] if "i2" in loo_df else None
     return _row_forest(loo_df, labels, measure=measure, scale=scale, title_left="Study omitted",
                        reference=full_estimate, reference_label="dashed: estimate with all studies",
-                       extra=extra, extra_title="I\u00b2", ax=ax, gid="loo_point")
+                       extra=extra, extra_title="I\u00b2", ax=ax, gid="loo_point", axis_title=axis_title)
 
 
 def leave_one_out_plot_alt_text(loo_df: pd.DataFrame, *, measure: str | None = None,
@@ -1151,10 +1248,10 @@ def rob_traffic_light(rob_df: pd.DataFrame, ax=None):
         side.set_visible(False)
     ax.set_title(_tool_title(tool), fontsize=FONT_SIZE + 1, pad=22, loc="left")
     ax.legend(handles=_rob_legend_handles(rob_df, tool), title="Judgement",
-              fontsize=FONT_SIZE - 0.5, title_fontsize=FONT_SIZE, loc="upper left",
+              fontsize=FONT_SIZE, title_fontsize=FONT_SIZE, loc="upper left",
               bbox_to_anchor=(1.02, 1.0), frameon=False, labelspacing=0.9)
     ax.annotate(key, (0, 0), (0, -8), xycoords="axes fraction", textcoords="offset points",
-                ha="left", va="top", fontsize=FONT_SIZE - 1, annotation_clip=False)
+                ha="left", va="top", fontsize=FONT_SIZE, annotation_clip=False)
     if own:
         key_h = (0.17 * key_lines + 0.2) / height
         fig.subplots_adjust(left=1.4 / width, right=1 - 2.3 / width, top=1 - 0.7 / height,
@@ -1205,7 +1302,7 @@ def rob_summary(rob_df: pd.DataFrame, ax=None):
                         fontweight="bold", bbox=dict(boxstyle="circle,pad=0.15", fc="white",
                                                      ec="none", alpha=0.9))
             start += share
-    ax.set_yticks(range(len(domains)), row_labels, fontsize=FONT_SIZE - 0.5)
+    ax.set_yticks(range(len(domains)), row_labels, fontsize=FONT_SIZE)
     ax.set_ylim(len(domains) - 0.5, -0.5)
     if "Overall" in domains:
         ax.axhline(domains.index("Overall") - 0.5, color="#777777", lw=1.0)
@@ -1219,12 +1316,12 @@ def rob_summary(rob_df: pd.DataFrame, ax=None):
     handles = [Patch(facecolor=ROB_STYLE[j][0], edgecolor="#444444", hatch=ROB_HATCH.get(j, ""),
                      label=_rob_legend_label(j, overall, tool)) for j, overall in order]
     if own:
-        fig.legend(handles=handles, fontsize=FONT_SIZE - 0.5, loc="lower center", ncol=3,
+        fig.legend(handles=handles, fontsize=FONT_SIZE, loc="lower center", ncol=3,
                    bbox_to_anchor=(0.5, 0.02), frameon=False)
         fig.subplots_adjust(left=0.38, right=0.97, top=1 - 0.45 / height,
                             bottom=(0.65 + legend_h) / height)
     else:
-        ax.legend(handles=handles, fontsize=FONT_SIZE - 0.5, loc="upper left",
+        ax.legend(handles=handles, fontsize=FONT_SIZE, loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 

@@ -16,6 +16,7 @@ review: companion reports are excluded with reason "duplicate").
 """
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pandas as pd
@@ -57,6 +58,26 @@ def _records_by_source(records: pd.DataFrame, queries: pd.DataFrame | None) -> d
         name = f"index: {corpus_of[query_id]}" if query_id in corpus_of else source
         counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def sources_searched(question: str) -> list[str]:
+    """The sources of the search log as a reader reads them ("index of publicly available
+    article pages"), each once, in the order first searched."""
+    from analysis import review
+
+    log = review.current().question(question).search_log
+    names = [re.sub(r"\s*\(.*?\)\s*", " ", str(source)).strip() for source in log["source"].dropna()]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def identification_heading(sources: list[str]) -> str:
+    """The PRISMA column heading, naming what was actually searched (not "databases and
+    registers" when none was): ``sources`` as :func:`sources_searched` returns them."""
+    if not sources:
+        return "Identification of new studies (no search recorded)"
+    named = sources[0] if len(sources) == 1 else ", ".join(sources[:-1]) + " and " + sources[-1]
+    article = "" if named[:1].isupper() else ("an " if named[:1] in "aeiou" else "a ")
+    return f"Identification of new studies via {article}{named}"
 
 
 def search_runs(search_log: pd.DataFrame, queries: pd.DataFrame | None) -> int:
@@ -199,17 +220,22 @@ def counts_table(counts) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # Diagram
 # ---------------------------------------------------------------------------------------------
-def _box(ax, x, y, width, text, *, fill="white", wrap=None, size=8.5, weight="normal"):
+def _box(ax, x, y, width, text, *, fill="white", wrap=None, size=9, weight="normal"):
     """A box centred at (x, y) with text wrapped to its width; returns (left, right, top, bottom)."""
     from matplotlib.patches import FancyBboxPatch
 
     if wrap is None:  # characters per line from the box's printed width (mean glyph ~0.58 em)
         axes_inches = ax.get_position().width * ax.figure.get_size_inches()[0]
         wrap = max(12, int((width - 0.024) * axes_inches * 72 / (size * 0.58)))
+    # A count never breaks from its label: "(n = 4)" and the word before it are joined by
+    # no-break spaces, which textwrap does not split on.
+    text = re.sub(r" \(n ([=\u2264]) ", "\u00a0(n\u00a0\\1\u00a0", text)
     lines = []
     for paragraph in text.split("\n"):
         lines += textwrap.wrap(paragraph, wrap, subsequent_indent="  " if paragraph.startswith("  ") else "") or [""]
-    height = 0.022 * len(lines) + 0.02
+    # one line of text in axes units, from the font size and the figure's printed height
+    line = size * 1.32 / 72 / (ax.get_position().height * ax.figure.get_size_inches()[1])
+    height = line * len(lines) + 0.022
     ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                 boxstyle="round,pad=0.003,rounding_size=0.006",
                                 facecolor=fill, edgecolor="black", linewidth=0.9))
@@ -224,17 +250,19 @@ def _arrow(ax, start, end):
                 arrowprops=dict(arrowstyle="-|>", color="black", lw=0.9, shrinkA=0, shrinkB=0))
 
 
-def plot_prisma_flow(counts: dict, ax=None):
+def plot_prisma_flow(counts: dict, ax=None, *, sources: list[str] | None = None):
     """Draw the PRISMA 2020 flow diagram for an updated review from :func:`prisma_counts`.
 
     Boxes and arrows in matplotlib; phase labels in blue bars, the "Previous studies" column
     headed in orange and the new-studies column in sky blue (Okabe-Ito colours, safe for colour
-    vision deficiencies); sized for a book page (10 x 9 inches, 8.5 pt text). Returns the Figure.
+    vision deficiencies); sized for the book's text column (8.4 x 11 inches, 9 pt text or larger, so
+    that the smallest text reads at 10 px or more at the column's 680 px). ``sources``: what
+    was searched (:func:`sources_searched`), named in the heading. Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(10, 9))
+        fig, ax = plt.subplots(figsize=(8.4, 11))
         fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99)
     else:
         fig = ax.figure
@@ -247,13 +275,16 @@ def plot_prisma_flow(counts: dict, ax=None):
 
     def header(x, width, text, colour):
         ax.add_patch(plt.Rectangle((x - width / 2, 0.945), width, 0.045, facecolor=colour, edgecolor="black", lw=0.9))
-        ax.text(x, 0.9675, text, ha="center", va="center", fontsize=9.5, fontweight="bold")
+        # wrapped to the bar's printed width (bold glyphs ~0.62 em), never running past it
+        chars = max(12, int(width * ax.figure.get_size_inches()[0] * 72 / (9.5 * 0.62)))
+        ax.text(x, 0.9675, textwrap.fill(text, chars), ha="center", va="center", fontsize=9.5,
+                fontweight="bold", linespacing=1.1)
 
     has_previous = "previous_studies" in counts
     if has_previous:
         header(prev_x, prev_w, "Previous studies", _ORANGE)
     header((main_x - main_w / 2 + side_x + side_w / 2) / 2, side_x + side_w / 2 - (main_x - main_w / 2),
-           "Identification of new studies via databases and registers", _SKY)
+           identification_heading(sources or []), _SKY)
 
     def phase(y_top, y_bottom, label):
         ax.add_patch(plt.Rectangle((0.0, y_bottom), 0.038, y_top - y_bottom, facecolor=_BLUE, edgecolor="black", lw=0.9))
@@ -277,8 +308,7 @@ def plot_prisma_flow(counts: dict, ax=None):
         screened_text += f"\nAwaiting screening (n = {counts['records_awaiting_screening']})"
     screened = _box(ax, main_x, rows_y[0], main_w, screened_text)
     reasons = "\n".join(f"  {r} (n = {n})" for r, n in counts["records_excluded_by_reason"].items())
-    excluded = _box(ax, side_x, rows_y[0], side_w, f"Records excluded (n = {counts['records_excluded']}):\n{reasons}",
-                    size=8)
+    excluded = _box(ax, side_x, rows_y[0], side_w, f"Records excluded (n = {counts['records_excluded']}):\n{reasons}")
     _arrow(ax, (screened[1], rows_y[0]), (excluded[0], rows_y[0]))
     sought = _box(ax, main_x, rows_y[1], main_w, f"Reports sought for retrieval (n = {counts['reports_sought']})")
     not_retrieved = _box(ax, side_x, rows_y[1], side_w,
@@ -308,10 +338,10 @@ def plot_prisma_flow(counts: dict, ax=None):
         previous_text += ("\nReports of studies included in previous version "
                           + (f"(n = {counts['previous_reports']})" if "previous_reports" in counts else "(not reported)"))
         previous_text += f"\nSource: {counts['previous_review']}"
-        prev = _box(ax, prev_x, 0.83, prev_w, previous_text, size=8)
+        prev = _box(ax, prev_x, 0.83, prev_w, previous_text)
         total = _box(ax, prev_x, 0.17, prev_w,
                      f"Total studies included in review (n \u2264 {counts['total_studies_at_most']}): "
-                     "previous + new; overlap not checkable without the previous study list", size=8)
+                     "previous + new; overlap not checkable without the previous study list")
         _arrow(ax, (prev_x, prev[3]), (prev_x, total[2]))
         _arrow(ax, (new[0], 0.17), (total[1], 0.17))
     phase(0.93, 0.74, "Identification")

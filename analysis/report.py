@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import numbers
 from typing import Any
@@ -20,6 +19,7 @@ from .questions import ANALYSES, QUESTIONS as REGISTRY
 
 __all__ = [
     "HtmlBlock",
+    "certainty_sentence",
     "chapter_box",
     "download_link",
     "fmt_ci",
@@ -105,32 +105,69 @@ def _escape_cell(value: Any, digits: int) -> str:
     value = plain(value)
     if value is None:
         return ""
+    if isinstance(value, bool):  # readers see "yes", not Python's "True"
+        return "yes" if value else "no"
     if isinstance(value, float):
         return html.escape(fmt_num(value, digits))
     return html.escape(str(value))
 
 
 def _table_html(frame: pd.DataFrame, table_id: str, digits: int, caption: str | None) -> str:
+    from .reader_labels import reader_columns
+
+    frame = reader_columns(frame)  # readers see labels, never the codebook's column ids
     header = "".join(f'<th scope="col">{html.escape(str(column))}</th>' for column in frame.columns)
     rows = []
+    labels = [html.escape(str(column), quote=True) for column in frame.columns]
     for record in frame.itertuples(index=False):
-        cells = "".join(f"<td>{_escape_cell(value, digits)}</td>" for value in record)
+        cells = "".join(f'<td data-label="{label}">{_escape_cell(value, digits)}</td>'
+                        for label, value in zip(labels, record))
         rows.append(f"<tr>{cells}</tr>")
     caption_html = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    # A table too wide for the text column is shown as one card per row (label: value), which
+    # fits any page width; the stylesheet does the same for every table on a phone.
+    classes = "review-table" + ("" if fits_as_table(frame, digits) else " review-table-stacked")
     return (
-        f'<table class="review-table" id="{html.escape(table_id)}">{caption_html}'
+        f'<table class="{classes}" id="{html.escape(table_id)}">{caption_html}'
         f"<thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
 def _table_text(frame: pd.DataFrame, digits: int) -> str:
-    shown = frame.copy()
+    from .reader_labels import reader_columns
+
+    shown = reader_columns(frame)
     for column in shown.columns:
         shown[column] = [
             fmt_num(v, digits) if isinstance(plain(v), float) else ("" if plain(v) is None else str(v))
             for v in shown[column]
         ]
     return shown.to_string(index=False)
+
+
+# The text column at a 1280 px window, and the width of one character of table text there
+# (half an em of its 0.85 em font): a table whose columns cannot fit is drawn as cards.
+TEXT_COLUMN_PX = 680
+TABLE_CHAR_PX = 6.8
+WRAP_CHARS = 16  # a long cell wraps to about this many characters per line
+BREAK_CHARS = 20  # a longer word (a URL, an id) is broken where it must
+
+
+def fits_as_table(frame: pd.DataFrame, digits: int = 2) -> bool:
+    """Whether the table fits the text column with its long cells wrapped.
+
+    Each column needs its longest word (up to BREAK_CHARS) or up to WRAP_CHARS characters of
+    its longest cell, whichever is more, plus its padding."""
+    from .reader_labels import reader_label
+
+    needed = 0.0
+    for column in frame.columns:
+        cells = [_escape_cell(v, digits) for v in frame[column]] + [reader_label(column)]
+        longest_word = max((len(word) for cell in cells for word in str(cell).split()), default=0)
+        longest_cell = max((len(str(cell)) for cell in cells), default=0)
+        # a word longer than BREAK_CHARS breaks anywhere (review.css: overflow-wrap: anywhere)
+        needed += max(min(longest_word, BREAK_CHARS), min(longest_cell, WRAP_CHARS)) * TABLE_CHAR_PX + 12
+    return needed <= TEXT_COLUMN_PX
 
 
 def static_table(frame: pd.DataFrame, *, table_id: str, caption: str | None = None,
@@ -163,33 +200,40 @@ def searchable_table(frame: pd.DataFrame, *, table_id: str, caption: str | None 
 
     Without JavaScript it is still a complete, readable table.
     """
+    rows = len(frame)
     html_text = (
         f'<div class="review-table-wrap searchable" data-table="{html.escape(table_id)}">'
-        f'<label class="review-filter">Filter rows: <input type="search" '
-        f'aria-controls="{html.escape(table_id)}" data-filter-for="{html.escape(table_id)}"></label>'
-        f"{_table_html(frame, table_id, digits, caption)}</div>"
+        f'<div class="review-table-tools"><label class="review-filter">Filter rows: <input type="search" '
+        f'aria-controls="{html.escape(table_id)}" data-filter-for="{html.escape(table_id)}"></label> '
+        f'<span class="review-row-count" aria-live="polite">{rows} row{"" if rows == 1 else "s"}</span>'
+        f'<span class="review-sort-hint">Click a column heading to sort.</span></div>'
+        f'<div class="review-table-scroll">{_table_html(frame, table_id, digits, caption)}</div></div>'
     )
     if filename:
         html_text += download_link(frame, filename).html_text
     return HtmlBlock(html_text, _table_text(frame, digits))
 
 
-def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = True) -> HtmlBlock:
-    """Embed a matplotlib figure as a PNG with its alt text (and a caption)."""
+def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = True,
+                analysis: tuple[str, str] | None = None) -> HtmlBlock:
+    """Show a matplotlib figure as "Figure n": inline SVG at full column width, with its alt text.
+
+    ``analysis=(question, outcome)`` puts the RevMan-style "Analysis 1.1. ..." heading before
+    the caption. Numbers are computed (:mod:`analysis.figure_embed`), never typed.
+    """
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    # A fixed dpi and no metadata timestamps keep the bytes identical between executions.
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    from . import figure_embed
+
+    if analysis is not None:
+        heading = figure_embed.analysis_caption(*analysis)
+        # a caption that only repeats the outcome's name adds nothing to the heading
+        repeats = caption and caption.strip().rstrip(".").lower() in heading.lower()
+        caption = heading + (f" {caption}" if caption and not repeats else "")
+    number = figure_embed.next_figure_number()
+    html_text, text = figure_embed.figure_html(figure, alt, caption, number)
     if close:
         plt.close(figure)
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    html_text = (
-        f'<figure class="review-figure"><img src="data:image/png;base64,{encoded}" '
-        f'alt="{html.escape(alt, quote=True)}"/>{caption_html}</figure>'
-    )
-    text = f"[Figure: {alt}]" + (f" {caption}" if caption else "")
     return HtmlBlock(html_text, text)
 
 
@@ -197,24 +241,27 @@ def chapter_box(*, release: str, data_fingerprint: str, last_search: str, k_text
     """The short box each chapter opens with: data version, date of the last search, k."""
     items = [
         ("Release", release),
-        ("Data version", data_fingerprint),
+        ("Data checksum", f"{data_fingerprint} (changes whenever a data file changes)"),
         ("Last search", last_search),
         ("Studies", k_text),
     ]
     html_items = "".join(
         f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in items
     )
-    html_text = f'<div class="admonition note review-box"><dl class="review-box-list">{html_items}</dl></div>'
+    html_text = (f'<div class="admonition note review-box"><p class="admonition-title">This version</p>'
+                 f'<dl class="review-box-list">{html_items}</dl></div>')
     text = "; ".join(f"{label}: {value}" for label, value in items)
     return HtmlBlock(html_text, text)
 
 
-def figure(plot, *args: Any, caption: str | None = None, **kwargs: Any) -> HtmlBlock:
-    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.plots`) with its alt text."""
+def figure(plot, *args: Any, caption: str | None = None, analysis: tuple[str, str] | None = None,
+           **kwargs: Any) -> HtmlBlock:
+    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.plots`) with its alt text,
+    numbered; ``analysis=(question, outcome)`` adds the "Analysis 1.1" heading."""
     from . import plots
 
     alt = plots.alt_text(plot, *args, **kwargs)
-    return show_figure(plot(*args, **kwargs), alt, caption)
+    return show_figure(plot(*args, **kwargs), alt, caption, analysis=analysis)
 
 
 def chapter_box_for(question: str | None = None) -> HtmlBlock:
@@ -246,9 +293,16 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
     if result is None:
         result = plots.unpooled(pooled.yi, pooled.vi, labels, reason="fewer than two studies: not pooled")
     subgroup = part.subgroup_analysis(outcome, scenario) if by_subgroup else None
+    columns = {}
+    if scenario == "primary" and len(rows):
+        # Per-arm counts only where arms are combined as the primary analysis combines them.
+        from .arm_counts import arm_columns
+
+        columns = arm_columns(question, rows, binary=pooled.scale == "logOR")
     kwargs = dict(labels=labels, years=years, scale=scale.plot_scale, measure_label=scale.axis_label,
-                  favours=favours or part.question.favours, subgroup=subgroup)
-    return figure(plots.forest_plot, result, caption=caption, **kwargs)
+                  favours=favours or part.question.favours, subgroup=subgroup, columns=columns)
+    return figure(plots.forest_plot, result, caption=caption, analysis=(part.question.id, pooled.spec.outcome),
+                  **kwargs)
 
 
 class _Text:
@@ -286,8 +340,8 @@ def prisma_figure(question: str) -> HtmlBlock:
         f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
         f"{counts['new_studies_included']} new studies included."
     )
-    return show_figure(prisma.plot_prisma_flow(dict(counts)), alt,
-                       caption=f"PRISMA 2020 flow diagram, {part.question.label}.")
+    return show_figure(prisma.plot_prisma_flow(dict(counts), sources=prisma.sources_searched(part.question.id)),
+                       alt, caption=f"PRISMA 2020 flow diagram, {part.question.label}.")
 
 
 def dedup_summary() -> pd.DataFrame:
@@ -398,13 +452,6 @@ def agreement_sentence(part, stage: str) -> str:
         return f"{where}: {kappa['note']}."
     return (f"{where}: Cohen's kappa {fmt_num(kappa['kappa'])} over {kappa['n_records']} records "
             f"({len(scr.conflicts(part.screening, stage))} conflicts).")
-
-
-def decisions_with_titles(part) -> pd.DataFrame:
-    """Every screening decision of a question with the record's title, year and first author."""
-    records = part.clusters[["record_id", "title", "first_author", "year"]]
-    table = part.screening.merge(records, on="record_id", how="left", validate="many_to_one")
-    return table[["record_id", "title", "first_author", "year", "stage", "reviewer", "decision", "reason", "note"]]
 
 
 def review_overview() -> pd.DataFrame:
@@ -530,9 +577,10 @@ def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
     if result is None or result.k < 3:
         return note(f"Leave-one-out analysis needs at least three studies; "
                     f"{pooled.spec.label} has k = {pooled.row['k']}.")
+    label = pooled.measure.axis_label
     return figure(plots.leave_one_out_plot, part.sensitivity(outcome, "leave_one_out"),
-                  scale=pooled.measure.plot_scale, measure=pooled.measure.axis_label,
-                  full_estimate=result.estimate,
+                  scale=pooled.measure.plot_scale, measure=label, full_estimate=result.estimate,
+                  axis_title=f"Pooled {label.lower()} without the study (95% CI)",
                   caption=f"Leave-one-out analysis, {pooled.spec.label}; {pooled.row['model']}.")
 
 
@@ -540,10 +588,18 @@ def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     """Cumulative forest plot by year of publication."""
     from . import plots, review
 
-    cumulative = review.current().question(question).sensitivity(outcome, "cumulative")
+    part = review.current().question(question)
+    cumulative = part.sensitivity(outcome, "cumulative")
     if len(cumulative) < 2:
         return note("A cumulative meta-analysis needs at least two studies.")
+    # Readers see "Gould 2002" (studies.csv), not the study id.
+    rows = part.pooled(outcome).effect_sizes
+    names = dict(zip(rows["study_id"].astype(str), rows["label"].astype(str)))
+    cumulative = cumulative.assign(label=[names.get(str(s), str(s)) for s in cumulative["added"]])
+    measure = str(cumulative["measure"].iloc[0])
+    reader = {"r": "correlation r", "OR": "odds ratio", "SMD": "SMD"}.get(measure, measure)
     return figure(plots.cumulative_forest_plot, cumulative,
+                  axis_title=f"Pooled {reader} after adding the study (95% CI)",
                   caption="Cumulative meta-analysis: the pooled estimate as each study was added, by year.")
 
 
@@ -644,3 +700,11 @@ def comparison_word(value: Any, reference: Any, verdict: str | None = None,
     if ci_overlap:
         return "in line with"
     return "larger" if value > reference else "smaller"
+
+
+def certainty_sentence(question: str, text: str) -> HtmlBlock:
+    """A sentence that leads with the certainty of a question's evidence, marked for the
+    landing page's first screen (the browser test looks for ``data-question`` there)."""
+    short = question.split("_", 1)[0]
+    return HtmlBlock(f'<p class="review-certainty" data-question="{html.escape(short, quote=True)}">'
+                     f"{html.escape(text)}</p>", text)

@@ -15,7 +15,13 @@ from book_build import REPO_ROOT, build_book
 
 @pytest.fixture(scope="session")
 def built_book(tmp_path_factory):
-    """The HTML folder of a fresh `jupyter-book build -W -n --keep-going` of this repository."""
+    """The HTML folder of a fresh `jupyter-book build -W -n --keep-going` of this repository.
+
+    ``REVIEW_BUILT_HTML=<folder>`` reuses a build made just before (the strict build takes
+    minutes), for example to look at the browser test's screenshots again."""
+    prebuilt = os.environ.get("REVIEW_BUILT_HTML")
+    if prebuilt:
+        return Path(prebuilt)
     output = tmp_path_factory.mktemp("book")
     result = build_book(output)
     if result.returncode != 0:

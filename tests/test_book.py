@@ -19,7 +19,7 @@ class _PageParser(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         classes = (attributes.get("class") or "").split()
-        if tag == "img":
+        if tag == "img" or (tag == "svg" and "review-svg" in classes):
             self.images.append(attributes)
         if "traceback" in classes or "stderr" in classes:
             self.error_blocks += 1
@@ -61,9 +61,10 @@ def test_no_page_shows_an_error(built_book, chapter_pages):
 def test_figures_are_there_with_alt_text(built_book):
     for page, minimum in (("book/02_screening.html", 1), ("book/04_webhelp_correlations.html", 1),
                           ("book/05_interventions.html", 2)):
-        images = [img for img in _parse(built_book / page).images if img.get("src", "").startswith("data:image/png")]
+        # the book's figures are inline SVG, labelled for screen readers with aria-label
+        images = [img for img in _parse(built_book / page).images if "review-svg" in (img.get("class") or "")]
         assert len(images) >= minimum, f"{page}: {len(images)} figures, expected at least {minimum}"
-        assert all(len(img.get("alt", "").strip()) > 20 for img in images), f"{page}: a figure lacks alt text"
+        assert all(len(img.get("aria-label", "").strip()) > 20 for img in images), f"{page}: a figure lacks alt text"
 
 
 def test_changed_data_row_reaches_the_pages(built_book, changed_book):
@@ -79,3 +80,22 @@ def test_untrusted_title_is_escaped(changed_book):
     page = (changed_book["html"] / "book" / "02_screening.html").read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert changed_book["hostile_title"] not in page
+
+
+def test_references_use_one_style_and_keep_their_capitals(built_book):
+    references = _parse(built_book / "book" / "07_references.html").text
+    assert "and others" not in references and "et al." in references
+    for kept in ("GRADE", "RoB 2", "COVID-19", "PRISMA"):
+        assert kept in references, f"{kept!r} lost its capitals in the bibliography"
+    assert "Moola" in references  # the JBI checklist for the cross-sectional studies is cited
+    intro = _parse(built_book / "book" / "methods.html").text
+    assert "Bizzotto and others" not in intro
+
+
+def test_execution_record_is_text_and_front_matter_never_invented(built_book):
+    methods = _parse(built_book / "book" / "methods.html").text
+    assert "ran without errors" in methods and "\u2705" not in methods
+    about = _parse(built_book / "book" / "about.html").text
+    for field in ("How to cite", "Funding", "Declarations of interest", "Protocol"):
+        assert field in about
+    assert "not yet stated" in about or "Version" in about

@@ -168,7 +168,9 @@ def test_fifty_studies_stay_readable():
     assert fig.get_figheight() > plots.forest_plot(small, measure_label="SMD").get_figheight() + 8
     assert len(artists(fig, "study_marker")) == 50
     assert overlapping_texts(fig) == []
-    assert fig.get_figwidth() * fig.dpi == pytest.approx(900)
+    # the width does not grow with k: more studies make the plot taller, never wider
+    ten = plots.forest_plot(small, years=list(range(1975, 1985)), measure_label="SMD")
+    assert fig.get_figwidth() == pytest.approx(ten.get_figwidth())
 
 
 def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
@@ -398,3 +400,97 @@ def test_no_studies_is_a_clear_error():
         plots.forest_plot(empty)
     with pytest.raises(ValueError, match="no studies to draw"):
         plots.alt_text(plots.forest_plot, empty)
+
+
+def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
+    """The book draws each figure at the width of its text column (plots.DISPLAY_COLUMN_PX at a
+    1280 px window); its smallest text must then be 10 px or more. The browser test measures the
+    same on the built pages."""
+    from analysis import figure_embed, prisma, report, rob, synthesis
+
+    drawn = []
+    original = report.show_figure
+
+    def measure(fig, alt, caption=None, **kwargs):
+        drawn.append((alt[:50], figure_embed.smallest_text_px(fig, plots.DISPLAY_COLUMN_PX)))
+        return original(fig, alt, caption, **kwargs)
+
+    monkeypatch.setattr(report, "show_figure", measure)
+    for question in ("q1_webhelp", "q2_interventions"):
+        report.prisma_figure(question)
+        report.figure(plots.rob_traffic_light, rob.load_risk_of_bias(question))
+        report.figure(plots.rob_summary, rob.load_risk_of_bias(question))
+    for short, outcome in (("q1", "depression_webhelp"), ("q2", "behaviour")):
+        report.forest_figure(short, outcome, by_subgroup=True)
+        report.leave_one_out_figure(short, outcome)
+        report.cumulative_figure(short, outcome)
+        report.funnel_figure(short, outcome)
+        comparison = synthesis.published_comparison()
+        report.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
+    assert len(drawn) >= 12
+    small = [(alt, round(px, 2)) for alt, px in drawn if px < 10]
+    assert not small, f"figures whose text shows below 10 px: {small}"
+    del prisma
+
+
+def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
+    from matplotlib.text import Text
+
+    fit = models.meta_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]), method="REML",
+                               labels=["Alpha 2001", "Beta 2005"])
+    sub = models.subgroup_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]),
+                                   np.array(["information support/psychoeducation/public service announcements", "b"]),
+                                   method="REML", labels=["Alpha 2001", "Beta 2005"])
+    fig = plots.forest_plot(fit, years=[2001, 2005], subgroup=sub, scale="exp",
+                            columns={"Intervention\nevents/total": ["9/111", "18/168"],
+                                     "Control\nevents/total": ["10/138", "–"]})
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "9/111" in texts and "18/168" in texts and "Intervention\nevents/total" in texts
+    assert "Year" not in texts  # "Alpha 2001" already says the year
+    assert not any("\u2026" in t for t in texts)  # nothing truncated
+    joined = " ".join(t for t in texts if t)
+    assert "support/psychoeducation/public" in joined.replace("\n", " ")
+    with pytest.raises(ValueError, match="column"):
+        plots.forest_plot(fit, columns={"N": ["1"]})
+
+
+def test_funnel_labels_never_overlap_and_no_point_sits_on_the_frame():
+    # two pairs of studies at almost the same place, as Younes 2015 and Gunn 2016 are in the data
+    yi = np.array([0.086, 0.235, 0.172, 0.476, 0.17, 0.24])
+    vi = np.array([0.044, 0.0753, 0.0751, 0.0311, 0.0752, 0.0749]) ** 2
+    labels = ["Gould 2002", "Younes 2015", "Gunn 2016", "Sorkin 2021", "Extra 2020", "Other 2019"]
+    fig = plots.funnel_plot(yi, vi, 0.25, measure_label="Fisher's z", labels=labels)
+    ax = fig.axes[0]
+    assert overlapping_texts(fig) == []
+    shown = [t.get_text() for t in ax.texts]
+    assert sorted(shown) == sorted(labels)
+    (x0, x1), (y_bottom, y_top) = ax.get_xlim(), ax.get_ylim()
+    se = np.sqrt(vi)
+    assert np.all((yi > x0) & (yi < x1))
+    assert np.all((se > y_top) & (se < y_bottom))
+    # every label box lies inside the plotting area
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    for text in ax.texts:
+        box = Text.get_window_extent(text, renderer)
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def test_unclear_and_some_concerns_have_different_colours():
+    assert plots.ROB_STYLE["unclear"][0] != plots.ROB_STYLE["some concerns"][0]
+    colours = [style[0] for key, style in plots.ROB_STYLE.items() if key not in ("yes", "no")]
+    assert len(set(colours)) == len(colours)  # one colour per judgement (yes/no share low/high's)
+
+
+def test_row_plots_have_axis_titles_and_study_labels():
+    cumulative = pd.DataFrame({"added": ["Gould2002", "Younes2015"], "label": ["Gould 2002", "Younes 2015"],
+                               "year": [2002, 2015], "k": [1, 2], "measure": ["r", "r"],
+                               "estimate": [0.09, 0.15], "ci_low": [0.0, 0.01], "ci_high": [0.17, 0.3]})
+    fig = plots.cumulative_forest_plot(cumulative, axis_title="Pooled correlation r (95% CI)")
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert "+ Gould 2002" in texts and not any("Gould2002" in t for t in texts)
+    assert fig.axes[0].get_xlabel() == "Pooled correlation r (95% CI)"
+    loo = pd.DataFrame({"study": ["Gould 2002", "Younes 2015"], "estimate": [0.2, 0.1],
+                        "ci_low": [0.0, -0.1], "ci_high": [0.4, 0.3]})
+    fig = plots.leave_one_out_plot(loo, scale="r", measure="Correlation r")
+    assert fig.axes[0].get_xlabel() == "Correlation r (95% CI)"

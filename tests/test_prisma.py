@@ -131,5 +131,24 @@ def test_plot_draws_the_boxes_from_the_counts():
         assert expected in text, expected
     plt.close(fig)
     fig = prisma.plot_prisma_flow(counts)
-    assert fig.get_size_inches().tolist() == [10.0, 9.0]
+    assert fig.get_size_inches().tolist() == [8.4, 11.0]
     plt.close(fig)
+
+
+def test_heading_names_what_was_searched_and_counts_stay_with_their_labels():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.text import Text
+
+    sources = prisma.sources_searched("q1_webhelp")
+    assert sources and all("(" not in s for s in sources)
+    heading = prisma.identification_heading(sources)
+    assert "databases and registers" not in heading and sources[0] in heading
+    assert prisma.identification_heading([]) == "Identification of new studies (no search recorded)"
+    fig = prisma.plot_prisma_flow(prisma.prisma_counts("q1_webhelp"), sources=sources)
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert heading in [t.replace("\n", " ") for t in texts]  # wrapped to the bar, never cut
+    for text in texts:
+        for line in text.split("\n"):
+            # a line never ends in "(n =" nor starts with the number of the line before
+            assert not line.rstrip().endswith(("(n =", "(n\u00a0=", "(n")), line

@@ -12,6 +12,8 @@
   then stops at "Identifier 'THEBE_JS_URL' has already been declared": keep each script once.
 - The theme leaves the colour mode empty unless one is chosen, and its script then reports
   "Got invalid theme mode" as an error on every page: choose the light mode.
+- The execution record (myst-nb's ``nb-exec-table``) marks each chapter with an emoji that
+  many systems draw as an empty box: say it in words.
 """
 
 
@@ -75,7 +77,15 @@ def _tidy_page(app, pagename, templatename, context, doctree):
         context["default_mode"] = "light"
 
 
+def _execution_status_in_words():
+    from myst_nb.ext import execution_tables
+
+    execution_tables._key2transform["succeeded"] = (
+        lambda ok: "ran without errors" if ok is True else "failed")
+
+
 def setup(app):
+    _execution_status_in_words()
     app.connect("env-get-outdated", _chapters_outdated_by_their_inputs)
     app.connect("env-before-read-docs", _execute_only_changed_chapters)
     app.connect("html-page-context", _tidy_page, priority=900)
