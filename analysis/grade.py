@@ -250,9 +250,16 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
     return pd.DataFrame(rows, columns=list(SOF_COLUMNS))
 
 
+# Computed domains and the footnoted summary live in analysis.grade_computed, which builds on
+# this module; they are reachable from here too, resolved on first use (no import cycle).
+_COMPUTED = ("IMPRECISION_THRESHOLDS", "ComputedJudgement", "GradeSummary", "computed_judgements",
+             "grade_contradictions", "grade_summary", "judge_imprecision", "judge_inconsistency",
+             "optimal_information_size")
 
-# Computed domains and the footnoted summary live in their own module; re-exported here.
-from .grade_computed import (  # noqa: E402,F401  (re-exported; after what it builds on)
-    IMPRECISION_THRESHOLDS, ComputedJudgement, GradeSummary, computed_judgements,
-    grade_contradictions, grade_summary, judge_imprecision, judge_inconsistency,
-    optimal_information_size)
+
+def __getattr__(name: str):
+    if name in _COMPUTED:
+        from . import grade_computed
+
+        return getattr(grade_computed, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -310,13 +310,17 @@ def rows_for_question(question: str) -> list[dict]:
     trials' control arms, then a row for every outcome of the published review that no row
     covers.
     """
-    from . import grade, synthesis
+    from . import grade, grade_computed, synthesis
 
     short = question.split("_", 1)[0]
     folder = {"q1": "q1_webhelp", "q2": "q2_interventions"}.get(short, question)
     results = synthesis.results_table(scenarios=False)
     results = results[(results["question"] == short) & (results["model_name"] == "primary")]
     judgements = {str(r["outcome"]): r for r in grade.load_grade_table(folder).to_dict("records")}
+    # imprecision and inconsistency are computed from the numbers; their footnote is the computed
+    # reason (the author's grade.csv judgement is held equal to it by grade_contradictions)
+    computed = {(str(r["outcome"]), str(r["domain"])): str(r["reason"])
+                for r in grade_computed.computed_judgements(folder).to_dict("records")}
     rows, covered = [], []
     for spec in (s for s in synthesis.ANALYSES if s.question == short):
         match = results[results["outcome"] == spec.outcome]
@@ -327,7 +331,8 @@ def rows_for_question(question: str) -> list[dict]:
         for domain, name in grade.DOMAINS.items():
             level = str(judgement.get(domain) or "").strip()
             if level in ("serious", "very serious"):
-                reasons.append((f"{name} ({level})", str(judgement.get(f"{domain}_reason") or "").strip()))
+                reason = computed.get((spec.label, domain)) or str(judgement.get(f"{domain}_reason") or "").strip()
+                reasons.append((f"{name} ({level})", reason))
         if str(judgement.get("upgrade_levels") or "0").strip() not in ("", "0"):
             reasons.append(("rated up", str(judgement.get("upgrade_reason") or "").strip()))
         level = grade.certainty_level(judgement) if judgement and k else None
