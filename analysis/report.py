@@ -442,12 +442,22 @@ def prisma_table(part) -> pd.DataFrame:
 
 
 def agreement_sentence(part, stage: str) -> str:
-    """Reviewers' agreement at one screening stage, in words (Cohen's kappa where two reviewers
-    decided the same records; otherwise why it cannot be measured)."""
+    """Reviewers' agreement at one screening stage, in words: Cohen's kappa with its 95% CI over
+    the seeded sample two reviewers screened independently, or over the records both decided;
+    otherwise why it cannot be measured."""
+    from . import agreement_report
     from . import screening as scr
 
-    kappa = scr.cohen_kappa(part.screening, stage)
     where = f"{part.question.label}, {stage.replace('_', '/')}"
+    sample = agreement_report.screening_agreement(part.question.id) if stage == "title_abstract" else None
+    if sample is not None and sample.kappa.kappa is not None:
+        k = sample.kappa
+        return (f"{where}: two reviewers ({' and '.join(sample.reviewers)}) independently screened a seeded "
+                f"random sample of {sample.sample_size} of {sample.population} unique records "
+                f"({sample.fraction:.0%}, seed {sample.seed}); they agreed on {k.agreement:.0%}, Cohen's kappa "
+                f"{fmt_num(k.kappa)} (95% CI {fmt_ci(k.ci_low, k.ci_high)}); {len(sample.disagreements)} "
+                f"disagreement(s), each resolved by consensus.")
+    kappa = scr.cohen_kappa(part.screening, stage)
     if kappa["kappa"] is None:
         return f"{where}: {kappa['note']}."
     return (f"{where}: Cohen's kappa {fmt_num(kappa['kappa'])} over {kappa['n_records']} records "
