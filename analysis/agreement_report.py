@@ -77,7 +77,8 @@ def screening_agreement(question: str, data_dir: Path | str | None = None) -> Sc
 def agreement_table(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
     """One row per kind of decision the two reviewers both made: what, items, agreement (share),
     kappa, kappa_ci_low, kappa_ci_high, disagreements, open, note. Numbers have no kappa
-    (percentage agreement within printed precision); ``note`` says when a kappa is degenerate."""
+    (percentage agreement within printed precision); ``note`` says when a kappa is degenerate and, on
+    the GRADE row, that the computed domains (imprecision, inconsistency) are not compared."""
     rows = []
 
     def kappa_row(what: str, result: KappaResult, disagreements: int, open_count: int) -> None:
@@ -120,7 +121,9 @@ def agreement_table(question: str, data_dir: Path | str | None = None) -> pd.Dat
     grade = reconcile.grade_agreement(question, data_dir)
     if grade.domains.n:
         domains = grade.disagreements[grade.disagreements["domain"].isin(reconcile.GRADE_DOMAINS)]
-        kappa_row("GRADE: domain judgements", grade.domains, len(domains), int(domains["open"].sum()))
+        kappa_row("GRADE: judged domains (risk of bias, indirectness, publication bias)", grade.domains,
+                  len(domains), int(domains["open"].sum()))
+        rows[-1]["note"] = "; ".join(n for n in (rows[-1]["note"], grade.not_compared) if n)
     return pd.DataFrame(rows, columns=["what", "items", "agreement", "kappa", "kappa_ci_low", "kappa_ci_high",
                                        "disagreements", "open", "note"]).fillna({"note": ""})
 

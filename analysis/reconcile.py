@@ -41,7 +41,8 @@ from .validate import load
 __all__ = ["FIRST_REVIEWER", "ROW", "field_kind", "compare_extraction", "compare_risk_of_bias",
            "ExtractionAgreement", "extraction_agreement", "RiskOfBiasAgreement", "risk_of_bias_agreement",
            "study_status", "pooling_flags", "add_pooling_flags", "compare_grade", "GradeAgreement",
-           "grade_agreement", "NOT_RECONCILED", "SECOND_EXTRACTION_MISSING"]
+           "grade_agreement", "GRADE_DOMAINS", "GRADE_COMPUTED_DOMAINS", "NOT_RECONCILED",
+           "SECOND_EXTRACTION_MISSING"]
 
 FIRST_REVIEWER = "reviewer_2"  # the first round (analysis.screening.FIRST_ROUND_REVIEWER)
 ROW = "(row)"  # the "field" of a statistic that only one reviewer extracted
@@ -375,16 +376,21 @@ def add_pooling_flags(effects: pd.DataFrame, question: str, data_dir: Path | str
 
 # ----------------------------------------------------------------------------- GRADE
 
-GRADE_ITEMS = ("design", "studies", "risk_of_bias", "inconsistency", "indirectness", "imprecision",
-               "publication_bias", "upgrade_levels")
-GRADE_DOMAINS = GRADE_ITEMS[2:7]
+# Only judgements are compared. Imprecision and inconsistency are computed from the pooled numbers
+# (analysis.grade_computed) and grade.csv must hold the computed value, so no reviewer's input
+# decides them: comparing two reviewers on them would score agreement with arithmetic.
+GRADE_COMPUTED_DOMAINS = schemas.GRADE_COMPUTED_DOMAINS
+GRADE_DOMAINS = schemas.GRADE_JUDGED_DOMAINS  # risk of bias, indirectness, publication bias
+GRADE_ITEMS = ("design", "studies") + GRADE_DOMAINS + ("upgrade_levels",)
+GRADE_NOT_COMPARED_NOTE = ("imprecision and inconsistency are computed from the pooled numbers "
+                           "(analysis.grade_computed), not judged, and are not compared")
 OUTCOME = "(outcome)"  # the "domain" of an outcome that only one reviewer judged
 
 
 def compare_grade(question: str, data_dir: Path | str | None = None) -> pd.DataFrame:
-    """Every GRADE item of every outcome judged by both reviewers (design, the studies as a set,
-    the five domains, upgrade levels with empty = 0), plus ``(outcome)`` rows for an outcome only
-    one reviewer listed: outcome, domain, reviewer_a, value_a, reviewer_b, value_b, status, open,
+    """Every judged GRADE item of every outcome judged by both reviewers (design, the studies as a
+    set, the judged domains :data:`GRADE_DOMAINS`, upgrade levels with empty = 0; not the computed
+    :data:`GRADE_COMPUTED_DOMAINS`), plus ``(outcome)`` rows for an outcome only one reviewer listed: outcome, domain, reviewer_a, value_a, reviewer_b, value_b, status, open,
     consensus, resolved_by, reason. Empty without a second reviewer's GRADE table."""
     columns = ["outcome", "domain", "reviewer_a", "value_a", "reviewer_b", "value_b", "status", "open",
                "consensus", "resolved_by", "reason"]
@@ -430,14 +436,16 @@ def compare_grade(question: str, data_dir: Path | str | None = None) -> pd.DataF
 
 @dataclass(frozen=True)
 class GradeAgreement:
-    """Agreement of the two GRADE assessments: Cohen's kappa over the five domain judgements of
-    the outcomes both judged with studies (``domains``), percentage agreement over every item
-    (``items``: compared, agree, share) and every disagreement with its consensus."""
+    """Agreement of the two GRADE assessments: Cohen's kappa over the judged domains
+    (:data:`GRADE_DOMAINS`) of the outcomes both judged with studies (``domains``), percentage
+    agreement over every judged item (``items``: compared, agree, share), every disagreement with
+    its consensus, and ``not_compared`` saying which domains are computed and so not compared."""
 
     question: str
     domains: KappaResult
     items: tuple[int, int, float | None]
     disagreements: pd.DataFrame
+    not_compared: str = GRADE_NOT_COMPARED_NOTE
 
 
 def grade_agreement(question: str, data_dir: Path | str | None = None) -> GradeAgreement:

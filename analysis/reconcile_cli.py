@@ -65,7 +65,8 @@ def run_reconcile(args: argparse.Namespace) -> int:
             result = grade_agreement(args.question)
             k = result.domains
             lines = [f"GRADE domains: kappa {_fmt(k.kappa)} (95% CI {_fmt(k.ci_low)} to {_fmt(k.ci_high)}, "
-                     f"n = {k.n} judgements); {result.items[1]}/{result.items[0]} items agree"]
+                     f"n = {k.n} judgements); {result.items[1]}/{result.items[0]} items agree; "
+                     f"{result.not_compared}"]
             disagreements = result.disagreements
             label = lambda d: f"{d.outcome} {d.domain}"
         else:

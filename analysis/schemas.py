@@ -746,14 +746,21 @@ SCREENING_SAMPLE = TableSchema("screening_sample", "screening_sample.csv", (
 ), key=("record_id", "reviewer", "stage"))
 
 _GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
+# Imprecision and inconsistency are computed from the pooled numbers (analysis.grade_computed);
+# a second reviewer judges, and the two-reviewer comparison covers, only the other domains.
+GRADE_COMPUTED_DOMAINS = ("inconsistency", "imprecision")
+GRADE_JUDGED_DOMAINS = tuple(d for d in _GRADE_DOMAINS if d not in GRADE_COMPUTED_DOMAINS)
+GRADE_COMPARED_ITEMS = ("design", "studies") + GRADE_JUDGED_DOMAINS + ("upgrade_levels", "(outcome)")
 _GRADE_LEVELS = ("not serious", "serious", "very serious")
 
 
 def _grade_judged_rule(row: dict[str, str]) -> list[RowIssue]:
-    """An outcome with studies needs every domain judged with its reason; one without, none."""
+    """An outcome with studies needs every judged domain with its reason (the computed ones may be
+    left empty); one without studies, no domain at all."""
     if row.get("studies", ""):
         return [RowIssue(name, "required when studies inform the outcome")
-                for domain in _GRADE_DOMAINS for name in (domain, f"{domain}_reason") if row.get(name, "") == ""]
+                for domain in GRADE_JUDGED_DOMAINS for name in (domain, f"{domain}_reason")
+                if row.get(name, "") == ""]
     return [RowIssue(domain, "must be empty when no study informs the outcome")
             for domain in _GRADE_DOMAINS if row.get(domain, "")]
 
@@ -772,7 +779,7 @@ GRADE_INDEPENDENT = TableSchema("grade_independent", "grade_independent.csv", (
 
 GRADE_RECONCILIATION = TableSchema("grade_reconciliation", "grade_reconciliation.csv", (
     Column("outcome", required=True),
-    Column("domain", required=True),
+    Column("domain", required=True, allowed=GRADE_COMPARED_ITEMS),
     *_RECONCILIATION_COMMON,
 ), key=("outcome", "domain"), row_rules=(_reconciled_rule,))
 

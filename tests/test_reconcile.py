@@ -122,18 +122,38 @@ def test_numbers_agree_within_printed_precision(a, b, kind, same):
     assert agreement.printed_numbers_agree(a, b, kind) is same
 
 
-def test_real_data_agreement_is_computed_and_every_disagreement_is_resolved():
-    """Invariants of the stored review: every disagreement has a consensus that still applies, the
-    agreement figures lie in range, and the screening sample is the one its seed draws."""
+def _open_extraction_studies(question: str) -> set[str]:
+    compared = reconcile.compare_extraction(question)
+    return set(compared.loc[compared["open"].astype(bool), "study_id"])
+
+
+def test_real_data_every_disagreement_is_resolved_or_flagged():
+    """Invariants of the stored review, whatever its size: an extraction disagreement has a consensus
+    that still applies or its study is pooled with the flag; screening, risk-of-bias and GRADE
+    disagreements (which no effect size can flag) all have one; a study the second reviewer did not
+    extract is flagged as such; the agreement figures lie in range; and the screening sample is the
+    one its seed draws."""
     for question in ("q1", "q2"):
         table = agreement_report.agreement_table(question)
-        assert (table["open"] == 0).all()
+        extraction_rows = table["what"].str.startswith("extraction")
+        assert (table.loc[~extraction_rows, "open"] == 0).all()
         shares = table["agreement"].dropna()
         assert ((shares >= 0) & (shares <= 1)).all()
         with_kappa = table.dropna(subset=["kappa"])
         assert ((with_kappa["kappa_ci_low"] <= with_kappa["kappa"] + 1e-12)
                 & (with_kappa["kappa"] <= with_kappa["kappa_ci_high"] + 1e-12)).all()
-        assert reconcile.pooling_flags(question) == {}
+
+        status = reconcile.study_status(question).set_index("study_id")
+        expected = {study: reconcile.NOT_RECONCILED for study in _open_extraction_studies(question)}
+        expected.update({study: reconcile.SECOND_EXTRACTION_MISSING
+                         for study in status.index[status["status"] == "second extraction missing"]})
+        assert reconcile.pooling_flags(question) == expected
+        effects = extraction.effect_sizes(question)
+        for study, flags in zip(effects["study_id"], effects["flags"].fillna("")):
+            listed = str(flags).split("; ")
+            for flag in (reconcile.NOT_RECONCILED, reconcile.SECOND_EXTRACTION_MISSING):
+                assert (flag in listed) == (expected.get(study) == flag), (question, study, flag)
+
         sample = agreement_report.screening_agreement(question)
         recorded = sorted(pd.read_csv(DATA / validate.schemas.question_folder(question) / "screening_sample.csv",
                                       dtype=str)["record_id"])
@@ -203,6 +223,7 @@ def test_disagreeing_second_extraction_flags_the_study_until_reconciled(data_cop
     printed = capsys.readouterr().out
     assert "Shafran2019 E01 events_t: reviewer_2 '9' / reviewer_3 '8' -> OPEN" in printed
     form = pd.read_csv(out, dtype=str, keep_default_na=False)
+    form = form[form["study_id"] == "Shafran2019"]  # the stored review may hold other open items
     assert form[["study_id", "extraction_id", "field", "value_a", "value_b"]].values.tolist() == [
         ["Shafran2019", "E01", "events_t", "9", "8"]]
     form["consensus"], form["resolved_by"] = "9", "reviewer_2 reviewer_3"
@@ -212,6 +233,7 @@ def test_disagreeing_second_extraction_flags_the_study_until_reconciled(data_cop
 
     reconciled = extraction.effect_sizes("q2").set_index("study_id")
     assert reconcile.NOT_RECONCILED not in str(reconciled.loc["Shafran2019", "flags"])
+    assert reconcile.study_status("q2").set_index("study_id").loc["Shafran2019", "status"] == "reconciled"
     assert validate.check_all() == []
 
 
@@ -234,27 +256,77 @@ def test_reconciliation_that_no_longer_applies_reopens(data_copy):
     assert status.loc["Younes2015", "status"] == "open disagreements"
 
 
+def _open_grade_items(question: str) -> list[list[str]]:
+    result = reconcile.grade_agreement(question)
+    opened = result.disagreements[result.disagreements["open"].astype(bool)]
+    return opened[["outcome", "domain", "value_a", "value_b"]].values.tolist()
+
+
 def test_changed_grade_judgement_opens_a_disagreement(data_copy, capsys):
+    before = _open_grade_items("q2")
     path = data_copy / "q2_interventions" / "grade_independent.csv"
     text = path.read_text(encoding="utf-8")
     old = "Christensen2006 Kravitz2013 Shafran2019,serious,"
     assert text.count(old) == 1
     path.write_text(text.replace(old, "Christensen2006 Kravitz2013 Shafran2019,very serious,"), encoding="utf-8")
-    result = reconcile.grade_agreement("q2")
-    opened = result.disagreements[result.disagreements["open"]]
-    assert opened[["domain", "value_a", "value_b"]].values.tolist() == [["risk_of_bias", "serious", "very serious"]]
+    opened = [item for item in _open_grade_items("q2") if item not in before]
+    assert [item[1:] for item in opened] == [["risk_of_bias", "serious", "very serious"]]
     assert main(["reconcile", "--question", "q2", "--table", "grade"]) == 0
     assert "risk_of_bias: reviewer_2 'serious' / reviewer_3 'very serious' -> OPEN" in capsys.readouterr().out
+
+
+def test_computed_grade_domains_are_not_compared(data_copy, capsys):
+    """Imprecision and inconsistency are computed (analysis.grade_computed), not judged: a second
+    reviewer's value for them opens nothing, may be left empty, and cannot be reconciled."""
+    compared = reconcile.compare_grade("q2")
+    assert not compared["domain"].isin(reconcile.GRADE_COMPUTED_DOMAINS).any()
+    before = _open_grade_items("q2")
+    path = data_copy / "q2_interventions" / "grade_independent.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    judged = table["studies"] != ""
+    assert judged.any()
+    first = pd.read_csv(data_copy / "q2_interventions" / "grade.csv", dtype=str, keep_default_na=False)
+    for domain in reconcile.GRADE_COMPUTED_DOMAINS:
+        # the opposite of what the first table holds, then nothing at all
+        table.loc[judged, domain] = ["not serious" if v != "not serious" else "very serious"
+                                     for v in first.set_index("outcome").loc[table.loc[judged, "outcome"], domain]]
+    table.to_csv(path, index=False, lineterminator="\n")
+    assert _open_grade_items("q2") == before
+    for domain in reconcile.GRADE_COMPUTED_DOMAINS:
+        table.loc[judged, [domain, f"{domain}_reason"]] = ""
+    table.to_csv(path, index=False, lineterminator="\n")
+    assert validate.check_all() == [] and _open_grade_items("q2") == before
+    assert main(["reconcile", "--question", "q2", "--table", "grade"]) == 0
+    assert "imprecision and inconsistency are computed" in capsys.readouterr().out
+    row = agreement_report.agreement_table("q2").set_index("what").filter(like="GRADE", axis=0)
+    assert row["note"].str.contains("not compared").all() and len(row) == 1
+
+    reconciliation = data_copy / "q2_interventions" / "grade_reconciliation.csv"
+    outcome = table.loc[judged, "outcome"].iloc[0]
+    _append(reconciliation, f"{outcome},imprecision,reviewer_2,serious,reviewer_3,very serious,serious,"
+                            "reviewer_3,computed\n")
+    assert problems() == [
+        f"q2_interventions/grade_reconciliation.csv:{_rows(reconciliation)}:domain: 'imprecision' is not an "
+        "allowed value (design; studies; risk_of_bias; indirectness; publication_bias; "
+        "upgrade_levels; (outcome))"]
 
 
 def test_disagreement_list_names_every_resolved_disagreement():
     for question in ("q1", "q2"):
         listed = agreement_report.disagreement_list(question)
         table = agreement_report.agreement_table(question)
-        assert not listed["open"].any()
-        assert (listed["resolved_by"] != "").all() and (listed["why"] != "").all()
+        still_open = listed[listed["open"].astype(bool)]
+        # only an extraction disagreement may stay open, and then its study is pooled with the flag
+        assert (still_open["stage"] == "extraction").all()
+        flags = reconcile.pooling_flags(question)
+        for item in still_open["item"]:
+            assert flags.get(item.split(" ")[0]) == reconcile.NOT_RECONCILED, item
+        resolved = listed[~listed["open"].astype(bool)]
+        assert (resolved["resolved_by"] != "").all() and (resolved["why"] != "").all()
         counted = table.loc[table["what"].str.startswith(("screening", "extraction", "risk of bias")), "disagreements"]
         assert len(listed[listed["stage"] != "GRADE"]) == int(counted.sum())
+        grade_row = table[table["what"].str.startswith("GRADE")]
+        assert len(listed[listed["stage"] == "GRADE"]) >= int(grade_row["disagreements"].sum())
 
 
 def test_screening_sample_form_round_trip(data_copy, tmp_path, capsys):
