@@ -15,6 +15,7 @@ import pandas as pd
 from . import reconcile, schemas, screening
 from .agreement import KappaResult, cohen_kappa_ci
 from .paths import data_dir as default_data_dir
+from .validate import read_csv_text
 
 __all__ = ["ScreeningAgreement", "screening_agreement", "agreement_table", "disagreement_list"]
 
@@ -44,7 +45,7 @@ def screening_agreement(question: str, data_dir: Path | str | None = None) -> Sc
     path = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / "screening_sample.csv"
     if not path.exists():
         return None
-    sample = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sample = read_csv_text(path)
     second = sample["reviewer"].iloc[0]
     stage = sample["stage"].iloc[0]
     decisions = screening.read_screening(folder)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import synthesis
 from .paths import data_dir
+from .validate import read_csv_text
 
 __all__ = ["CONCLUSION_COLUMNS", "NULL_VALUE", "conclusions", "conclusion_changes",
            "release_kind", "stored_conclusions"]
@@ -159,7 +160,7 @@ def stored_conclusions(version: str | None = None) -> pd.DataFrame:
     columns = ["version", *CONCLUSION_COLUMNS, "changed"]
     if not path.exists():
         return pd.DataFrame(columns=columns, dtype=object)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     table = table[table["version"].isin(set(releases.read_releases()["version"]))]
     if version is not None:
         table = table[table["version"] == version]

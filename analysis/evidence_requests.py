@@ -31,6 +31,7 @@ import pandas as pd
 
 from . import schemas, synthesis
 from .paths import REPO_ROOT, data_dir
+from .validate import read_csv_text
 
 __all__ = ["STUDY_COLUMNS", "ImportProblem", "EvidenceImportError", "bibliography_path",
            "expected_k", "import_sheet", "needed_statistics", "request_sheets", "sheet_columns",
@@ -85,7 +86,7 @@ def needed_statistics(question: str) -> dict[str, tuple[str, ...]]:
 
 
 def _awaiting(folder: str, root: Path) -> pd.DataFrame:
-    return pd.read_csv(root / folder / "awaiting_full_text.csv", dtype=str, keep_default_na=False)
+    return read_csv_text(root / folder / "awaiting_full_text.csv")
 
 
 def _records(folder: str) -> pd.DataFrame:
@@ -265,9 +266,9 @@ def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus") 
     awaiting = _awaiting(folder, root)
     waiting_ids = set(awaiting["record_id"])
     records = _records(folder).drop_duplicates("record_id").set_index("record_id", drop=False)
-    studies = pd.read_csv(root / folder / "studies.csv", dtype=str, keep_default_na=False)
+    studies = read_csv_text(root / folder / "studies.csv")
     known_studies = set(studies["study_id"])
-    screening = pd.read_csv(root / folder / "screening.csv", dtype=str, keep_default_na=False)
+    screening = read_csv_text(root / folder / "screening.csv")
     included = set(screening[(screening["stage"] == "full_text")
                              & (screening["decision"] == "include")]["record_id"])
     problems: list[ImportProblem] = []
@@ -405,7 +406,7 @@ def expected_k() -> pd.DataFrame:
     for spec in synthesis.ANALYSES:
         folder = schemas.question_folder(spec.question)
         k = int(review.current().pooled(spec.question, spec.outcome).row["k"])
-        studies = pd.read_csv(root / folder / "studies.csv", dtype=str, keep_default_na=False)
+        studies = read_csv_text(root / folder / "studies.csv")
         waiting = set(_awaiting(folder, root)["record_id"]) - set(studies["record_id"])
         records.append({"question": spec.question, "outcome": spec.outcome,
                         "outcome_label": spec.label, "k": k, "awaiting": len(waiting),

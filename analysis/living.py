@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import schemas, synthesis
 from .paths import data_dir
+from .validate import read_csv_text
 
 __all__ = ["LIVING_COLUMNS", "add_months", "living_mode", "living_mode_problems",
            "search_flags", "status_banner", "status_summary"]
@@ -36,7 +37,7 @@ def add_months(date: dt.date, months: int) -> dt.date:
 
 
 def _read(root: Path) -> pd.DataFrame:
-    return pd.read_csv(root / "living_mode.csv", dtype=str, keep_default_na=False)
+    return read_csv_text(root / "living_mode.csv")
 
 
 def _search_dates(root: Path, question: str) -> dict[str, str]:
@@ -44,7 +45,7 @@ def _search_dates(root: Path, question: str) -> dict[str, str]:
     path = root / schemas.question_folder(question) / "searches" / "searches.csv"
     if not path.exists():
         return {}
-    log = pd.read_csv(path, dtype=str, keep_default_na=False)
+    log = read_csv_text(path)
     return {str(source): max(group) for source, group in log.groupby("source")["date_run"]}
 
 
@@ -92,7 +93,7 @@ def living_mode_problems(root: Path | None = None) -> list[tuple[str, int | None
                              f"question {question} has no row: say how it is kept up to date"))
     plan_path = root / "monitoring_plan.csv"
     if plan_path.exists():
-        plan = pd.read_csv(plan_path, dtype=str, keep_default_na=False)
+        plan = read_csv_text(plan_path)
         known = {(spec.question, spec.outcome) for spec in synthesis.ANALYSES}
         for number, row in enumerate(plan.to_dict("records"), start=2):
             if (row.get("question"), row.get("outcome")) not in known:

@@ -34,6 +34,7 @@ from scipy import optimize, special, stats
 
 from . import models, synthesis
 from .paths import data_dir
+from .validate import read_csv_text
 
 __all__ = [
     "MONITORING_LABEL",
@@ -206,7 +207,7 @@ class MonitoringLook:
 
 def _plan() -> pd.DataFrame:
     path = data_dir() / "monitoring_plan.csv"
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv_text(path)
 
 
 def _anticipated_effect(spec: synthesis.AnalysisSpec, source: str) -> float | None:
@@ -239,7 +240,7 @@ def _stored_statistics() -> pd.DataFrame:
     path = releases.releases_dir() / "monitoring.csv"
     if not path.exists():
         return pd.DataFrame(columns=["version", *STATISTIC_COLUMNS])
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     released = set(releases.read_releases()["version"])
     return table[table["version"].isin(released)]
 

@@ -23,6 +23,7 @@ import pandas as pd
 
 from analysis import records as rec
 from analysis import screening as scr
+from analysis.validate import read_csv_text
 
 # Okabe & Ito (2008) colour-blind-safe palette
 _BLUE, _SKY, _ORANGE, _GREY = "#0072B2", "#56B4E9", "#E69F00", "#F2F2F2"
@@ -35,7 +36,7 @@ def previous_version(question: str) -> dict:
     path = rec.question_dir(question) / "searches" / "previous_version.csv"
     if not path.exists():
         return {}
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     if len(table) != 1:
         raise ValueError(f"{path}: expected one row (the previous version), found {len(table)}")
     row = table.iloc[0].to_dict()

@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import schemas, synthesis
 from .paths import REPO_ROOT, data_dir
+from .validate import read_csv_text
 
 __all__ = ["CHECKLIST_COLUMNS", "CHECKS", "checklist", "items"]
 
@@ -38,7 +39,7 @@ def items() -> pd.DataFrame:
 
 
 def _living() -> pd.DataFrame:
-    return pd.read_csv(data_dir() / "living_mode.csv", dtype=str, keep_default_na=False)
+    return read_csv_text(data_dir() / "living_mode.csv")
 
 
 def _releases() -> pd.DataFrame:
@@ -87,7 +88,7 @@ def _methods_changes() -> str | None:
     path = data_dir() / "methods_changes.csv"
     if not path.exists():
         return None
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     return f"{len(table)} methods change(s) recorded" if len(table) else "no methods change recorded"
 
 
@@ -109,7 +110,7 @@ def _monitoring_plan() -> str | None:
     path = data_dir() / "monitoring_plan.csv"
     if not path.exists():
         return None
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     return f"{len(table)} outcome(s) monitored" if len(table) else None
 
 

@@ -36,7 +36,7 @@ import pandas as pd
 from . import schemas
 from .agreement import KappaResult, cohen_kappa_ci, printed_numbers_agree
 from .paths import data_dir as default_data_dir
-from .validate import load
+from .validate import read_csv_text, load
 
 __all__ = ["FIRST_REVIEWER", "ROW", "field_kind", "compare_extraction", "compare_risk_of_bias",
            "ExtractionAgreement", "extraction_agreement", "RiskOfBiasAgreement", "risk_of_bias_agreement",
@@ -205,7 +205,7 @@ def compare_risk_of_bias(question: str, data_dir: Path | str | None = None) -> p
     first_path = _root(data_dir) / schemas.question_folder(question) / "risk_of_bias.csv"
     if second is None or not first_path.exists():
         return pd.DataFrame(columns=columns)
-    first = pd.read_csv(first_path, dtype=str, keep_default_na=False)
+    first = read_csv_text(first_path)
     now = {(r.study_id, r.tool, r.domain): r.judgement for r in first.itertuples()}
     decided = _reconciled(_optional(question, "risk_of_bias_reconciliation", data_dir),
                           ["study_id", "tool", "domain"])
@@ -398,7 +398,7 @@ def compare_grade(question: str, data_dir: Path | str | None = None) -> pd.DataF
     first_path = _root(data_dir) / schemas.question_folder(question) / "grade.csv"
     if second is None or not first_path.exists():
         return pd.DataFrame(columns=columns)
-    first = pd.read_csv(first_path, dtype=str, keep_default_na=False).set_index("outcome")
+    first = read_csv_text(first_path).set_index("outcome")
     decided = _reconciled(_optional(question, "grade_reconciliation", data_dir), ["outcome", "domain"])
     reviewer_b = str(second["reviewer"].iloc[0]) if len(second) else ""
     second = second.set_index("outcome")

@@ -28,6 +28,7 @@ from analysis.search.readers.base import ExportError
 from analysis.search.detect import detect_format
 from analysis.search.fields import columns_for
 from analysis.search.normalize import fold_diacritics
+from analysis.validate import read_csv_text
 
 SEARCH_LOG_COLUMNS = ["search_id", "file", "source", "query", "date_run", "n_hits", "format", "note"]
 SEARCH_LOG = Path("searches") / "searches.csv"
@@ -53,7 +54,7 @@ def read_search_log(question: str) -> pd.DataFrame:
     path = question_dir(question) / SEARCH_LOG
     if not path.exists():
         raise FileNotFoundError(f"{path}: search log missing; it lists every search run")
-    log = pd.read_csv(path, dtype=str, keep_default_na=False)
+    log = read_csv_text(path)
     missing = [c for c in SEARCH_LOG_COLUMNS if c not in log.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}")
@@ -94,7 +95,7 @@ def load_records(question: str, *, progress: bool = False) -> pd.DataFrame:
 def labelled_clusters(question: str) -> pd.DataFrame:
     """The hand-made dedup trail ``dedup_map.csv`` as ``record_id, first_record_id``."""
     path = question_dir(question) / "dedup_map.csv"
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     return table.rename(columns={"first_occurrence_record_id": "first_record_id"})[["record_id", "first_record_id"]]
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from .paths import data_dir
+from .validate import read_csv_text
 
 __all__ = ["SIDECARS", "release_files", "read_sidecar", "archive_bytes"]
 
@@ -60,7 +61,7 @@ def read_sidecar(name: str) -> pd.DataFrame:
     path = _releases_dir() / name
     if not path.exists():
         return pd.DataFrame(columns=list(SIDECARS[name]), dtype=object)
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return read_csv_text(path)
 
 
 def _appended(name: str, rows: list[list], listed: set[str], version: str) -> bytes:
@@ -154,7 +155,7 @@ def release_files(version: str, date: str, results: pd.DataFrame, conclusion_row
         for row in statistics.to_dict("records")], listed, version)
     files[folder / "flow.csv"] = _appended("flow.csv", _flow_rows(version), listed, version)
     changes_path = data_dir() / "methods_changes.csv"
-    authored = (pd.read_csv(changes_path, dtype=str, keep_default_na=False)["change_id"].tolist()
+    authored = (read_csv_text(changes_path)["change_id"].tolist()
                 if changes_path.exists() else [])
     assigned = set(read_sidecar("methods_changes.csv")["change_id"])
     files[folder / "methods_changes.csv"] = _appended("methods_changes.csv", [

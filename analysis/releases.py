@@ -34,6 +34,7 @@ import pandas as pd
 from . import review, synthesis
 from .records import write_atomic
 from .paths import data_dir
+from .validate import read_csv_text
 
 __all__ = [
     "RELEASE_COLUMNS",
@@ -155,7 +156,7 @@ def read_releases() -> pd.DataFrame:
     path = releases_dir() / "releases.csv"
     if not path.exists():
         return pd.DataFrame(columns=list(RELEASE_COLUMNS), dtype=object)
-    return pd.read_csv(path, dtype=str, keep_default_na=False).astype(object)
+    return read_csv_text(path).astype(object)
 
 
 def release_log() -> pd.DataFrame:
@@ -188,7 +189,7 @@ def read_results(version: str | None = None) -> pd.DataFrame:
     path = releases_dir() / "results.csv"
     if not path.exists():
         return pd.DataFrame(columns=["version", *synthesis.RESULT_COLUMNS], dtype=object)
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     if version is not None:
         table = table[table["version"] == version]
     records = [{column: _parse(value, column) for column, value in record.items()}

@@ -27,6 +27,7 @@ import pandas as pd
 from analysis import records as rec
 from analysis.search.dedup import dedup
 from analysis.paths import data_dir
+from analysis.validate import read_csv_text
 
 STAGES = ("title_abstract", "full_text")
 DECISIONS = ("include", "exclude", "awaiting_full_text")
@@ -50,7 +51,7 @@ class ScreeningError(ValueError):
 def read_reasons() -> pd.DataFrame:
     """The vocabulary of exclusion reasons, ``data/screening_reasons.csv`` (columns REASON_COLUMNS)."""
     path = data_dir() / "screening_reasons.csv"
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv_text(path)
     missing = [c for c in REASON_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {missing}")
@@ -92,7 +93,9 @@ def read_screening(question: str) -> pd.DataFrame:
     path = rec.question_dir(question) / "screening.csv"
     if not path.exists():
         return pd.DataFrame(columns=SCREENING_COLUMNS, dtype="str")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    # the first round's wide shape (no stage column) is read as written, then made long
+    table = read_csv_text(path, as_written="stage" not in header.split(","))
     if "stage" not in table.columns and {"record_id", "decision", "reason"} <= set(table.columns):
         if "note" not in table.columns:
             table["note"] = ""

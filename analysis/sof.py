@@ -118,13 +118,11 @@ def published_outcome_rows(question: str, covered_ids: Iterable[str]) -> list[di
     has ``k`` None ("Not synthesised in this version") and a comment quoting the published
     review's own finding.
     """
-    import pandas as pd
-
-    from .paths import data_dir
+    from . import review
     from .synthesis import ANALYSES
 
     short = question.split("_", 1)[0]
-    published = pd.read_csv(data_dir() / "published_syntheses.csv", dtype=str, keep_default_na=False)
+    published = review.current().published
     linked = {spec.published_id for spec in ANALYSES if spec.question == short and spec.published_id}
     reviews = set(published.loc[published["synthesis_id"].isin(linked), "review"])
     own = published[published["review"].isin(reviews)]

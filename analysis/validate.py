@@ -604,6 +604,43 @@ def load(question: str | None, table: str, data_dir_: Path | str | None = None) 
     return frame.copy()
 
 
+def _schema_table_of(path: Path) -> tuple[str | None, str, Path] | None:
+    """(question id or None, table name, data folder) when ``path`` is a table with a schema
+    in a data folder (``data/`` or a copy of it), else None."""
+    folder, name = path.parent, path.name
+    if folder.name == "searches":
+        folder, name = folder.parent, f"searches/{name}"
+    for question_id, question_folder in schemas.QUESTIONS.items():
+        if folder.name == question_folder:
+            for table in (*schemas.TABLES, *schemas.OPTIONAL_TABLES):
+                if schemas.schema_for(question_id, table).file == name:
+                    return question_id, table, folder.parent
+            return None
+    if any((folder / question_folder).is_dir() for question_folder in schemas.QUESTIONS.values()):
+        for table in schemas.GLOBAL_TABLES:
+            if schemas.schema_for(None, table).file == name:
+                return None, table, folder
+    return None
+
+
+def read_csv_text(path: Path | str, *, as_written: bool = False) -> pd.DataFrame:
+    """A table of data/ as text cells ("" for empty). A table with a schema comes from
+    :func:`load` (one parse, checked; the schema's columns); any other (the release sidecars),
+    or any table with ``as_written`` (a reader of an older shape), is parsed as written, once
+    per version of its file. Callers get a copy."""
+    path = Path(path)
+    located = None if as_written else _schema_table_of(path)
+    if located is not None:
+        question, table, root = located
+        text = load(question, table, root).drop(columns="row").astype(object)
+        return text.where(text.notna(), "").astype(str)
+    stat = path.stat()
+    key = (str(path), "text", stat.st_size, stat.st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return _LOADED[key].copy()
+
+
 def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F811 (shadows import)
     """Every problem in every table of the data folder (empty list when all are valid)."""
     from .paths import data_dir as default_dir

@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import schemas, synthesis
 from .release_files import read_sidecar
+from .validate import read_csv_text
 
 __all__ = ["WHATS_NEW_COLUMNS", "FLOW_COLUMNS", "whats_new", "whats_new_text",
            "flow_across_versions", "plot_flow_across_versions"]
@@ -86,7 +87,7 @@ def whats_new() -> pd.DataFrame:
     path = data_dir() / "methods_changes.csv"
     if path.exists():
         authored = {row["change_id"]: row for row in
-                    pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")}
+                    read_csv_text(path).to_dict("records")}
     records: list[dict] = []
     previous = None
     for release in log.to_dict("records"):
