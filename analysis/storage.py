@@ -133,8 +133,9 @@ def data_lock(root: Path) -> Iterator[None]:
                               "nothing was changed. Run this command again when it has "
                               "finished") from None
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        holder_file.write_text(f"{os.getpid()} {stamp}\n", encoding="utf-8")
         try:
+            with contextlib.suppress(OSError):  # a full disk: the lock holds without the note
+                holder_file.write_text(f"{os.getpid()} {stamp}\n", encoding="utf-8")
             yield
         finally:
             holder_file.unlink(missing_ok=True)
