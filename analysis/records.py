@@ -914,8 +914,14 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
             raise ValueError(f"{name} is empty: PRISMA-S asks for the database and the full query")
     folder = question_dir(question)
     fmt = fmt or detect_format(path)
-    table = read_export(path, fmt)
     aliases = _title_aliases(fmt)
+    if fmt in ("scopus_csv", "wos_csv", "wos_tab") and path.is_file():
+        header, _ = _csv_header(path)
+        if not set(aliases) & set(header):
+            raise ExportError(path, 1, f"no title column: expected one of "
+                              f"{', '.join(repr(a) for a in aliases)} (the aliases of "
+                              f"analysis/field_aliases.csv for {fmt}); found {header}")
+    table = read_export(path, fmt)
     if aliases and len(table) and not table["title"].astype(str).str.strip().any():
         raise ExportError(path, 1, f"no record has a title: expected a title column; tried "
                           f"{', '.join(repr(a) for a in aliases)} (analysis/field_aliases.csv)")

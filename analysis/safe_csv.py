@@ -17,10 +17,14 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: object) -> object:
-    """``'=1+1`` for ``=1+1``; any other value unchanged (numbers, None, plain text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """``'=1+1`` for ``=1+1``; any other value unchanged (numbers, None, plain text). A
+    carriage return inside text becomes a line feed, which the CSV writer quotes (a bare
+    carriage return would end the row in some readers)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def neutralised_frame(frame: pd.DataFrame) -> pd.DataFrame:

@@ -490,6 +490,29 @@ def _search_problems(folder: str, root: Path, searches: _Table | None) -> list[P
     return problems
 
 
+def _shared_control_problems(extraction: _Table | None) -> list[Problem]:
+    """Comparisons of one study with the same ``arm_group`` share one control arm (codebook):
+    they must print the same control numbers, or splitting or combining that arm would pool
+    a table that no row shows (such as one with no events in either arm)."""
+    if extraction is None or "arm_group" not in extraction.schema.names:
+        return []
+    problems: list[Problem] = []
+    first: dict[tuple, tuple[int, dict[str, str]]] = {}
+    for row_number, row in extraction.rows:
+        key = tuple(row.get(c, "") for c in ("study_id", "arm_group", "outcome", "timepoint_group"))
+        if key not in first:
+            first[key] = (row_number, row)
+            continue
+        earlier_row, earlier = first[key]
+        for column in ("n_c", "events_c"):
+            if row.get(column) and earlier.get(column) and row[column] != earlier[column]:
+                problems.append(Problem(extraction.file, row_number, column,
+                                        f"{column} {row[column]} differs from {earlier[column]} at row "
+                                        f"{earlier_row}, which shares its control arm "
+                                        f"(study {key[0]}, arm_group {key[1]})"))
+    return problems
+
+
 def _appraisal_problems(folder: str, root: Path, studies: _Table | None) -> list[Problem]:
     """Every study has its risk-of-bias rows and is named in a GRADE row: the book shows both
     for every included study, never for some of them."""
@@ -620,6 +643,7 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
             # those checkers read the study ids of extraction.csv themselves
             problems += _external_problems(folder, root)
             problems += _appraisal_problems(folder, root, tables["studies"])
+            problems += _shared_control_problems(tables["extraction"])
         problems += _search_problems(folder, root, tables["searches"])
     problems += _archive_problems(root)
     return problems
