@@ -158,10 +158,13 @@ def test_unconvertible_statistic_names_file_study_and_row(tmp_path, monkeypatch)
     path = tmp_path / "data/q1_webhelp/extraction.csv"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("3.8,1,519,<.05", "3.8,1,3,<.05"), encoding="utf-8")
-    with pytest.raises(ValueError) as caught:
+    # check (and so every reader) refuses what the conversion could not use, naming the cell
+    with pytest.raises(validate.DataError, match="extraction.csv:2:chi2_n: chi2_n 3 is 3 or less"):
         extraction.effect_sizes("q1")
-    assert str(caught.value).startswith("q1_webhelp/extraction.csv Gould2002 (E01): ")
-    assert "exceeds N = 3" in str(caught.value)
+    path.write_text(text.replace("3.8,1,519,<.05", "3.8,1,4,<.05").replace("chi2_n", "chi2_n", 1),
+                    encoding="utf-8")
+    assert validate.check_all() == []  # chi2 3.8 <= N 4: converts
+    extraction.effect_sizes("q1")
 
 
 def test_invalid_table_raises_data_error(tmp_path, monkeypatch):
