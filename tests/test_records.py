@@ -239,7 +239,7 @@ def test_nbib_bad_line(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # The search log and the import command
 # ---------------------------------------------------------------------------------------------
-def test_search_log_of_the_first_round():
+def test_search_log_of_the_first_round(first_round):
     for question, hits in (("q1_webhelp", 560), ("q2_interventions", 395)):
         log = rec.read_search_log(question)
         assert log.columns.tolist() == rec.SEARCH_LOG_COLUMNS

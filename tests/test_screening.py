@@ -41,7 +41,7 @@ def _decisions(tmp_path: Path, rows: list[dict], name: str = "decisions.csv") ->
 # ---------------------------------------------------------------------------------------------
 # Reading decisions
 # ---------------------------------------------------------------------------------------------
-def test_first_round_decisions_in_long_form():
+def test_first_round_decisions_in_long_form(first_round):
     screening = scr.read_screening("q1_webhelp")
     assert screening.columns.tolist() == scr.SCREENING_COLUMNS
     assert set(screening["stage"]) == set(scr.STAGES)
@@ -110,7 +110,7 @@ def test_cohen_kappa_matches_statsmodels_with_three_categories():
     assert result["kappa"] == pytest.approx(cohens_kappa(table).kappa, abs=1e-10)
 
 
-def test_single_reviewer_has_no_kappa():
+def test_single_reviewer_has_no_kappa(first_round):
     result = scr.cohen_kappa(scr.read_screening("q1_webhelp"), "title_abstract")
     assert result["kappa"] is None and result["n_records"] == 0
     assert result["note"] == "only one reviewer (reviewer_2) screened at this stage: no agreement to measure"
