@@ -107,3 +107,13 @@ def first_round(monkeypatch):
     reproduce the first round's reported counts, which the growing review no longer shows."""
     monkeypatch.setenv("REVIEW_DATA_DIR", str(FIRST_ROUND))
     return FIRST_ROUND
+
+
+@pytest.fixture
+def first_round_copy(tmp_path, monkeypatch):
+    """A copy of the first round's data that a test may write to (REVIEW_DATA_DIR points at it):
+    for tests of what a command does to the first round's files (the next search id is S002)."""
+    target = tmp_path / "data"
+    shutil.copytree(FIRST_ROUND, target)
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
+    return target

@@ -247,7 +247,8 @@ def test_search_log_of_the_first_round(first_round):
         assert log.loc[0, "n_hits"] == hits == len(rec.load_records(question))
 
 
-def test_import_adds_a_search_run(data_copy, capsys):
+def test_import_adds_a_search_run(first_round_copy, capsys):
+    data_copy = first_round_copy
     code = main(["import", str(EXPORTS / "pubmed_export.nbib"), "--question", "q1_webhelp",
                  "--source", "MEDLINE (PubMed)", "--query", "depression AND internet help seeking",
                  "--date", "2026-12-01"])

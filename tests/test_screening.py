@@ -51,7 +51,8 @@ def test_first_round_decisions_in_long_form(first_round):
     assert len(title) == 272  # SOURCE_README: 272 unique documents screened
 
 
-def test_wide_first_round_shape_is_read_the_same(data_copy):
+def test_wide_first_round_shape_is_read_the_same(first_round_copy):
+    data_copy = first_round_copy
     """The first round arrived as one row per record (decision include/exclude, reason). Written
     back in that shape, it must read into the same long table."""
     long = scr.read_screening("q1_webhelp")
