@@ -151,8 +151,10 @@ def run_dedup(args: argparse.Namespace) -> int:
     agreement = None
     if labelled.exists():
         agreement = rec.pairwise_agreement(clusters, rec.labelled_clusters(question))
-    if args.out:
-        rec.write_atomic(Path(args.out), clusters.to_csv(index=False, lineterminator="\n"))
+    if args.out:  # a table to check by eye: formulas neutralised as in every file for people
+        from .safe_csv import csv_for_people
+
+        rec.write_atomic(Path(args.out), csv_for_people(clusters))
     summary = rec.cluster_summary(clusters)
     for key, value in summary.items():
         print(f"{key}: {value}")

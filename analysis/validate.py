@@ -473,6 +473,16 @@ def _search_problems(folder: str, root: Path, searches: _Table | None) -> list[P
         if not (question_root / name).is_file():
             problems.append(Problem(searches.file, row_number, "file",
                                     f"{folder}/{name} does not exist"))
+    # an export stored under the name `import` gives, but not in the log: an interrupted import
+    # of an earlier version, or a file copied by hand; it is not part of the review
+    listed = {row.get("file", "") for _, row in searches.rows}
+    for path in sorted((question_root / "searches").glob("*")):
+        relative = f"searches/{path.name}"
+        if path.is_file() and re.match(r"\d{4}-\d{2}-\d{2}_S\d+_", path.name) and relative not in listed:
+            problems.append(Problem(f"{folder}/{relative}", None, None,
+                                    "a search export that the search log does not list; import it "
+                                    "with `python -m analysis import` (after moving it out of "
+                                    "data/) or remove it"))
     if problems:
         return problems
     from .paths import using_data_dir

@@ -302,8 +302,8 @@ def test_a_full_disk_leaves_the_data_as_they_were(tmp_path):
 def test_a_closed_pipe_ends_quietly(tmp_path):
     data = fresh(tmp_path, "data")
     env = {**os.environ, "REVIEW_DATA_DIR": str(data), "PYTHONPATH": str(REPO)}
-    piped = subprocess.run(f"{sys.executable} -m analysis dedup --question q1 2>{tmp_path / 'err'} | true",
-                           shell=True, env=env, cwd=REPO, timeout=300)
+    piped = subprocess.run(f"{sys.executable} -m analysis release --summary x --dry-run "
+                           f"2>{tmp_path / 'err'} | true", shell=True, env=env, cwd=REPO, timeout=300)
     assert piped.returncode == 0  # the pipeline's status is that of `true`
     assert (tmp_path / "err").read_text() == ""
 
@@ -338,3 +338,15 @@ def test_sigkill_during_the_commit_is_rolled_back_by_the_next_command_with_a_not
     assert following.returncode == 0
     assert "note: rolled back screen d.csv into q2_interventions" in following.stderr
     assert snapshot(data) == before
+
+
+def test_an_export_left_outside_the_log_is_reported(tmp_path):
+    data = fresh(tmp_path, "data")
+    stray = data / "q2_interventions" / "searches" / "2026-11-25_S002_medline-pubmed.nbib"
+    nbib(stray, "Left behind by an import killed before the transactions existed")
+    found = run(data, "check")
+    assert found.returncode == 1
+    assert "q2_interventions/searches/2026-11-25_S002_medline-pubmed.nbib:-:-: a search export that " \
+           "the search log does not list" in found.stdout
+    again = run(data, *import_args(nbib(tmp_path / "e.nbib", "Another record")))
+    assert again.returncode == 1 and "already exists but is not in the search log" in again.stderr
