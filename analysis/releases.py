@@ -557,7 +557,7 @@ def write_release(plan: ReleasePlan) -> list[str]:
             raise ReleaseError("the data changed since the release was planned; plan it again")
         for relative, data in release_files(plan, root / "releases").items():
             tx.stage_bytes(relative, data)
-        tx.validate(validate.check_all)
+        tx.validate(validate.check_all, allow_existing=False)  # a release needs valid data
         return tx.commit()
 
 

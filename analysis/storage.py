@@ -303,15 +303,16 @@ class Transaction:
             os.link(staged, destination)
         return view
 
-    def validate(self, problems_of: Callable[[Path], list]) -> None:
+    def validate(self, problems_of: Callable[[Path], list], *, allow_existing: bool = True) -> None:
         """Refuse (ValidationFailed) when the staged state has a problem, found by
-        ``problems_of(folder)``, that the current data do not have. Problems are compared
-        without their row number, so rows shifted by the change do not count as new."""
+        ``problems_of(folder)``, that the current data do not have (with ``allow_existing``
+        False: any problem at all). Problems are compared without their row number, so rows
+        shifted by the change do not count as new."""
         def key(problem) -> tuple:
             return (getattr(problem, "file", ""), getattr(problem, "column", ""),
                     getattr(problem, "message", str(problem)))
 
-        before = problems_of(self.root)
+        before = problems_of(self.root) if allow_existing else []
         after = problems_of(self.view())
         known = {key(p) for p in before}
         new = [p for p in after if key(p) not in known]
