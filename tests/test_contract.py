@@ -197,6 +197,26 @@ def test_dollar_signs_in_labels_are_plain_text():
     plt.close(fig)
 
 
+def test_a_forest_plot_prints_dollar_labels_as_written():
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    labels = ["US$ 5 and $ 10", "$\\undefinedmacro$"]
+    studies = plots.unpooled([math.log(2.0), math.log(1.5)], [0.1, 0.2], labels)
+    fig = plots.forest_plot(studies, scale="exp")
+    fig.canvas.draw()  # drawing is where mathtext would fail on the undefined macro
+    shown = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text() in labels]
+    assert {t.get_text() for t in shown} == set(labels)
+    assert all(t.get_parse_math() is False for t in shown)
+    plt.close(fig)
+
+
 # ----------------------------------------------------------------------------- screening
 
 def test_awaiting_full_text_at_title_abstract_names_the_stage(data_copy, tmp_path, capsys):
