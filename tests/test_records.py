@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from analysis import records as rec
-from analysis.__main__ import main
+from analysis.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import screening as scr
-from analysis.__main__ import main
+from analysis.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
