@@ -157,6 +157,8 @@ def test_formulas_are_neutralised_in_files_for_people():
     assert all(value.startswith("'") for value in parsed["title"][:len(FORMULAS)])
     assert parsed["title"].iloc[-1] == "plain" and parsed["k"].tolist() == [str(i) for i in range(8)]
     assert safe_csv.neutralise(-2.5) == -2.5  # numbers stay numbers
+    assert safe_csv.neutralise("-0.71") == "-0.71" and safe_csv.neutralise("+3e-2") == "+3e-2"
+    assert safe_csv.neutralise("-0.71 [-1.2, -0.2]") == "'-0.71 [-1.2, -0.2]"
 
 
 def test_the_screening_form_has_the_abstract_and_no_live_formula(data_copy, tmp_path):
