@@ -300,7 +300,10 @@ class Transaction:
             destination = view / key
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.unlink(missing_ok=True)
-            os.link(staged, destination)
+            try:
+                os.link(staged, destination)
+            except OSError:
+                shutil.copy2(staged, destination)
         return view
 
     def validate(self, problems_of: Callable[[Path], list], *, allow_existing: bool = True) -> None:
