@@ -43,6 +43,10 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 
 EXIT_BAD_DATA, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
 
+# What the running command has already written (set right after its transaction committed), so
+# that Ctrl-C while it is still printing does not claim that nothing was changed.
+_written: list[str] = []
+
 
 class UsageError(Exception):
     """The command was called wrongly (exit 2)."""
@@ -126,6 +130,7 @@ def run_import(args: argparse.Namespace) -> int:
     _iso_date(args.date)
     row = rec.import_search(args.file, question, args.source, args.query, args.date,
                             fmt=args.format, note=args.note)
+    _written.append(f"search {row['search_id']} was imported")
     print(f"{row['search_id']}: {row['n_hits']} records ({row['format']}) from {row['source']}, "
           f"run {row['date_run']}, stored as data/{question}/{row['file']}; search log appended.")
     records, clusters = rec.dedup_question(question, progress=True)
@@ -219,6 +224,7 @@ def run_screen(args: argparse.Namespace) -> int:
 
     question = _question(args.question)
     appended = scr.append_decisions(args.decisions, question)
+    _written.append(f"{appended} decision(s) were appended")
     print(f"{appended} decision(s) appended to data/{question}/screening.csv")
     return 0
 
@@ -242,6 +248,7 @@ def run_arrived(args: argparse.Namespace) -> int:
     arrived = _iso_date(args.date) if args.date else None
     done = scr.resolve_awaiting(question, args.record_id, args.decision, reviewer=args.reviewer,
                                 reason=args.reason, note=args.note, arrived=arrived)
+    _written.append(f"the decision on {args.record_id} was recorded")
     print(f"{done['record_id']}: full-text decision of {done['reviewer']} is now "
           f"{done['decision']}" + (f" ({done['reason']})" if done["reason"] else "")
           + " in data/" + question + "/screening.csv"
@@ -295,6 +302,7 @@ def run_release(args: argparse.Namespace) -> int:
         return EXIT_BAD_DATA
     if not args.dry_run:
         releases.write_release(plan)  # written before anything is printed: a closed pipe cannot stop it
+        _written.append(f"release {plan.version} was recorded")
     print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
     print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
           f"{plan.n_records} records, {plan.n_included} included; {len(plan.results)} result rows")
@@ -413,11 +421,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _written.clear()
     try:
         try:
             return _run(args)
         except KeyboardInterrupt:
-            print("interrupted; nothing was changed", file=sys.stderr)
+            if _written:
+                print(f"interrupted after the command had finished writing: {'; '.join(_written)}",
+                      file=sys.stderr)
+            else:
+                print("interrupted; nothing was changed", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             sys.stdout.flush()

@@ -350,3 +350,20 @@ def test_an_export_left_outside_the_log_is_reported(tmp_path):
            "the search log does not list" in found.stdout
     again = run(data, *import_args(nbib(tmp_path / "e.nbib", "Another record")))
     assert again.returncode == 1 and "already exists but is not in the search log" in again.stderr
+
+
+def test_ctrl_c_after_the_commit_does_not_claim_nothing_changed(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while `import` prints its summary (after its files were written)."""
+    from analysis import cli, records
+
+    data = fresh(tmp_path, "data")
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(data))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "dedup_question", interrupted)
+    assert cli.main(list(import_args(nbib(tmp_path / "e.nbib", "Printed when interrupted")))) == 130
+    err = capsys.readouterr().err
+    assert "interrupted after the command had finished writing: search S002 was imported" in err
+    assert "S002" in (data / "q2_interventions" / "searches" / "searches.csv").read_text(encoding="utf-8")
