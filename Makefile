@@ -25,6 +25,8 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m analysis notebooks
 
+## Validate every data table. The command exits 1 on bad data (2 when called wrongly); make reports
+## any failing command with its own exit status 2 ("Error 1" in its message is the command's code).
 check: $(STAMP)
 	$(BIN)/python -m analysis check
 

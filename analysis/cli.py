@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
 
 EXIT_BAD_DATA, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 1, 2, 130, 141
 
+# What the running command has already written (set right after its transaction committed), so
+# that Ctrl-C while it is still printing does not claim that nothing was changed.
+_written: list[str] = []
+
 
 class UsageError(Exception):
     """The command was called wrongly (exit 2)."""
@@ -135,6 +139,7 @@ def run_import(args: argparse.Namespace) -> int:
     _iso_date(args.date)
     row = rec.import_search(args.file, question, args.source, args.query, args.date,
                             fmt=args.format, note=args.note)
+    _written.append(f"search {row['search_id']} was imported")
     print(f"{row['search_id']}: {row['n_hits']} records ({row['format']}) from {row['source']}, "
           f"run {row['date_run']}, stored as data/{question}/{row['file']}; search log appended.")
     for skipped in row["skipped"]:
@@ -163,7 +168,9 @@ def run_dedup(args: argparse.Namespace) -> int:
     part = review.current().question(question)
     counts = part.counts
     if args.out:
-        rec.write_atomic(Path(args.out), part.clusters.to_csv(index=False, lineterminator="\n"))
+        from .safe_csv import csv_for_people  # a table to check by eye: formulas neutralised
+
+        rec.write_atomic(Path(args.out), csv_for_people(part.clusters))
     print(f"records identified: {counts['records_identified']}")
     print(f"duplicates linked automatically (DOI, PMID, URL, title): {counts['duplicates_linked_automatically']}")
     print(f"duplicates linked by reviewers only (dedup_map.csv, the first round's hand-made links "
@@ -224,6 +231,7 @@ def run_screen(args: argparse.Namespace) -> int:
 
     question = _question(args.question)
     appended = scr.append_decisions(args.decisions, question)
+    _written.append(f"{appended} decision(s) were appended")
     print(f"{appended} decision(s) appended to data/{question}/screening.csv")
     return 0
 
@@ -247,6 +255,7 @@ def run_arrived(args: argparse.Namespace) -> int:
     arrived = _iso_date(args.date) if args.date else None
     done = scr.resolve_awaiting(question, args.record_id, args.decision, reviewer=args.reviewer,
                                 reason=args.reason, note=args.note, arrived=arrived)
+    _written.append(f"the decision on {args.record_id} was recorded")
     print(f"{done['record_id']}: full-text decision of {done['reviewer']} is now "
           f"{done['decision']}" + (f" ({done['reason']})" if done["reason"] else "")
           + " in data/" + question + "/screening.csv"
@@ -300,6 +309,7 @@ def run_release(args: argparse.Namespace) -> int:
         return EXIT_BAD_DATA
     if not args.dry_run:
         releases.write_release(plan)  # written before anything is printed: a closed pipe cannot stop it
+        _written.append(f"release {plan.version} was recorded")
     print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
     print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
           f"{plan.n_records} records, {plan.n_included} included; {len(plan.results)} result rows")
@@ -418,11 +428,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    _written.clear()
     try:
         try:
             return _run(args)
         except KeyboardInterrupt:
-            print("interrupted; nothing was changed", file=sys.stderr)
+            if _written:
+                print(f"interrupted after the command had finished writing: {'; '.join(_written)}",
+                      file=sys.stderr)
+            else:
+                print("interrupted; nothing was changed", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
             sys.stdout.flush()

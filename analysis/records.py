@@ -167,7 +167,8 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
     imports never take the same search id), checked with the rules of ``check`` (record ids
     that clash with those already held are refused), both files or neither. Entries that
     cannot be used are left out, each with its line and reason in the log row's note. Returns
-    the new log row (dict, ``n_hits`` int) and, under ``skipped``, the entries left out.
+    the new log row (dict, ``n_hits`` int) and, under ``skipped`` and ``remarks``, the entries
+    left out and those read despite a flaw.
     """
     from analysis import storage, validate
 

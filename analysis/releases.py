@@ -539,7 +539,7 @@ def write_release(plan: ReleasePlan) -> list[str]:
             raise ReleaseError("the data changed since the release was planned; plan it again")
         for relative, data in release_files(plan, root / "releases").items():
             tx.stage_bytes(relative, data)
-        tx.validate(validate.check_all)
+        tx.validate(validate.check_all, allow_existing=False)  # a release needs valid data
         written = tx.commit()
     for path, data in plan.metadata_files.items():  # outside data/: after the data are committed
         write_atomic(path, data.decode("utf-8"))

@@ -9,18 +9,27 @@ forms and downloads that people open.
 """
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 __all__ = ["FORMULA_STARTS", "neutralise", "neutralised_frame", "csv_for_people"]
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# a number written as text ("-0.71", "+3") is read as that number, never as a formula
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def neutralise(value: object) -> object:
-    """``'=1+1`` for ``=1+1``; any other value unchanged (numbers, None, plain text)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """``'=1+1`` for ``=1+1``; any other value unchanged (numbers, also written as text such
+    as ``-0.71``; None; plain text). A
+    carriage return inside text becomes a line feed, which the CSV writer quotes (a bare
+    carriage return would end the row in some readers)."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        value = "'" + value
+    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def neutralised_frame(frame: pd.DataFrame) -> pd.DataFrame:

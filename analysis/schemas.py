@@ -247,6 +247,10 @@ def _correlation_n_rule(row: dict[str, str]) -> list[RowIssue]:
     if n is not None and n <= 3:
         return [RowIssue(column, f"{column} {row[column]} is 3 or less: a correlation's Fisher-z "
                                  "variance 1/(n - 3) needs n > 3")]
+    chi2 = _num(row, "chi2") if column == "chi2_n" else None
+    if chi2 is not None and n is not None and chi2 > n:
+        return [RowIssue("chi2", f"chi2 {row['chi2']} exceeds chi2_n {row[column]}: the phi "
+                                 "correlation sqrt(chi2 / N) would be above 1")]
     return []
 
 

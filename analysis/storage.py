@@ -133,8 +133,9 @@ def data_lock(root: Path) -> Iterator[None]:
                               "nothing was changed. Run this command again when it has "
                               "finished") from None
         stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        holder_file.write_text(f"{os.getpid()} {stamp}\n", encoding="utf-8")
         try:
+            with contextlib.suppress(OSError):  # a full disk: the lock holds without the note
+                holder_file.write_text(f"{os.getpid()} {stamp}\n", encoding="utf-8")
             yield
         finally:
             holder_file.unlink(missing_ok=True)
@@ -299,18 +300,22 @@ class Transaction:
             destination = view / key
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.unlink(missing_ok=True)
-            os.link(staged, destination)
+            try:
+                os.link(staged, destination)
+            except OSError:
+                shutil.copy2(staged, destination)
         return view
 
-    def validate(self, problems_of: Callable[[Path], list]) -> None:
+    def validate(self, problems_of: Callable[[Path], list], *, allow_existing: bool = True) -> None:
         """Refuse (ValidationFailed) when the staged state has a problem, found by
-        ``problems_of(folder)``, that the current data do not have. Problems are compared
-        without their row number, so rows shifted by the change do not count as new."""
+        ``problems_of(folder)``, that the current data do not have (with ``allow_existing``
+        False: any problem at all). Problems are compared without their row number, so rows
+        shifted by the change do not count as new."""
         def key(problem) -> tuple:
             return (getattr(problem, "file", ""), getattr(problem, "column", ""),
                     getattr(problem, "message", str(problem)))
 
-        before = problems_of(self.root)
+        before = problems_of(self.root) if allow_existing else []
         after = problems_of(self.view())
         known = {key(p) for p in before}
         new = [p for p in after if key(p) not in known]

@@ -15,7 +15,6 @@ less the work still to be done that a write cannot have caused: see ``Problem.pe
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as _dt
 import io
@@ -453,94 +452,6 @@ def _links(tables: dict[str, _Table], root: Path | None = None) -> list[Problem]
     return problems
 
 
-def _search_problems(folder: str, root: Path, searches: _Table | None) -> list[Problem]:
-    """Every search file of the log lies inside the question's folder and exists, and all of
-    them can be read together: readable exports, record ids that no two files share."""
-    if searches is None or not searches.readable:
-        return []
-    from . import records, storage
-
-    problems: list[Problem] = []
-    question_root = root / folder
-    for row_number, row in searches.rows:
-        name = row.get("file", "")
-        if not name:
-            continue
-        try:
-            storage.safe_relative(name, question_root)
-        except storage.PathError as error:
-            problems.append(Problem(searches.file, row_number, "file", str(error)))
-            continue
-        if not (question_root / name).is_file():
-            problems.append(Problem(searches.file, row_number, "file",
-                                    f"{folder}/{name} does not exist"))
-    if problems:
-        return problems
-    from .paths import using_data_dir
-
-    try:
-        with using_data_dir(root):
-            records.load_records(folder)
-    except records.ExportError as error:
-        path = Path(error.path)
-        relative = (path.relative_to(root).as_posix() if path.is_relative_to(root)
-                    else str(path))
-        problems.append(Problem(relative, error.line, None, error.problem))
-    except (ValueError, OSError) as error:
-        problems.append(Problem(searches.file, None, None, str(error).replace(str(root) + "/", "")))
-    return problems
-
-
-def _appraisal_problems(folder: str, root: Path, studies: _Table | None) -> list[Problem]:
-    """Every study has its risk-of-bias rows and is named in a GRADE row: the book shows both
-    for every included study, never for some of them."""
-    if studies is None or not studies.readable or not studies.rows:
-        return []
-    problems: list[Problem] = []
-    appraised: set[str] | None = None
-    rob_path = root / folder / "risk_of_bias.csv"
-    if rob_path.exists():
-        with contextlib.suppress(Exception):  # an unreadable table is reported by its own check
-            appraised = {row.get("study_id", "") for row in
-                         csv.DictReader(io.StringIO(rob_path.read_text(encoding="utf-8-sig")))}
-    graded: set[str] | None = None
-    grade_path = root / folder / "grade.csv"
-    if grade_path.exists():
-        with contextlib.suppress(Exception):
-            graded = {study for row in
-                      csv.DictReader(io.StringIO(grade_path.read_text(encoding="utf-8-sig")))
-                      for study in (row.get("studies") or "").split()}
-    for row_number, row in studies.rows:
-        study = row.get("study_id", "")
-        if not study:
-            continue
-        if appraised is None or study not in appraised:
-            problems.append(Problem(studies.file, row_number, "study_id",
-                                    f"study {study} has no risk-of-bias rows in "
-                                    f"{folder}/risk_of_bias.csv", pending=True))
-        if graded is None or study not in graded:
-            problems.append(Problem(studies.file, row_number, "study_id",
-                                    f"study {study} is not named in the studies of any row of "
-                                    f"{folder}/grade.csv", pending=True))
-    return problems
-
-
-def _archive_problems(root: Path) -> list[Problem]:
-    """The release log and results archive: every row, the last one too, as written."""
-    if not (root / "releases").exists():
-        return []
-    from . import releases
-
-    found = []
-    for text in releases.verify_archive(root / "releases"):
-        relative = text.replace(str(root) + "/", "")
-        name, _, message = relative.partition(": ")
-        match = re.match(r"line (\d+)", message)
-        found.append(Problem(name if name.startswith("releases/") else "releases/releases.csv",
-                             int(match.group(1)) if match else None, None, message or relative))
-    return found
-
-
 # ----------------------------------------------------------------------------- public API
 
 def _locate(question: str | None, table: str, root: Path) -> tuple[TableSchema, Path, str]:
@@ -645,6 +556,8 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
     """Every problem in every table of the data folder (empty list when all are valid)."""
     from .paths import data_dir as default_dir
 
+    from . import integrity
+
     root = Path(data_dir) if data_dir is not None else default_dir()
     problems: list[Problem] = []
     global_tables: dict[str, _Table] = {}
@@ -679,11 +592,12 @@ def check_all(data_dir: Path | str | None = None) -> list[Problem]:  # noqa: F81
         if tables["extraction"].readable and tables["studies"].readable:
             # those checkers read the study ids of extraction.csv themselves
             problems += _external_problems(folder, root)
-            problems += _appraisal_problems(folder, root, tables["studies"])
-        problems += _search_problems(folder, root, tables["searches"])
+            problems += integrity.appraisal_problems(folder, root, tables["studies"])
+            problems += integrity.shared_control_problems(tables["extraction"])
+        problems += integrity.search_problems(folder, root, tables["searches"])
         problems += _two_reviewer_problems(folder, root, tables,
                                            {(p.file, p.column) for p in problems})
-    problems += _archive_problems(root)
+    problems += integrity.archive_problems(root)
     return problems
 
 

@@ -99,6 +99,27 @@ def snapshot(folder: Path) -> dict[str, str]:
 def data_copy(tmp_path, monkeypatch):
     """A copy of data/ that the commands may write to (REVIEW_DATA_DIR points at it)."""
     target = tmp_path / "data"
-    shutil.copytree(REPO_ROOT / "data", target)
+    shutil.copytree(REPO_ROOT / "data", target, ignore=shutil.ignore_patterns(".transaction", ".write.lock"))
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
+    return target
+
+
+FIRST_ROUND = Path(__file__).resolve().parent / "fixtures" / "first_round"
+
+
+@pytest.fixture
+def first_round(monkeypatch):
+    """The data as of release 1.0.0 (tests/fixtures/first_round), read-only: for tests that
+    reproduce the first round's reported counts, which the growing review no longer shows."""
+    monkeypatch.setenv("REVIEW_DATA_DIR", str(FIRST_ROUND))
+    return FIRST_ROUND
+
+
+@pytest.fixture
+def first_round_copy(tmp_path, monkeypatch):
+    """A copy of the first round's data that a test may write to (REVIEW_DATA_DIR points at it):
+    for tests of what a command does to the first round's files (the next search id is S002)."""
+    target = tmp_path / "data"
+    shutil.copytree(FIRST_ROUND, target)
     monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
     return target

@@ -10,7 +10,7 @@ from analysis import records as rec
 from analysis.search.dedup import CLUSTER_COLUMNS, dedup, pairwise_agreement
 from analysis.search.exports import read_export
 from analysis.search.fields import RECORD_COLUMNS
-from analysis.__main__ import main
+from analysis.cli import main
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 
@@ -127,7 +127,7 @@ def test_typo_and_truncation_link_inside_blocks():
     assert clusters.loc["d", "first_record_id"] == "a"  # via a or via its near twin c
 
 
-def test_manual_links_join_last():
+def test_manual_links_join_last(first_round):
     records = rec.load_records("q1_webhelp")
     clusters = dedup(records, manual_links=rec.labelled_clusters("q1_webhelp"))
     assert clusters["cluster_id"].nunique() == 272  # SOURCE_README: 272 unique documents
@@ -175,3 +175,16 @@ def test_surname_and_journal_variants():
     assert not surnames_compatible("gould", "younes") and not surnames_compatible("li", "bali")
     assert normalize_journal("Journal of Public Health (Oxford, England)") == \
         normalize_journal("Journal of public health (United Kingdom)") == "journal public health"
+def test_current_clusters_add_up():
+    """Invariants of the current data, whatever their size: every record in one cluster, the
+    hand-made links only ever merge clusters."""
+    from analysis.search.dedup import cluster_summary
+
+    records = rec.load_records("q1_webhelp")
+    automatic = dedup(records)
+    manual = dedup(records, manual_links=rec.labelled_clusters("q1_webhelp"))
+    assert len(automatic) == len(manual) == len(records)
+    assert manual["cluster_id"].nunique() <= automatic["cluster_id"].nunique()
+    summary = cluster_summary(automatic)
+    assert summary["records"] == summary["unique_records"] + summary["duplicates"]
+    assert summary["duplicates"] == sum(v for k, v in summary.items() if k.startswith("linked by"))

@@ -38,12 +38,26 @@ ER  -
 """
 
 
-CLONED = ("analysis", "book", "data", "_toc.yml", "_config.yml", "nbval_sanitize.cfg", "pyproject.toml")
+CLONED = ("analysis", "book", "data", "tests", "_toc.yml", "_config.yml", "nbval_sanitize.cfg",
+          "pyproject.toml")
+
+# Set in the test run that this file starts inside the updated copy, so that it does not start
+# itself again there.
+NESTED = "REVIEW_NESTED_TEST_RUN"
+if os.environ.get(NESTED):
+    pytest.skip("already inside the end-to-end test's own test run", allow_module_level=True)
+
+# `make test` is the unit tests and then nbval over the chapters. Inside the updated copy the
+# unit tests run here; the chapters' stored outputs are refreshed and compared by
+# test_nbval_flags_the_chapter_until_it_is_refreshed. Left out: this file, the book build and
+# the browser tests (they build the HTML book) and the fault-injection tests (they do not read
+# the review's data).
+NOT_RERUN = ("test_end_to_end.py", "test_book.py", "test_browser.py", "test_faults.py")
 
 
 def clone(destination: Path) -> Path:
     """The parts of the repository an author works with, copied to ``destination``."""
-    ignore = shutil.ignore_patterns("__pycache__", "_build", ".ipynb_checkpoints", "*.pyc")
+    ignore = shutil.ignore_patterns("__pycache__", "_build", ".ipynb_checkpoints", "*.pyc", "_artifacts")
     for name in CLONED:
         source = REPO / name
         if source.is_dir():
@@ -131,6 +145,24 @@ def add_fixture_study(root: Path, record_id: str) -> None:
         "direction": "negative", "direction_note": "test fixture", "adjusted": "no",
         "depression_combined_with_anxiety": "no", "secondary_source": "no",
         "excerpt": "test fixture (OR 0.50, 95% CI 0.30-0.83)"})
+    # the appraisal of the study (step 4 of the appendix): one row per item of its tool ...
+    for item in [f"Q{i}" for i in range(1, 9)] + ["Overall"]:
+        append_row(folder / "risk_of_bias.csv", {
+            "study_id": "Fixture2026", "tool": "JBI analytical cross-sectional", "domain": item,
+            "judgement": "low" if item == "Overall" else "yes",
+            "support": "test fixture" if item != "Overall" else "derived from the domain judgements",
+            "rationale": "test fixture", "source_record": "",
+            "basis": "abstract-level text only (title and abstract as stored; no full text)"})
+    # ... and its name in the GRADE row of the outcome it informs
+    fields, grade = _rows(folder / "grade.csv")
+    for row in grade:
+        if row["studies"]:
+            row["studies"] = f"{row['studies']} Fixture2026"
+            break
+    with (folder / "grade.csv").open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(grade)
 
 
 def archived(data: Path, version: str) -> dict:
@@ -177,10 +209,22 @@ def update(tmp_path_factory):
     if new_records:
         add_fixture_study(root, new_records[0])
     steps["check"] = cli(root, "check")
+    tests_after_update = unit_tests(root)
     steps["release"] = cli(root, "release", "--summary", "New PubMed search; added Fixture 2026",
                            "--date", "2026-11-24")
+    tests_after_release = unit_tests(root)
     return {"work": work, "root": root, "data": data, "steps": steps, "new_records": new_records,
-            "log_before": log_before, "results_before": results_before, "previous": previous}
+            "log_before": log_before, "results_before": results_before, "previous": previous,
+            "tests": {"after the update": tests_after_update, "after the release": tests_after_release}}
+
+
+def unit_tests(root: Path) -> subprocess.CompletedProcess:
+    """Step 7, `make test`, in the updated copy: its own unit tests on its own data."""
+    files = sorted(str(path.relative_to(root)) for path in (root / "tests").glob("test_*.py")
+                   if path.name not in NOT_RERUN)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+                          cwd=root, env={**environment(root), NESTED: "1"}, capture_output=True,
+                          text=True, timeout=1800)
 
 
 def test_every_documented_command_succeeds(update):
@@ -189,6 +233,14 @@ def test_every_documented_command_succeeds(update):
     assert "1 of them are new unique records" in update["steps"]["import"].stdout
     assert len(update["new_records"]) == 1
     assert "tables valid" in update["steps"]["check"].stdout
+
+
+@pytest.mark.parametrize("moment", ["after the update", "after the release"])
+def test_the_tests_pass_after_the_update_and_after_the_release(update, moment):
+    """The appendix: "do not release until every test passes". Growth must not fail a test."""
+    result = update["tests"][moment]
+    assert result.returncode == 0, f"unit tests {moment}:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
+    assert " passed" in result.stdout and " failed" not in result.stdout
 
 
 def test_release_log_gains_exactly_one_major_entry(update):

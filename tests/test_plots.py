@@ -334,10 +334,12 @@ def test_estimates_comparison_plot():
 
 
 # --------------------------------------------------------------------------- risk of bias
-@pytest.mark.parametrize("question, n_studies, n_cells", [("q2_interventions", 3, 18),
-                                                          ("q1_webhelp", 5, 45)])
-def test_traffic_light_has_one_symbol_per_judgement(question, n_studies, n_cells):
+@pytest.mark.parametrize("question", ["q2_interventions", "q1_webhelp"])
+def test_traffic_light_has_one_symbol_per_judgement(question):
     table = rob.load_risk_of_bias(question)
+    # one cell per judgement of every study (the counts follow the data as the review grows)
+    n_studies, n_cells = table["study_id"].nunique(), len(table)
+    assert n_studies >= 3
     fig = plots.rob_traffic_light(table)
     save(fig, f"rob_traffic_light_{question}")
     circles = [a for a in fig.axes[0].collections if (a.get_gid() or "").startswith("rob_")]

@@ -18,7 +18,7 @@ from analysis.search.exports import read_export, read_export_report
 from analysis.search.fields import FORMATS, RECORD_COLUMNS
 from analysis.search.readers.base import ExportError
 from analysis.search import normalize as norm
-from analysis.__main__ import main
+from analysis.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
@@ -260,7 +260,7 @@ def test_nbib_bad_line(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # The search log and the import command
 # ---------------------------------------------------------------------------------------------
-def test_search_log_of_the_first_round():
+def test_search_log_of_the_first_round(first_round):
     for question, hits in (("q1_webhelp", 560), ("q2_interventions", 395)):
         log = rec.read_search_log(question)
         assert log.columns.tolist() == rec.SEARCH_LOG_COLUMNS
@@ -268,7 +268,8 @@ def test_search_log_of_the_first_round():
         assert log.loc[0, "n_hits"] == hits == len(rec.load_records(question))
 
 
-def test_import_adds_a_search_run(data_copy, capsys):
+def test_import_adds_a_search_run(first_round_copy, capsys):
+    data_copy = first_round_copy
     code = main(["import", str(EXPORTS / "pubmed_export.nbib"), "--question", "q1_webhelp",
                  "--source", "MEDLINE (PubMed)", "--query", "depression AND internet help seeking",
                  "--date", "2026-12-01"])

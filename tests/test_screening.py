@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from analysis import screening as scr
-from analysis.__main__ import main
+from analysis.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
@@ -41,7 +41,7 @@ def _decisions(tmp_path: Path, rows: list[dict], name: str = "decisions.csv") ->
 # ---------------------------------------------------------------------------------------------
 # Reading decisions
 # ---------------------------------------------------------------------------------------------
-def test_first_round_decisions_in_long_form():
+def test_first_round_decisions_in_long_form(first_round):
     screening = scr.read_screening("q1_webhelp")
     assert screening.columns.tolist() == scr.SCREENING_COLUMNS
     assert set(screening["stage"]) == set(scr.STAGES)
@@ -51,7 +51,8 @@ def test_first_round_decisions_in_long_form():
     assert len(title) == 272  # SOURCE_README: 272 unique documents screened
 
 
-def test_wide_first_round_shape_is_read_the_same(data_copy):
+def test_wide_first_round_shape_is_read_the_same(first_round_copy):
+    data_copy = first_round_copy
     """The first round arrived as one row per record (decision include/exclude, reason). Written
     back in that shape, it must read into the same long table (the first reviewer's rows: the
     wide shape holds one reviewer)."""
