@@ -46,6 +46,8 @@ _WG15[[1, 3, 5, 7, 9, 11, 13]] = np.concatenate([_WG[:-1], _WG[::-1]])
 
 
 # ----------------------------------------------------------------------------- priors
+_LOG_2_OVER_SQRT_2PI = math.log(2.0) - 0.5 * math.log(2 * math.pi)
+
 @dataclass(frozen=True)
 class TauPrior:
     """A prior for the heterogeneity tau (the between-study standard deviation).
@@ -98,20 +100,23 @@ class TauPrior:
         """log of the prior density of u = log tau (the density of tau times tau)."""
         d = self.distribution
         if d == "half_normal":
-            t = np.exp(u)
-            return math.log(2) + stats.norm.logpdf(t, scale=self.scale) + u
+            t = np.exp(u) / self.scale
+            return _LOG_2_OVER_SQRT_2PI - math.log(self.scale) - 0.5 * t * t + u
         if d == "half_cauchy":
-            t = np.exp(u)
-            return math.log(2) + stats.cauchy.logpdf(t, scale=self.scale) + u
+            t = np.exp(u) / self.scale
+            return math.log(2 / math.pi) - math.log(self.scale) - np.log1p(t * t) + u
         if d == "uniform":
-            out = u.copy()
-            if self.upper is not None:
-                out = np.where(u <= math.log(self.upper), u - math.log(self.upper), -np.inf)
-            return out
+            if self.upper is None:
+                return u.copy()
+            return np.where(u <= math.log(self.upper), u - math.log(self.upper), -np.inf)
         loc, sc = self._log_tau()
+        z = (u - loc) / sc
         if d == "log_normal":
-            return stats.norm.logpdf(u, loc=loc, scale=sc)
-        return stats.t.logpdf(u, self.df, loc=loc, scale=sc)
+            return -0.5 * z * z - math.log(sc) - 0.5 * math.log(2 * math.pi)
+        nu = self.df
+        const = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2)
+                 - 0.5 * math.log(nu * math.pi) - math.log(sc))
+        return const - (nu + 1) / 2 * np.log1p(z * z / nu)
 
     def quantile(self, p: float) -> float:
         d = self.distribution
