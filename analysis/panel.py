@@ -34,8 +34,8 @@ from scipy import special
 from . import models, schemas
 from .bayes import BayesResult, TauPrior, bayes_meta_analysis
 
-__all__ = ["PanelResult", "small_k_panel", "panel_for", "load_priors", "load_thresholds",
-           "Threshold"]
+__all__ = ["PanelResult", "small_k_panel", "panel_for", "outcome_panel", "load_priors",
+           "load_thresholds", "Threshold"]
 
 
 # ----------------------------------------------------------------------------- data tables
@@ -153,15 +153,17 @@ class PanelResult:
     holds: bool
     bayes: dict = field(repr=False, default_factory=dict)
 
-    def table(self) -> pd.DataFrame:
+    def table(self, transform=None) -> pd.DataFrame:
         """One row per method: estimate, interval, prediction interval, tau, probabilities
         beyond the null / MID (Bayesian rows), side of the null and whether the interval
-        excludes it."""
-        return _frame(self.rows, self.threshold)
+        excludes it. ``transform`` (e.g. ``np.tanh`` for Fisher z to r, ``np.exp`` for log
+        odds ratios) is applied to the estimate and the interval bounds for display; the
+        other columns stay on the analysis scale."""
+        return _frame(self.rows, self.threshold, transform)
 
-    def prediction_table(self) -> pd.DataFrame:
+    def prediction_table(self, transform=None) -> pd.DataFrame:
         """REML prediction intervals with z, t(k - 1) and t(k - 2) quantiles."""
-        return _frame(self.prediction, self.threshold)
+        return _frame(self.prediction, self.threshold, transform)
 
 
 def _side(x: float, null: float) -> str:
@@ -172,9 +174,12 @@ def _side(x: float, null: float) -> str:
     return "at"
 
 
-def _frame(rows, threshold: Threshold) -> pd.DataFrame:
+def _frame(rows, threshold: Threshold, transform=None) -> pd.DataFrame:
     data = {name: [getattr(r, name) for r in rows] for name in PanelRow.__dataclass_fields__}
     frame = pd.DataFrame(data)
+    if transform is not None:
+        for name in ("estimate", "ci_low", "ci_high", "pi_low", "pi_high"):
+            frame[name] = np.asarray(transform(frame[name].to_numpy(dtype=float)), dtype=float)
     frame["method"] = frame["method"].astype("string")
     frame["direction"] = pd.array([_side(r.estimate, threshold.null) for r in rows], dtype="string")
     frame["excludes_null"] = [bool(not (r.ci_low <= threshold.null <= r.ci_high))
@@ -321,3 +326,21 @@ def panel_for(question: str, outcome: str, yi, vi, labels=None, *, measure: str,
         raise KeyError(f"no threshold recorded for {question}/{outcome} in data/thresholds.csv")
     return small_k_panel(yi, vi, labels, measure=measure, threshold=thresholds[key], level=level,
                          data_dir=data_dir)
+
+
+def outcome_panel(question: str, outcome: str, scenario: str = "primary", *,
+                  effect_sizes: pd.DataFrame | None = None, level: float = 0.95,
+                  data_dir=None) -> PanelResult | None:
+    """The panel of one outcome of ``analysis.synthesis.ANALYSES`` in one data scenario,
+    from the same effect sizes the pooled analysis uses; None when fewer than two effect
+    sizes are available (nothing is pooled)."""
+    from . import synthesis
+
+    spec = synthesis.analysis_spec(question, outcome)
+    rows = synthesis._effect_sizes(spec, scenario, effect_sizes)
+    if len(rows) < 2:
+        return None
+    labels = [str(label) for label in rows.get("label", rows["study_id"])]
+    return panel_for(spec.question, spec.outcome, rows["yi"].astype(float).to_numpy(),
+                     rows["vi"].astype(float).to_numpy(), labels,
+                     measure=spec.analysis_measure, level=level, data_dir=data_dir)
