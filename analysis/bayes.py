@@ -24,7 +24,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
 __all__ = ["TauPrior", "BayesResult", "bayes_meta_analysis"]
 
@@ -205,6 +205,11 @@ def _integrate(model: _Model, lo: float, hi: float, rtol: float = 1e-11, max_rou
     keep_a, keep_b, keep_u, keep_f, keep_i = [], [], [], [], []
     for round_ in range(max_rounds + 1):
         u, logf, kron, gauss = _gk_panels(model, a, b, shift)
+        top = float(np.max(logf))
+        if top > shift + 100:  # the coarse grid missed a sharp peak: rescale, keep exp() finite
+            keep_i = [i * math.exp(shift - top) for i in keep_i]
+            shift = top
+            u, logf, kron, gauss = _gk_panels(model, a, b, shift)
         total = float(np.sum(kron)) + sum(float(np.sum(i)) for i in keep_i)
         n_panels = a.size + sum(x.size for x in keep_a)
         ok = np.abs(kron - gauss) <= rtol * total / n_panels
@@ -234,11 +239,7 @@ def _mix_quantile(q: float, mean, sd, p) -> float:
                                  rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
-def _mix_density(x: float, mean, sd, p) -> float:
-    return float(p @ (stats.norm.pdf((x - mean) / sd) / sd))
-
-
-def _interval(quantile, density, level: float, kind: str) -> tuple[float, float]:
+def _interval(quantile, level: float, kind: str) -> tuple[float, float]:
     alpha = 1 - level
     if kind == "central":
         return quantile(alpha / 2), quantile(1 - alpha / 2)
@@ -351,10 +352,10 @@ class BayesResult:
         """Credible interval for "mu", "theta_new" or "tau": "central" or "shortest"."""
         level = self.level if level is None else level
         if what == "tau":
-            return _interval(self.quantile_tau, None, level, kind)
+            return _interval(self.quantile_tau, level, kind)
         mean, sd = self._mix(what)
         p = self.weights
-        return _interval(lambda q: _mix_quantile(q, mean, sd, p), None, level, kind)
+        return _interval(lambda q: _mix_quantile(q, mean, sd, p), level, kind)
 
     def prob_mu_above(self, x: float) -> float:
         mean, sd = self._mix("mu")

@@ -161,6 +161,24 @@ class PanelResult:
         other columns stay on the analysis scale."""
         return _frame(self.rows, self.threshold, transform)
 
+    def footnote(self) -> str:
+        """One sentence for a summary-of-findings footnote: the verdict, and the range over
+        the priors of the posterior probability that the true effect lies beyond the null
+        and beyond the minimally important difference."""
+        text = f"Robustness across {len(self.rows)} methods: {self.verdict}."
+        bayes = [r for r in self.rows if math.isfinite(r.p_effect_beyond_null)]
+        if bayes:
+            def span(values):
+                lo, hi = min(values), max(values)
+                return f"{lo:.2f}" if round(lo, 2) == round(hi, 2) else f"{lo:.2f} to {hi:.2f}"
+            text += (f" Posterior probability that the true effect lies beyond no effect: "
+                     f"{span([r.p_effect_beyond_null for r in bayes])}")
+            mids = [r.p_effect_beyond_mid for r in bayes if math.isfinite(r.p_effect_beyond_mid)]
+            if mids:
+                text += f"; beyond the minimally important difference: {span(mids)}"
+            text += f" ({len(bayes)} priors)."
+        return text
+
     def prediction_table(self, transform=None) -> pd.DataFrame:
         """REML prediction intervals with z, t(k - 1) and t(k - 2) quantiles."""
         return _frame(self.prediction, self.threshold, transform)
@@ -194,7 +212,7 @@ def _beyond(threshold: Threshold, x: float, p_above) -> float:
     return above if threshold.direction > 0 else 1.0 - above
 
 
-def _frequentist_rows(y, v, names, level, threshold) -> tuple[list[PanelRow], bool, list]:
+def _frequentist_rows(y, v, names, level, threshold) -> tuple[list[PanelRow], bool]:
     fe = models.meta_analysis(y, v, method="FE", level=level, labels=names)
     dl = models.meta_analysis(y, v, method="DL", level=level, labels=names)
     hk = models.meta_analysis(y, v, method="REML", test="knha", level=level, labels=names)
@@ -213,7 +231,7 @@ def _frequentist_rows(y, v, names, level, threshold) -> tuple[list[PanelRow], bo
                  hk_floor.ci_high, hk_floor.pi_low, hk_floor.pi_high, hk_floor.tau),
     ]
     narrower = (hk.ci_high - hk.ci_low) < (fe.ci_high - fe.ci_low)
-    return rows, narrower, [hk]
+    return rows, narrower
 
 
 def _prediction_rows(y, v, level, threshold) -> list[PanelRow]:
@@ -296,7 +314,7 @@ def small_k_panel(yi, vi, labels=None, *, measure: str, threshold: Threshold | N
     threshold = threshold or Threshold(0.0, float("nan"), 1)
     if priors is None:
         priors = [(pid, prior) for pid, prior, _ in load_priors(measure, data_dir)]
-    rows, narrower, _ = _frequentist_rows(y, v, names, level, threshold)
+    rows, narrower = _frequentist_rows(y, v, names, level, threshold)
     notes = []
     if narrower:
         notes.append("The Hartung-Knapp interval is narrower than the common-effect interval; "

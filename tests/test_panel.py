@@ -173,3 +173,14 @@ def test_a_bad_prior_table_names_file_row_and_column(tmp_path):
         P.load_priors(data_dir=tmp_path)
     problem = info.value.problems[0]
     assert (problem.file, problem.row, problem.column) == ("priors.csv", 2, "scale")
+
+
+def test_footnote_states_the_verdict_and_the_probability_ranges():
+    ref = REF["bcg4"]
+    priors = HN + [("hc", TauPrior("half_cauchy", scale=0.5))]
+    res = P.small_k_panel(ref["yi"], ref["vi"], measure="logOR", priors=priors,
+                          threshold=P.Threshold(0.0, 0.2, -1))
+    note = res.footnote()
+    assert res.verdict in note and "(2 priors)" in note
+    p = sorted(r.p_effect_beyond_mid for r in res.rows if math.isfinite(r.p_effect_beyond_mid))
+    assert f"{p[0]:.2f}" in note and f"{p[-1]:.2f}" in note
