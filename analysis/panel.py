@@ -8,6 +8,8 @@ Rows (each computed by the engine from yi, vi and labels only):
 * REML with Hartung-Knapp (HKSJ; t(k - 1)), and HKSJ with the ad hoc floor max(1, q)
   (Röver, Knapp & Friede 2015, BMC Med Res Methodol 15:99), with a flag when the plain HKSJ
   interval is narrower than the common-effect interval (the case the floor guards against);
+* REML with CR2 cluster-robust inference (analysis.robust) when effect sizes share a cluster
+  (arms sharing a control arm);
 * Bayesian random effects (analysis.bayes) under each prior of ``data/priors.csv`` that
   applies to the measure: posterior median and 95% credible interval of mu, the Bayesian
   prediction interval, and posterior probabilities that mu and a new study's effect lie beyond
@@ -297,14 +299,32 @@ def _verdict(rows: list[PanelRow], null: float) -> tuple[str, bool]:
     return "depends on the method: " + "; ".join(parts), False
 
 
+def _cr2_row(y, v, names, clusters, level) -> PanelRow | None:
+    """REML with CR2 cluster-robust inference when some cluster holds several effect sizes
+    (e.g. arms sharing a control) and there are at least two clusters."""
+    from .robust import cluster_robust_cr2
+
+    codes = pd.factorize(pd.Series(list(clusters)))[0]
+    n_clusters = int(codes.max()) + 1
+    if n_clusters < 2 or n_clusters == len(codes):
+        return None
+    fit = models.meta_analysis(y, v, method="REML", level=level, labels=names)
+    row = cluster_robust_cr2(fit, clusters, level=level).coefficients.iloc[0]
+    return PanelRow(f"REML with cluster-robust CR2 ({n_clusters} clusters)", float(row["estimate"]),
+                    float(row["ci_low"]), float(row["ci_high"]), float("nan"), float("nan"),
+                    fit.tau)
+
+
 def small_k_panel(yi, vi, labels=None, *, measure: str, threshold: Threshold | None = None,
                   priors: list[tuple[str, TauPrior]] | None = None, level: float = 0.95,
-                  data_dir=None) -> PanelResult:
+                  clusters=None, data_dir=None) -> PanelResult:
     """The panel for one outcome from effect sizes ``yi`` and sampling variances ``vi``.
 
     ``measure``: analysis scale ("ZCOR", "logOR", "SMD"), which selects the priors of
     ``data/priors.csv`` unless ``priors`` [(id, TauPrior), ...] is given. ``threshold``: null
-    and MID (default: null 0, no MID, effects above the null of interest). Needs k >= 2.
+    and MID (default: null 0, no MID, effects above the null of interest). ``clusters``
+    (e.g. study ids): when some cluster holds several effect sizes, a row with REML and CR2
+    cluster-robust inference (Satterthwaite t; analysis.robust) joins the panel. Needs k >= 2.
     """
     y, v, names = models._validate(yi, vi, labels, what="small-k panel")
     names = list(names)
@@ -315,6 +335,12 @@ def small_k_panel(yi, vi, labels=None, *, measure: str, threshold: Threshold | N
     if priors is None:
         priors = [(pid, prior) for pid, prior, _ in load_priors(measure, data_dir)]
     rows, narrower = _frequentist_rows(y, v, names, level, threshold)
+    if clusters is not None:
+        if len(clusters) != k:
+            raise ValueError(f"small-k panel: {len(clusters)} clusters given for {k} effect sizes")
+        cr2 = _cr2_row(y, v, names, clusters, level)
+        if cr2 is not None:
+            rows.append(cr2)
     notes = []
     if narrower:
         notes.append("The Hartung-Knapp interval is narrower than the common-effect interval; "
@@ -335,7 +361,7 @@ def small_k_panel(yi, vi, labels=None, *, measure: str, threshold: Threshold | N
 
 
 def panel_for(question: str, outcome: str, yi, vi, labels=None, *, measure: str,
-              level: float = 0.95, data_dir=None) -> PanelResult:
+              level: float = 0.95, clusters=None, data_dir=None) -> PanelResult:
     """:func:`small_k_panel` with the null and MID recorded for (question, outcome) in
     ``data/thresholds.csv``."""
     thresholds = load_thresholds(data_dir)
@@ -343,7 +369,7 @@ def panel_for(question: str, outcome: str, yi, vi, labels=None, *, measure: str,
     if key not in thresholds:
         raise KeyError(f"no threshold recorded for {question}/{outcome} in data/thresholds.csv")
     return small_k_panel(yi, vi, labels, measure=measure, threshold=thresholds[key], level=level,
-                         data_dir=data_dir)
+                         clusters=clusters, data_dir=data_dir)
 
 
 def outcome_panel(question: str, outcome: str, scenario: str = "primary", *,
@@ -361,4 +387,5 @@ def outcome_panel(question: str, outcome: str, scenario: str = "primary", *,
     labels = [str(label) for label in rows.get("label", rows["study_id"])]
     return panel_for(spec.question, spec.outcome, rows["yi"].astype(float).to_numpy(),
                      rows["vi"].astype(float).to_numpy(), labels,
-                     measure=spec.analysis_measure, level=level, data_dir=data_dir)
+                     measure=spec.analysis_measure, level=level,
+                     clusters=[str(s) for s in rows["study_id"]], data_dir=data_dir)
