@@ -728,6 +728,7 @@ class MetaResult:
                      "pi_low", "pi_high", "tau2", "se_tau2", "i2", "h2", "q", "q_pval"):
             out[name] = float(getattr(self, name))
         out["tau"] = float(self.tau)
+        out["s2w"] = float(self.s2w)
         out["df"] = None if self.df is None else float(self.df)
         for name in ("tau2_ci", "tau_ci", "i2_ci", "h2_ci"):
             lo, hi = getattr(self, name)
