@@ -212,7 +212,7 @@ def _loglik(Y, V, X, M, tau2, kk, p, reml: bool) -> np.ndarray:
 
 
 def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
-               ll0check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               ll0check: bool = True, tol: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """tau² of every row (metafor's algorithm per method) and a flag for rows that failed.
 
     Rows with one study get tau² = 0 as in ``rma.uni()`` (k = 1 is fitted as common effect).
@@ -248,9 +248,10 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
             try:
                 yj = np.broadcast_to(Yr, Mr.shape)[j]
                 vj = np.broadcast_to(Vr, Mr.shape)[j]
+                extra = {} if tol is None else {"tol": tol}
                 tau2[b] = models.estimate_tau2(yj[sel], vj[sel], method, X=Xj,
                                                intercept=Xj is None, threshold=threshold,
-                                               maxiter=maxiter)
+                                               maxiter=maxiter, **extra)
             except ValueError:
                 tau2[b], failed[b] = np.nan, True
         return tau2, failed
@@ -335,7 +336,7 @@ class _Fits:
 
 def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
               threshold: float = _THRESHOLD, maxiter: int = _MAXITER, tau2=None,
-              qm: bool = False, need_q: bool = True) -> _Fits:
+              qm: bool = False, need_q: bool = True, tol: float | None = None) -> _Fits:
     """Fit ``rma.uni(yi, vi, mods=X, method, test)`` on every row of Y (B, k).
 
     V: (k,) or (B, k) sampling variances; X: None (intercept only), (k, p) or (B, k, p);
@@ -353,7 +354,8 @@ def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
     p = 1 if X is None else X.shape[-1]
     kk = M.sum(axis=1)
     if tau2 is None:
-        tau2, failed = _tau2_many(Y, V, X, M, method, threshold=threshold, maxiter=maxiter)
+        tau2, failed = _tau2_many(Y, V, X, M, method, threshold=threshold, maxiter=maxiter,
+                                  tol=tol)
     else:
         tau2 = np.broadcast_to(np.asarray(tau2, dtype=float), (B,)).copy()
         failed = np.zeros(B, dtype=bool)
@@ -435,10 +437,10 @@ def _warn_failed(fits: _Fits, names: Sequence[str], what: str) -> None:
 
 
 def _fit_one(y, v, method, test="z", level=0.95, threshold=_THRESHOLD, X=None,
-             maxiter=_MAXITER) -> _Fits:
+             maxiter=_MAXITER, tol=None) -> _Fits:
     Xb = None if X is None else X[None]
     return _fit_many(y[None], v, Xb, np.ones((1, y.size)), method=method, test=test,
-                     level=level, threshold=threshold, maxiter=maxiter)
+                     level=level, threshold=threshold, maxiter=maxiter, tol=tol)
 
 
 # Rows x studies per batch: bounds memory (about 10 arrays of this many floats at once).
@@ -1205,7 +1207,7 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
     if unknown:
         raise ValueError(f"trim-and-fill: unknown control value(s) {', '.join(sorted(unknown))}")
     refit = {"threshold": control.get("threshold", _THRESHOLD),
-             "maxiter": int(control.get("maxiter", _MAXITER))}
+             "maxiter": int(control.get("maxiter", _MAXITER)), "tol": control.get("tol")}
 
     def fit(yy, vv, X=None, what="the truncated studies"):
         res = _fit_one(yy, vv, m, X=X, **refit)

@@ -129,3 +129,12 @@ def test_knapp_hartung_factor_and_q_profile_tolerance():
     # uniroot stops at the same point as R's for the same tolerance
     assert_allclose(loose, ref["loose"], **TOL["iterative_derived"])
     assert abs(loose[1] - tight[1]) > 1e-4  # the tolerance is really used
+
+
+def test_trim_and_fill_passes_the_root_finding_tolerance_to_paule_mandel_refits():
+    ref = REF["trimfill_pm_tol"]
+    y, v = np.array(ref["data_yi"]), np.array(ref["data_vi"])
+    res = S.trim_and_fill(y, v, method="PM", control={"tol": ref["tol"]})
+    _check_trimfill(res, ref)
+    # without it, the refits stop elsewhere: the tolerance is really used
+    assert abs(S.trim_and_fill(y, v, method="PM").tau2 - ref["tau2"]) > 1e-6

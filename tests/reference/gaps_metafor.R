@@ -41,6 +41,11 @@ ctrl <- list(threshold = 1e-10, maxiter = 1000)
 out$trimfill_control <- c(list(call = "trimfill(rma(yi, vi, data=bcg, control=ctrl), control=ctrl)",
                                control = ctrl),
                           tf_list(trimfill(rma(yi, vi, data = bcg, control = ctrl), control = ctrl)))
+# 2b. ... and the root-finding tolerance of Paule-Mandel refits
+hs <- dat.hackshaw1998
+out$trimfill_pm_tol <- c(list(call = 'trimfill(rma(yi, vi, data=dat.hackshaw1998, method="PM"), control=list(tol=1e-3))',
+                              tol = 1e-3, data_yi = num(hs$yi), data_vi = num(hs$vi)),
+                         tf_list(trimfill(rma(yi, vi, data = hs, method = "PM"), control = list(tol = 1e-3))))
 # 3. trim-and-fill (REML) on trials 1, 7 and 13: k0 = 2, the one-study truncated set
 b3 <- bcg[c(1, 7, 13), ]
 out$trimfill_k3 <- c(list(call = "trimfill(rma(yi, vi, data=bcg[c(1, 7, 13), ]))", rows = c(1, 7, 13)),
