@@ -201,3 +201,12 @@ def test_dependent_effects_add_a_cr2_row_and_independent_ones_do_not():
     alone = P.small_k_panel(d["yi"], d["vi"], measure="logOR", priors=HN,
                             clusters=[str(i) for i in range(len(d["yi"]))])
     assert not any("CR2" in m for m in alone.table()["method"])
+
+
+def test_engine_tables_are_in_the_codebook():
+    from analysis import schemas
+
+    codebook = (DATA / "README.md").read_text(encoding="utf-8")
+    for schema in schemas.ENGINE_TABLES.values():
+        assert f"`{schema.file}`" in codebook, schema.file
+        assert [c for c in schema.names if f"`{c}`" not in codebook] == []
