@@ -50,6 +50,7 @@ __all__ = [
     "MultilevelResult",
     "multilevel_meta_analysis",
     "r_uniroot",
+    "unique_labels",
 ]
 
 TAU2_METHODS = ("FE", "EE", "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB")
@@ -96,10 +97,26 @@ class _DefaultLabels(Sequence):
         return list(self) == list(other)
 
 
+def unique_labels(labels: Sequence[Any]) -> list[str]:
+    """Study labels made unique as metafor's ``.make.unique()`` does: every label that
+    occurs more than once gets ".1", ".2", ... in order ("Guckin 1992.1", "Guckin 1992.2");
+    labels that occur once are kept."""
+    out = [str(x) for x in labels]
+    counts: dict[str, int] = {}
+    for name in out:
+        counts[name] = counts.get(name, 0) + 1
+    seen: dict[str, int] = {}
+    for i, name in enumerate(out):
+        if counts[name] > 1:
+            seen[name] = seen.get(name, 0) + 1
+            out[i] = f"{name}.{seen[name]}"
+    return out
+
+
 def _labels_or_default(labels: Sequence[Any] | None, k: int) -> Sequence[str]:
     if labels is None:
         return _DefaultLabels(k)
-    out = [str(x) for x in labels]
+    out = unique_labels(labels)
     if len(out) != k:
         raise ValueError(f"labels has {len(out)} entries but there are {k} studies")
     return out
@@ -611,12 +628,41 @@ class MetaResult:
     pi_method: str = "metafor"
     pi_df: float | None = None
     typical_vi: float = field(default=float("nan"), repr=False)
+    s2w: float = 1.0  # Knapp-Hartung factor (1 for the z test), metafor's res$s2w
+    ci_tol: float = field(default=_TOL, repr=False)  # root-finding tolerance of tau2_ci
 
     @cached_property
     def tau2_ci(self) -> tuple[float, float]:
         if self.k < 2:
             return (float("nan"), float("nan"))
-        return _q_profile(self.yi, self.vi, _Ones(self.k), self.level, self.tau2)
+        return _q_profile(self.yi, self.vi, _Ones(self.k), self.level, self.tau2, tol=self.ci_tol)
+
+    def fitstats(self, reml: bool | None = None) -> dict[str, float]:
+        """Log-likelihood, deviance, AIC, BIC and AICc as ``metafor::fitstats()``: the
+        restricted (REML) versions for REML fits, the ML versions otherwise (``reml`` chooses).
+        ML: ll = -k/2 log 2pi - 1/2 sum log(v + tau²) - RSS/2, deviance against the
+        saturated model; REML: ll = -(k - 1)/2 log 2pi + 1/2 log|X'X| - 1/2 sum log(v + tau²)
+        - 1/2 log|X'WX| - RSS/2 and deviance -2 ll. Parameters: mu, plus tau² unless the
+        model is common-effect."""
+        reml = (self.method == "REML") if reml is None else bool(reml)
+        k, p = self.k, 1
+        w = 1.0 / (self.vi + self.tau2)
+        mu = float((w * self.yi).sum() / w.sum())
+        rss = float((w * (self.yi - mu) ** 2).sum())
+        sum_log = float(np.log(self.vi + self.tau2).sum())
+        parms = p + (0 if self.method in _FIXED else 1)
+        if reml:
+            ll = (-0.5 * (k - p) * math.log(2 * math.pi) + 0.5 * math.log(k) - 0.5 * sum_log
+                  - 0.5 * math.log(float(w.sum())) - 0.5 * rss)
+            dev, n = -2 * ll, k - p
+        else:
+            ll = -0.5 * k * math.log(2 * math.pi) - 0.5 * sum_log - 0.5 * rss
+            saturated = float((-0.5 * np.log(2 * math.pi * self.vi)).sum())
+            dev, n = (-2 * (ll - saturated) if k > p else 0.0), k
+        big = max(n, parms + 2)
+        return {"loglik": ll, "deviance": dev, "aic": -2 * ll + 2 * parms,
+                "bic": -2 * ll + parms * math.log(n),
+                "aicc": -2 * ll + 2 * parms * big / (big - parms - 1)}
 
     @property
     def tau_ci(self) -> tuple[float, float]:
@@ -682,6 +728,7 @@ class MetaResult:
                      "pi_low", "pi_high", "tau2", "se_tau2", "i2", "h2", "q", "q_pval"):
             out[name] = float(getattr(self, name))
         out["tau"] = float(self.tau)
+        out["s2w"] = float(self.s2w)
         out["df"] = None if self.df is None else float(self.df)
         for name in ("tau2_ci", "tau_ci", "i2_ci", "h2_ci"):
             lo, hi = getattr(self, name)
@@ -714,7 +761,7 @@ def _check_level(level: float) -> float:
 
 def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: bool = False,
                   level: float = 0.95, labels=None, pi_method: str = "metafor",
-                  **options) -> MetaResult:
+                  ci_tol: float = _TOL, **options) -> MetaResult:
     """Pool ``yi`` with sampling variances ``vi`` as ``metafor::rma(yi, vi, method=, test=)``.
 
     ``test``: "z" (normal) or "knha" (Knapp & Hartung 2003: variance scaled by
@@ -727,7 +774,9 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
     t(k - 2) (Higgins, Thompson & Spiegelhalter 2009; Cochrane Handbook v6.3 sec 10.10.4.3)
     and needs k >= 3. For common-effect models tau² = 0 and the PI equals the CI.
 
-    ``options`` are passed to the tau² estimator (see :func:`estimate_tau2`).
+    ``options`` are passed to the tau² estimator (see :func:`estimate_tau2`); ``ci_tol`` is
+    the root-finding tolerance of the Q-profile interval ``tau2_ci`` (``confint(res,
+    control=list(tol=))``).
     """
     m = _check_method(method)
     t = _check_test(test)
@@ -762,6 +811,7 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
         tau2=tau2, se_tau2=fit["se_tau2"], **het,
         yi=y, vi=v, weights=100 * w / w.sum(), labels=names,
         df=fit["ddf"], knha_floor=bool(knha_floor), pi_method=pi_method, pi_df=pi_df,
+        s2w=float(fit["s2w"]), ci_tol=float(ci_tol),
     )
 
 

@@ -594,6 +594,37 @@ def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
                   caption=f"Leave-one-out analysis, {pooled.spec.label}; {pooled.row['model']}.")
 
 
+def panel_blocks(question: str, outcome: str) -> list[HtmlBlock]:
+    """The small-k inference panel of one outcome (analysis.panel): its robustness verdict in
+    words and one row per method, on the reader's scale."""
+    import numpy as np
+
+    from . import review
+
+    part = review.current().question(question)
+    pooled = part.pooled(outcome)
+    found = part.sensitivity(outcome, "panel")
+    if found is None:
+        return [note(f"The small-k panel needs at least two studies; {pooled.spec.label} has "
+                     f"k = {pooled.row['k']}.")]
+    transform = {"ZCOR": np.tanh, "logOR": np.exp}.get(pooled.scale)
+    table = found.table(transform) if transform is not None else found.table()
+    digits = pooled.measure.decimals
+    view = pd.DataFrame({
+        "Method": table["method"],
+        pooled.measure.reader: [fmt_num(v, digits) for v in table["estimate"]],
+        "95% CI": [fmt_ci(lo, hi, digits) for lo, hi in zip(table["ci_low"], table["ci_high"])],
+        "95% prediction interval": [fmt_ci(lo, hi, digits) for lo, hi in zip(table["pi_low"], table["pi_high"])],
+        "τ": [fmt_num(v, 2) for v in table["tau"]],
+        "P(true effect beyond no effect)": [fmt_num(v, 2) for v in table["p_effect_beyond_null"]],
+        "P(true effect beyond the MID)": [fmt_num(v, 2) for v in table["p_effect_beyond_mid"]],
+        "P(a new study beyond no effect)": [fmt_num(v, 2) for v in table["p_new_beyond_null"]],
+    })
+    return [note(f"Across methods, the conclusion {found.verdict}."),
+            static_table(view, table_id=f"{question}-{outcome}-panel".replace("_", "-"),
+                         caption=f"Small-k inference panel, {pooled.spec.label}")]
+
+
 def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     """Cumulative forest plot by year of publication."""
     from . import plots, review

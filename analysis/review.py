@@ -231,7 +231,8 @@ class QuestionReview:
 
     def sensitivity(self, outcome: str, kind: str) -> Any:
         """A sensitivity analysis of the primary analysis of ``outcome``, computed on first use
-        from the held arrays: "leave_one_out", "cumulative", "baujat", "gosh", "egger"."""
+        from the held arrays: "leave_one_out", "cumulative", "baujat", "gosh", "egger", "panel" (the
+        small-k inference panel of :mod:`analysis.panel`, None below two studies)."""
         from . import sensitivity, synthesis
 
         key = (outcome, kind)
@@ -249,6 +250,10 @@ class QuestionReview:
             value = sensitivity.gosh(pooled.yi, pooled.vi, labels=pooled.labels, method="FE")
         elif kind == "egger":
             value = sensitivity.egger_test(pooled.yi, pooled.vi, method=method)
+        elif kind == "panel":
+            from . import panel
+
+            value = panel.outcome_panel(self.question.id, outcome, data_dir=self.review.root)
         else:
             raise KeyError(f"unknown sensitivity analysis {kind!r}")
         self._sensitivity[key] = value

@@ -847,3 +847,50 @@ LIVING_TABLES: dict[str, TableSchema] = {
     "living_mode": LIVING_MODE, "monitoring_plan": MONITORING_PLAN,
     "methods_changes": METHODS_CHANGES,
 }
+
+# ----------------------------------------------------------------------------- engine tables
+# Priors and thresholds of the small-k inference panel (analysis.panel reads them).
+
+def _prior_parameters(row: dict[str, str]) -> list[RowIssue]:
+    needs = {"half_normal": ("scale",), "half_cauchy": ("scale",), "uniform": (),
+             "log_normal": ("location", "scale"), "log_t": ("location", "scale", "df")}
+    names = needs.get(row.get("distribution", ""), ())
+    issues = _require(row, names, f"the distribution is {row.get('distribution')}")
+    if row.get("distribution") in ("log_normal", "log_t") and row.get("parameter") != "tau2":
+        issues.append(RowIssue("parameter", "log-normal and log-t priors are stated for tau2 "
+                                            "(as Turner et al. 2015 and Rhodes et al. 2015 give them)"))
+    return issues
+
+
+PRIORS = TableSchema("priors", "priors.csv", (
+    Column("prior_id", "id", required=True, unique=True),
+    Column("parameter", required=True, allowed=("tau", "tau2")),
+    Column("distribution", required=True,
+           allowed=("half_normal", "half_cauchy", "uniform", "log_normal", "log_t")),
+    Column("location", "number"),
+    Column("scale", "number", low=0, low_open=True),
+    Column("df", "number", low=0, low_open=True),
+    Column("measure", required=True, allowed=("ZCOR", "logOR", "SMD")),
+    Column("outcome_type", required=True),
+    Column("comparison_type", required=True),
+    Column("role", required=True, allowed=("weakly_informative", "heavy_tailed", "reference", "empirical")),
+    Column("source", required=True),
+    Column("source_location", required=True),
+    Column("source_excerpt", required=True),
+    Column("excerpt_from", required=True),
+    Column("rationale", required=True),
+), key=("prior_id",), row_rules=(_prior_parameters,))
+
+THRESHOLDS = TableSchema("thresholds", "thresholds.csv", (
+    Column("question", required=True, allowed=tuple(QUESTIONS)),
+    Column("outcome", "id", required=True),
+    Column("measure", required=True, allowed=("ZCOR", "logOR", "SMD")),
+    Column("null", "number", required=True),
+    Column("direction", required=True, allowed=("positive", "negative")),
+    Column("mid", "number", required=True, low=0, low_open=True),
+    Column("mid_scale", required=True, allowed=("analysis", "r", "SMD")),
+    Column("source", required=True),
+    Column("rationale", required=True),
+), key=("question", "outcome"))
+
+ENGINE_TABLES: dict[str, TableSchema] = {"priors": PRIORS, "thresholds": THRESHOLDS}

@@ -77,7 +77,9 @@ MIN_K_SMALL_STUDY_TESTS = 10
 def _labels(labels: Sequence[Any] | None, k: int) -> list[str]:
     if labels is None:
         return [f"Study {i + 1}" for i in range(k)]
-    names = [str(x) for x in labels]
+    from analysis.models import unique_labels  # metafor's .make.unique(): "A.1", "A.2"
+
+    names = unique_labels(labels)
     if len(names) != k:
         raise ValueError(f"{len(names)} labels given for {k} studies")
     return names
@@ -210,7 +212,7 @@ def _loglik(Y, V, X, M, tau2, kk, p, reml: bool) -> np.ndarray:
 
 
 def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
-               ll0check: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               ll0check: bool = True, tol: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """tau² of every row (metafor's algorithm per method) and a flag for rows that failed.
 
     Rows with one study get tau² = 0 as in ``rma.uni()`` (k = 1 is fitted as common effect).
@@ -246,9 +248,10 @@ def _tau2_many(Y, V, X, M, method: str, *, threshold: float, maxiter: int,
             try:
                 yj = np.broadcast_to(Yr, Mr.shape)[j]
                 vj = np.broadcast_to(Vr, Mr.shape)[j]
+                extra = {} if tol is None else {"tol": tol}
                 tau2[b] = models.estimate_tau2(yj[sel], vj[sel], method, X=Xj,
                                                intercept=Xj is None, threshold=threshold,
-                                               maxiter=maxiter)
+                                               maxiter=maxiter, **extra)
             except ValueError:
                 tau2[b], failed[b] = np.nan, True
         return tau2, failed
@@ -333,7 +336,7 @@ class _Fits:
 
 def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
               threshold: float = _THRESHOLD, maxiter: int = _MAXITER, tau2=None,
-              qm: bool = False, need_q: bool = True) -> _Fits:
+              qm: bool = False, need_q: bool = True, tol: float | None = None) -> _Fits:
     """Fit ``rma.uni(yi, vi, mods=X, method, test)`` on every row of Y (B, k).
 
     V: (k,) or (B, k) sampling variances; X: None (intercept only), (k, p) or (B, k, p);
@@ -351,7 +354,8 @@ def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
     p = 1 if X is None else X.shape[-1]
     kk = M.sum(axis=1)
     if tau2 is None:
-        tau2, failed = _tau2_many(Y, V, X, M, method, threshold=threshold, maxiter=maxiter)
+        tau2, failed = _tau2_many(Y, V, X, M, method, threshold=threshold, maxiter=maxiter,
+                                  tol=tol)
     else:
         tau2 = np.broadcast_to(np.asarray(tau2, dtype=float), (B,)).copy()
         failed = np.zeros(B, dtype=bool)
@@ -410,6 +414,16 @@ def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
         qm_values = np.einsum("bp,bpq,bq->b", b1, np.linalg.inv(vb[:, 1:, 1:]), b1)
         if test != "z":
             qm_values = qm_values / (p - 1)
+    if failed.any():
+        # A fit whose tau² did not converge has no result: every column of its row is NaN,
+        # as metafor's NA rows (never the common-effect values at tau² = 0).
+        bad = failed
+        beta, se, stat, pval, ci_low, ci_high = (np.where(bad[:, None], np.nan, a) for a in
+                                                 (beta, se, stat, pval, ci_low, ci_high))
+        vb = np.where(bad[:, None, None], np.nan, vb)
+        s2w, qe, qe_pval, i2, h2 = (np.where(bad, np.nan, a) for a in (s2w, qe, qe_pval, i2, h2))
+        if qm_values is not None:
+            qm_values = np.where(bad, np.nan, qm_values)
     return _Fits(kk, beta, vb, se, stat, pval, ci_low, ci_high, tau2, s2w, ddf, qe, qe_pval,
                  i2, h2, failed, qm_values)
 
@@ -423,10 +437,10 @@ def _warn_failed(fits: _Fits, names: Sequence[str], what: str) -> None:
 
 
 def _fit_one(y, v, method, test="z", level=0.95, threshold=_THRESHOLD, X=None,
-             maxiter=_MAXITER) -> _Fits:
+             maxiter=_MAXITER, tol=None) -> _Fits:
     Xb = None if X is None else X[None]
     return _fit_many(y[None], v, Xb, np.ones((1, y.size)), method=method, test=test,
-                     level=level, threshold=threshold, maxiter=maxiter)
+                     level=level, threshold=threshold, maxiter=maxiter, tol=tol)
 
 
 # Rows x studies per batch: bounds memory (about 10 arrays of this many floats at once).
@@ -1005,6 +1019,9 @@ def _wls_lm(y, x, w, level=0.95):
     beta = A @ (XtW @ y)
     resid = y - X @ beta
     df = y.size - 2
+    if df == 0:  # two studies: the line is exact; R's lm() gives NA for what needs sigma
+        nan = np.full(2, np.nan)
+        return beta, nan, nan, nan, df, float("nan")
     sigma2 = float((w * resid ** 2).sum() / df)
     se = np.sqrt(np.diag(A) * sigma2)
     tval = beta / se
@@ -1017,13 +1034,16 @@ def egger_test(yi, vi, *, method: str = "REML", test: str = "z", level: float = 
                labels=None, threshold: float = _THRESHOLD, maxiter: int = _MAXITER) -> EggerResult:
     """Egger's regression test for funnel plot asymmetry (Egger et al. 1997; ``regtest()``).
 
-    Needs k >= 3 (two coefficients and a residual degree of freedom); warns and reports
-    ``k_sufficient=False`` below 10 studies.
+    Random-effects variants need k >= 3 (two coefficients and tau²); the common-effect
+    variant and the classical ``lm`` test are computed from k = 2, as metafor does, with NaN
+    where a residual degree of freedom is needed (the ``lm`` statistic, p and interval at
+    k = 2). Warns and reports ``k_sufficient=False`` below 10 studies; whether to show the
+    test is the caller's policy.
     """
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="Egger's test")
     k = y.size
-    _require_k(k, 3, "Egger's test")
+    _require_k(k, 2 if m in _FIXED else 3, f"Egger's test ({m})")
     sufficient = _small_k_warning(k, "Egger's test")
     sei = np.sqrt(v)
     X = np.column_stack([np.ones(k), sei])
@@ -1085,12 +1105,13 @@ def begg_test(yi, vi, *, labels=None, exact: bool = True) -> BeggResult:
     """Begg & Mazumdar (1994) rank correlation test, as metafor ``ranktest(yi, vi)``.
 
     Exact p-value (R's cor.test with exact=TRUE) when there are no ties, otherwise the
-    normal approximation with the tie-corrected variance of Kendall's S (tau-b). Needs
-    k >= 3; warns and reports ``k_sufficient=False`` below 10 studies.
+    normal approximation with the tie-corrected variance of Kendall's S (tau-b). Computed
+    from k = 2 as metafor does (tau = ±1, p = 1); warns and reports ``k_sufficient=False``
+    below 10 studies.
     """
     y, v, names = _validate(yi, vi, labels, what="Begg's test")
     k = y.size
-    _require_k(k, 3, "Begg's test")
+    _require_k(k, 2, "Begg's test")
     sufficient = _small_k_warning(k, "Begg's test")
     w = 1.0 / v
     theta = float((w * y).sum() / w.sum())
@@ -1152,7 +1173,8 @@ class TrimFillResult:
 
 def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
                   method: str = "REML", test: str = "z", level: float = 0.95, labels=None,
-                  maxiter: int = 100, threshold: float = _THRESHOLD) -> TrimFillResult:
+                  maxiter: int = 100, threshold: float = _THRESHOLD,
+                  control: dict | None = None) -> TrimFillResult:
     """Duval & Tweedie's trim-and-fill, step by step as metafor 3.8-1 ``trimfill()``.
 
     ``side`` None: estimated from the sign of the slope of the meta-regression of yi on
@@ -1162,10 +1184,14 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
     Tweedie 2000, eq. 5-6); iterate until k0 is stable; then mirror the k0 trimmed studies
     around the trimmed estimate and refit.
 
-    As in metafor, the fits inside the algorithm and the fit to the filled data use the
-    default tau² control values (``trimfill()`` does not pass the model's control on);
-    ``threshold`` applies to the fit of the observed studies, which is the result when
-    k0 = 0. ``maxiter`` caps the trim-and-fill iterations.
+    Two sets of tau² control values, as metafor has: ``threshold`` belongs to the model of
+    the observed studies (``rma(..., control=)``; it is the result when k0 = 0), and
+    ``control`` (keys ``threshold``, ``maxiter``, ``tol``) is what ``trimfill(res,
+    control=)`` passes on to every refit inside the algorithm and to the fit of the filled
+    data (default: metafor's defaults). A refit that does not converge stops the
+    algorithm with a ValueError naming it, as metafor stops. A truncated set of one study is
+    fitted as a common-effect model (tau² = 0), as ``rma()`` does with k = 1. ``maxiter``
+    caps the trim-and-fill iterations.
     """
     from analysis import models
 
@@ -1175,10 +1201,28 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
     m, t = _check_method(method), _check_test(test)
     y0, v0, names = _validate(yi, vi, labels, what="trim-and-fill")
     k = y0.size
-    _require_k(k, 3, "trim-and-fill")
+    _require_k(k, 2, "trim-and-fill")
+    control = dict(control or {})
+    unknown = set(control) - {"threshold", "maxiter", "tol"}
+    if unknown:
+        raise ValueError(f"trim-and-fill: unknown control value(s) {', '.join(sorted(unknown))}")
+    refit = {"threshold": control.get("threshold", _THRESHOLD),
+             "maxiter": int(control.get("maxiter", _MAXITER)), "tol": control.get("tol")}
+
+    def fit(yy, vv, X=None, what="the truncated studies"):
+        res = _fit_one(yy, vv, m, X=X, **refit)
+        if res.failed[0]:
+            raise ValueError(f"trim-and-fill: the {m} fit to {what} (k = {yy.size}) did not "
+                             f"converge (Fisher scoring did not converge in {refit['maxiter']} "
+                             "iterations)")
+        return res
+
     if side is None:
+        if m not in _FIXED and k < 3:
+            raise ValueError(f"trim-and-fill ({m}) estimates the side from a meta-regression "
+                             f"on the standard error, which needs k >= 3 (k = {k}); give side")
         X = np.column_stack([np.ones(k), np.sqrt(v0)])
-        slope = _fit_one(y0, v0, m, X=X).beta[0, 1]
+        slope = fit(y0, v0, X, "all studies with the standard error as moderator").beta[0, 1]
         side = "right" if slope < 0 else "left"
     elif side not in ("left", "right"):
         raise ValueError(f"trim-and-fill: side must be 'left' or 'right' (got {side!r})")
@@ -1194,8 +1238,11 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
         if iteration > maxiter:
             raise ValueError(f"trim-and-fill did not converge in {maxiter} iterations (k = {k})")
         kt = k - k0
-        _require_k(kt, _min_k_model(m), f"trim-and-fill after trimming {k0} studies ({m})")
-        beta = float(_fit_one(y[:kt], v[:kt], m).beta[0, 0])
+        if kt < 1:
+            raise ValueError(f"trim-and-fill: {k0} of {k} studies trimmed; nothing left to fit")
+        # one study left: its estimate is the study itself, exactly (as rma() with k = 1
+        # returns it); a weighted mean can be one ulp off and flip the sign of y - beta
+        beta = float(y[0]) if kt == 1 else float(fit(y[:kt], v[:kt]).beta[0, 0])
         yc = y - beta
         ranks = stats.rankdata(np.abs(yc), method="ordinal")
         signed = np.sign(yc) * ranks
@@ -1225,11 +1272,19 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
         filled = pd.DataFrame({"study": pd.array([f"Filled {i + 1}" for i in range(k0)], dtype="string"),
                                "yi": fill_y, "vi": fill_v, "filled": True})
         data = pd.concat([data, filled], ignore_index=True)
-    options = {} if k0 > 0 or m in _FIXED else {"threshold": threshold}
-    fit = models.meta_analysis(data["yi"].to_numpy(), data["vi"].to_numpy(), method=m,
-                               test="knha" if t in ("knha", "adhoc") else "z",
-                               knha_floor=t == "adhoc", level=level,
-                               labels=list(data["study"]), **options)
+    if m in _FIXED:
+        options = {}
+    elif k0 > 0:
+        options = dict(control)
+    else:
+        options = {"threshold": threshold}
+    try:
+        fit = models.meta_analysis(data["yi"].to_numpy(), data["vi"].to_numpy(), method=m,
+                                   test="knha" if t in ("knha", "adhoc") else "z",
+                                   knha_floor=t == "adhoc", level=level,
+                                   labels=list(data["study"]), **options)
+    except ValueError as error:
+        raise ValueError(f"trim-and-fill: the fit to the filled data failed: {error}") from None
     return TrimFillResult(k0=k0, se_k0=float(se_k0), p_k0=p_k0, side=side, estimator=est,
                           method=m, data=data, estimate=fit.estimate, se=fit.se,
                           ci_low=fit.ci_low, ci_high=fit.ci_high, pval=fit.pval, tau2=fit.tau2,

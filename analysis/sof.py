@@ -341,6 +341,12 @@ def rows_for_question(question: str) -> list[dict]:
                "comments": str(judgement.get("comments") or "").strip()}
         if spec.published_note:
             row["comment_notes"] = [spec.published_note]
+        if k >= 2:  # the small-k panel's robustness verdict (analysis.panel)
+            from . import review
+
+            found = review.current().question(short).sensitivity(spec.outcome, "panel")
+            if found is not None:
+                row.setdefault("comment_notes", []).append(found.footnote())
         if k == 1 and row["estimate"] is not None:
             row["effect_text"] = (f"one study: {spec.reader_measure} {fmt_num(row['estimate'])} "
                                   f"({fmt_ci(row['ci_low'], row['ci_high'])})")

@@ -15,6 +15,7 @@ RUNS = [
     ["bench_engine.py"],
     ["bench_sensitivity.py"],
     ["bench_dedup.py", "--write"],
+    ["bench_panel.py"],
 ]
 
 

@@ -330,8 +330,13 @@ def test_small_study_tests_warn_below_ten_studies_and_refuse_too_few():
     for fn in (S.egger_test, S.begg_test, S.pet_peese):
         with pytest.warns(UserWarning, match="k = 6"):
             assert fn(y, v).k_sufficient is False
+    # Egger's random-effects variant and PET-PEESE need k >= 3; the rank test is defined
+    # from k = 2, as in metafor (tests/test_gaps.py checks its values)
+    for fn in (S.egger_test, S.pet_peese):
         with pytest.raises(ValueError, match=r"k = 2"):
             fn(y[:2], v[:2])
+    with pytest.raises(ValueError, match=r"k = 1"):
+        S.begg_test(y[:1], v[:1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert S.egger_test(BCG_Y, BCG_V).k_sufficient is True

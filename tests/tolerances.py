@@ -20,7 +20,24 @@ TOL: dict[str, dict[str, float]] = {
     # Variance components from a numerical optimiser (rma.mv's nlminb vs L-BFGS-B):
     # agreement to the optimisers' convergence tolerance.
     "optimizer": {"rtol": 1e-6, "atol": 1e-8},
+    # Bayesian posterior (analysis.bayes, adaptive Gauss-Kronrod to ~1e-10) against an
+    # independent brute-force quadrature of the joint posterior.
+    "posterior_quadrature": {"rtol": 0.0, "atol": 1e-6},
+    # tau's marginal posterior against bayesmeta, which integrates it with R's integrate()
+    # (rel.tol 2^16 eps) and finds quantiles by uniroot() at the same tolerance.
+    "bayesmeta_tau": {"rtol": 1e-8, "atol": 1e-12},
+    # Cluster-robust CR2 variance and Satterthwaite degrees of freedom against clubSandwich:
+    # closed forms given tau², which comes from REML at the 1e-10 threshold.
+    "robust_cr2": {"rtol": 1e-8, "atol": 1e-10},
 }
+
+
+def bayesmeta_mixture(posterior_sd: float) -> dict[str, float]:
+    """Tolerance for bayesmeta's mu / theta summaries: bayesmeta evaluates them from its
+    DIRECT mixture, whose grid bounds a divergence (delta = 0.01; Röver & Friede 2017,
+    J Comput Graph Stat 26:823) rather than the printed digits: 1e-2 posterior SDs (the
+    largest gap seen, for the posterior SD under the uniform prior, is 6e-3 SDs)."""
+    return {"rtol": 0.0, "atol": 1e-2 * posterior_sd}
 
 
 def printed(decimals: int) -> dict[str, float]:
