@@ -155,7 +155,7 @@ def required_information(delta: float, alpha: float = 0.05, power: float = 0.8,
 # --------------------------------------------------------------------------- per release
 
 STATISTIC_COLUMNS = ("question", "outcome", "k", "z", "information_fixed",
-                     "information_random", "diversity")
+                     "information_random", "diversity", "measure")
 
 
 def release_statistics(effect_sizes: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
@@ -171,12 +171,13 @@ def release_statistics(effect_sizes: dict[str, pd.DataFrame] | None = None) -> p
     records = []
     for spec in synthesis.ANALYSES:
         if effect_sizes and spec.question in effect_sizes:
-            rows = synthesis.pool(spec, effect_sizes[spec.question]).effect_sizes
+            pooled = synthesis.pool(spec, effect_sizes[spec.question])
         else:
-            rows = review.current().pooled(spec.question, spec.outcome).effect_sizes
+            pooled = review.current().pooled(spec.question, spec.outcome)
+        rows = pooled.effect_sizes
         record = {"question": spec.question, "outcome": spec.outcome, "k": int(len(rows)),
                   "z": None, "information_fixed": None, "information_random": None,
-                  "diversity": None}
+                  "diversity": None, "measure": pooled.scale}
         if len(rows) >= 2:
             yi = rows["yi"].astype(float).to_numpy()
             vi = rows["vi"].astype(float).to_numpy()
@@ -280,10 +281,16 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
         looks = stored[(stored["question"] == spec.question) & (stored["outcome"] == spec.outcome)]
         looks = [look for look in looks.to_dict("records")
                  if look["z"] not in ("", None) and not _nan(look["z"])]
-        looks.sort(key=lambda look: order.index(look["version"]))
-        if not looks:
-            records.append({**base, "label": "not monitored (no release pooled this outcome)"})
+        # information on one scale cannot be added to information on another: after a change of
+        # the analysis scale (a methods change) monitoring starts again from that release
+        on_scale = [look for look in looks if (look.get("measure") or spec.analysis_measure) == spec.analysis_measure]
+        on_scale.sort(key=lambda look: order.index(look["version"]))
+        if not on_scale:
+            why = ("the analysis scale changed; monitoring starts again from the next release" if looks
+                   else "no release pooled this outcome")
+            records.append({**base, "label": f"not monitored ({why})"})
             continue
+        looks = on_scale
         alpha, power = float(row["alpha"]), float(row["power"])
         diversity = float(looks[-1]["diversity"])
         if diversity >= 0.999:

@@ -43,7 +43,7 @@ SIDECARS: dict[str, tuple[str, ...]] = {
     "conclusions.csv": ("version", "question", "outcome", "outcome_label", "k", "finding",
                         "certainty", "robustness", "statement", "changed"),
     "monitoring.csv": ("version", "question", "outcome", "k", "z", "information_fixed",
-                       "information_random", "diversity"),
+                       "information_random", "diversity", "measure"),
     "flow.csv": ("version", "question", "search_runs", "records_identified",
                  "duplicates_removed", "records_screened", "records_excluded",
                  "reports_assessed", "reports_awaiting_full_text", "studies_included"),

@@ -123,3 +123,34 @@ def first_round_copy(tmp_path, monkeypatch):
     shutil.copytree(FIRST_ROUND, target)
     monkeypatch.setenv("REVIEW_DATA_DIR", str(target))
     return target
+
+
+def appraise_study(folder: Path, study_id: str) -> None:
+    """What an author adds for a newly included observational study (the walkthrough's
+    appraisal step): one JBI row per item, and the study named in the first GRADE row with
+    studies."""
+    import csv
+
+    def rows(path: Path) -> tuple[list[str], list[dict]]:
+        with path.open(newline="", encoding="utf-8") as stream:
+            reader = csv.DictReader(stream)
+            return list(reader.fieldnames or []), list(reader)
+
+    fields, _ = rows(folder / "risk_of_bias.csv")
+    with (folder / "risk_of_bias.csv").open("a", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        for item in [f"Q{i}" for i in range(1, 9)] + ["Overall"]:
+            writer.writerow({"study_id": study_id, "tool": "JBI analytical cross-sectional", "domain": item,
+                             "judgement": "low" if item == "Overall" else "yes",
+                             "support": "test fixture" if item != "Overall" else "derived from the domain judgements",
+                             "rationale": "test fixture", "source_record": "",
+                             "basis": "abstract-level text only (title and abstract as stored; no full text)"})
+    fields, grade = rows(folder / "grade.csv")
+    for row in grade:
+        if row["studies"]:
+            row["studies"] = f"{row['studies']} {study_id}"
+            break
+    with (folder / "grade.csv").open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(grade)

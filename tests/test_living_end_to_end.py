@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import snapshot
+from conftest import appraise_study, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 COPIED = ("analysis", "book", "data", "_toc.yml", "_config.yml", "CITATION.cff", ".zenodo.json")
@@ -88,6 +88,8 @@ def living(tmp_path_factory):
     steps = {"awaiting": _run(root, "awaiting", "--out", str(root / "requests"), "--question", "q1")}
     sheet = _filled_sheet(root, root / "filled.csv")
     steps["import_sheet"] = _run(root, "awaiting", "--import", str(sheet), "--question", "q1")
+    if steps["import_sheet"].returncode == 0:  # the appraisal step of the walkthrough
+        appraise_study(root / "data" / "q1_webhelp", "Hwang2021")
     export = root / "later-search.ris"
     export.write_text(SEARCH_RIS, encoding="utf-8")
     steps["import_search"] = _run(root, "import", str(export), "--question", "q1_webhelp",
