@@ -188,12 +188,15 @@ def update(tmp_path_factory):
     log_before = (releases / "releases.csv").read_bytes()
     results_before = (releases / "results.csv").read_bytes()
     previous = log_before.decode("utf-8").splitlines()[-1].split(",")[0]
+    # the update happens on the day of the last release (a release may not predate the one before)
+    with (releases / "releases.csv").open(newline="", encoding="utf-8") as stream:
+        update_date = list(csv.DictReader(stream))[-1]["date"]
 
     steps: dict[str, subprocess.CompletedProcess] = {}
     export = work / "pubmed-export.ris"
     export.write_text(FIXTURE_RIS, encoding="utf-8")
     steps["import"] = cli(root, "import", str(export), "--question", QUESTION,
-                          "--source", "MEDLINE (PubMed)", "--query", "fixture[ti]", "--date", "2026-11-24")
+                          "--source", "MEDLINE (PubMed)", "--query", "fixture[ti]", "--date", update_date)
     search = re.match(r"(S\d+):", steps["import"].stdout)
     search_id = search.group(1) if search else "?"
     steps["dedup"] = cli(root, "dedup", "--question", QUESTION)
@@ -211,7 +214,7 @@ def update(tmp_path_factory):
     steps["check"] = cli(root, "check")
     tests_after_update = unit_tests(root)
     steps["release"] = cli(root, "release", "--summary", "New PubMed search; added Fixture 2026",
-                           "--date", "2026-11-24")
+                           "--date", update_date)
     tests_after_release = unit_tests(root)
     return {"work": work, "root": root, "data": data, "steps": steps, "new_records": new_records,
             "log_before": log_before, "results_before": results_before, "previous": previous,
