@@ -84,7 +84,45 @@ def _execution_status_in_words():
         lambda ok: "ran without errors" if ok is True else "failed")
 
 
+from docutils import nodes as _nodes
+from docutils.parsers.rst import Directive as _Directive
+
+
+class ChapterRecordNode(_nodes.General, _nodes.Element):
+    """Placeholder for the chapter record, filled when the page is resolved."""
+
+
+class ChapterRecord(_Directive):
+    """``{review-chapter-record}``: one line per chapter saying how this build got its outputs."""
+
+    has_content = False
+
+    def run(self):
+        return [ChapterRecordNode()]
+
+
+def _fill_chapter_record(app, doctree, docname):
+    from docutils import nodes
+
+    states = getattr(app.env, "review_chapter_states", {})
+    for node in doctree.traverse(ChapterRecordNode):
+        items = nodes.bullet_list()
+        for name, (unchanged, _) in sorted(states.items()):
+            title = app.env.titles.get(name)
+            label = title.astext() if title is not None else name
+            if unchanged:
+                text = (f"{label}: stored outputs shown; the data files it reads and the analysis "
+                        f"package are unchanged since it ran without errors")
+            else:
+                text = f"{label}: executed in this build; it ran without errors"
+            items += nodes.list_item("", nodes.paragraph(text=text))
+        node.replace_self(items)
+
+
 def setup(app):
+    app.add_node(ChapterRecordNode)
+    app.add_directive("review-chapter-record", ChapterRecord)
+    app.connect("doctree-resolved", _fill_chapter_record)
     _execution_status_in_words()
     app.connect("env-get-outdated", _chapters_outdated_by_their_inputs)
     app.connect("env-before-read-docs", _execute_only_changed_chapters)
