@@ -157,7 +157,9 @@ def status_banner(as_of: str | dt.date | None = None):
     mode = "Living systematic review" if summary["living"] else "Retired from living mode"
     parts = [f"{mode}. Current version: {summary['release']}."]
     for question in summary["questions"]:
-        text = f"{question['question']}: {question['status']}"
+        from .questions import question as registry_question
+
+        text = f"Question {registry_question(question['question']).number}: {question['status']}"
         text += f", last searched {question['last_search'] or 'never'}"
         if question["next_search_due"]:
             text += (f", search overdue since {question['next_search_due']}" if question["overdue"]
