@@ -445,6 +445,27 @@ Q1_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     _correlation_n_rule,
 ))
 
+# What the effect-size code converts for question 2 (analysis.extraction reads this table):
+# statistic types per outcome. A row that check accepts is one the build can compute; other
+# statistics are recorded with the report awaiting conversion (percentages_only is kept and
+# listed as not analysed).
+Q2_CONVERTED: dict[str, tuple[str, ...]] = {"behaviour": ("events", "percentages_rd_ci", "d_secondary")}
+Q2_NOT_ANALYSED: tuple[str, ...] = ("percentages_only",)
+
+
+def _q2_convertible(row: dict[str, str]) -> list[RowIssue]:
+    kind, outcome = row.get("statistic_type", ""), row.get("outcome", "")
+    if not kind or not outcome or kind in Q2_NOT_ANALYSED:
+        return []
+    converted = Q2_CONVERTED.get(outcome, ())
+    if kind in converted:
+        return []
+    offered = "; ".join(f"{name}: {', '.join(kinds)}" for name, kinds in Q2_CONVERTED.items())
+    return [RowIssue("statistic_type", f"{kind!r} for outcome {outcome!r} has no conversion in this "
+                                       f"version of the analysis (converted: {offered}); keep the report "
+                                       f"in awaiting_full_text.csv with the statistic it needs")]
+
+
 Q2_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("extraction_id", "id", required=True, unique=True, pattern=r"E\d{2,}"),
     Column("study_id", "id", required=True),
@@ -494,6 +515,7 @@ Q2_EXTRACTION = TableSchema("extraction", "extraction.csv", (
     Column("note"),
 ), key=("study_id", "comparison_id", "outcome", "timepoint_group"), row_rules=(
     _either("doi", "url"),
+    _q2_convertible,
     _statistic_rule({
         "events": ("n_t", "n_c", "events_t", "events_c"),
         "percentages_rd_ci": ("pct_t", "pct_c", "rd_value", "rd_unit", "ci_low", "ci_high"),
