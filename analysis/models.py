@@ -29,11 +29,15 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Sequence
+import sys
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
-from scipy import special, stats
+
+from .distributions import chi2_sf, norm_cdf, norm_isf
+
+if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
+    import pandas as pd
 
 __all__ = [
     "TAU2_METHODS",
@@ -176,10 +180,11 @@ class _Ones:
 def _design(X, k: int, intercept: bool):
     if X is None:
         return _Ones(k), ["intercept"]
-    if isinstance(X, pd.Series):
+    pd = sys.modules.get("pandas")  # not imported yet: X cannot be a pandas object
+    if pd is not None and isinstance(X, pd.Series):
         names = [str(X.name) if X.name is not None else "x1"]
         M = X.to_numpy(dtype=float).reshape(-1, 1)
-    elif isinstance(X, pd.DataFrame):
+    elif pd is not None and isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
         M = X.to_numpy(dtype=float)
     else:
@@ -562,6 +567,8 @@ def _q_profile(y, v, X, level, tau2_estimate, tol=_TOL, maxiter=1000):
     k, p = X.shape
     if k - p < 1:
         raise ValueError(f"Q-profile interval needs k > {p} studies (k = {k})")
+    from scipy import special
+
     alpha = 1 - level
     lo_bound = min(0.0, tau2_estimate)
     hi_bound = max(100.0, 10 * tau2_estimate, 10 * lo_bound)
@@ -707,8 +714,10 @@ class MetaResult:
 
     def study_table(self) -> pd.DataFrame:
         """Per-study rows: label, yi, vi, se, ci_low, ci_high (normal, at ``level``), weight (%)."""
+        import pandas as pd
+
         se = np.sqrt(self.vi)
-        z = stats.norm.isf((1 - self.level) / 2)
+        z = norm_isf((1 - self.level) / 2)
         return pd.DataFrame({
             "label": pd.array(self.labels, dtype="string"),
             "yi": self.yi, "vi": self.vi, "se": se,
@@ -796,6 +805,8 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
 
     alpha = 1 - level
     if pi_method == "higgins":
+        from scipy import special
+
         pi_crit, pi_df = float(-special.stdtrit(k - 2, alpha / 2)), float(k - 2)
     else:
         pi_crit, pi_df = fit["crit"], fit["ddf"]
@@ -835,13 +846,15 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
     zval = fit.beta / se
     alpha = 1 - level
     if test == "knha":
+        from scipy import special
+
         ddf = float(k - p)
         pval = 2 * special.stdtr(ddf, -np.abs(zval))
         crit = float(-special.stdtrit(ddf, alpha / 2))
-    else:
+    else:  # plain math: a z test must not pay for importing scipy
         ddf = None
-        pval = 2 * special.ndtr(-np.abs(zval))
-        crit = float(-special.ndtri(alpha / 2))
+        pval = np.array([2 * norm_cdf(-abs(float(z))) for z in zval])
+        crit = norm_isf(alpha / 2)
     return {"tau2": tau2, "se_tau2": tfit.se_tau2, "beta": fit.beta, "vb": vb, "se": se,
             "zval": zval, "pval": pval, "crit": crit, "ddf": ddf, "s2w": s2w,
             "ci_low": fit.beta - crit * se, "ci_high": fit.beta + crit * se, "wls": fit}
@@ -856,7 +869,7 @@ def _heterogeneity(y, v, X, method, tau2, level) -> dict:
     fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
     q = max(0.0, fe.yPy())
     df = k - p
-    q_pval = float(special.chdtrc(df, q))
+    q_pval = chi2_sf(df, q)
     vt = df / fe.trP()  # "typical" within-study variance, Viechtbauer 2010 eq. 9
     if method in _FIXED:
         i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
@@ -961,6 +974,9 @@ def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", interce
     """Mixed-effects meta-regression of ``yi`` on moderators ``X`` (array k x q, Series or
     DataFrame; column names become term names), as ``metafor::rma(yi, vi, mods = X)``.
     The omnibus test covers every coefficient except the intercept."""
+    import pandas as pd
+    from scipy import stats
+
     m = _check_method(method)
     t = _check_test(test)
     level = _check_level(level)
@@ -984,7 +1000,7 @@ def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", interce
         qm_pval = float(stats.f.sf(qm, mdf, k - p))
     else:
         qm_df = (mdf, None)
-        qm_pval = float(stats.chi2.sf(qm, mdf))
+        qm_pval = chi2_sf(mdf, qm)
     het = _heterogeneity_nocis(y, v, Xm, m, tau2)
     r2 = None
     if intercept:
@@ -1019,7 +1035,7 @@ def _heterogeneity_nocis(y, v, X, method, tau2) -> dict:
     else:
         i2 = 100 * tau2 / (vt + tau2)
         h2 = tau2 / vt + 1
-    return {"q": q, "q_df": df, "q_pval": float(stats.chi2.sf(q, df)), "i2": i2, "h2": h2}
+    return {"q": q, "q_df": df, "q_pval": chi2_sf(df, q), "i2": i2, "h2": h2}
 
 
 # --------------------------------------------------------------------------- subgroups
@@ -1042,6 +1058,8 @@ class SubgroupResult:
     moderator: RegressionResult | None
 
     def table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [{"group": g, "k": r.k, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
                  "ci_high": r.ci_high, "tau2": r.tau2, "i2": r.i2, "method": r.method}
                 for g, r in self.groups.items()]
@@ -1070,6 +1088,8 @@ def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
     model (tau² = 0, metafor's behaviour for k = 1) and the MetaResult says so in ``method``.
     Groups keep their order of first appearance.
     """
+    import pandas as pd
+
     m = _check_method(method)
     t = _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="subgroup analysis")
@@ -1100,7 +1120,7 @@ def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
     if y.size > len(order):
         moderator = meta_regression(y, v, dummies, method=m, test=t, level=level, labels=names, **options)
     return SubgroupResult(method=m, test=t, groups=results, q_between=q_between,
-                          df_between=df_between, p_between=float(stats.chi2.sf(q_between, df_between)),
+                          df_between=df_between, p_between=chi2_sf(df_between, q_between),
                           moderator=moderator)
 
 
@@ -1153,6 +1173,9 @@ def robust_variance(result, cluster, *, adjust: bool = True) -> RobustResult:
     Tipton & Johnson 2010). The bread is (X'WX)^-1 also for Knapp-Hartung fits (metafor
     would carry the Knapp-Hartung factor into it; tests are t(n - p) either way).
     """
+    import pandas as pd
+    from scipy import stats
+
     if isinstance(result, MetaResult):
         X = np.ones((result.k, 1))
         terms, btt = ["intercept"], []
@@ -1302,6 +1325,9 @@ def multilevel_meta_analysis(yi, vi, cluster, *, X=None, intercept: bool = True,
     is maximised by L-BFGS-B with its analytic gradient on sigma² >= 0; results agree with
     metafor's optimiser to its convergence tolerance (about 1e-6 relative), not to 1e-10.
     ``test="t"`` uses t(k - p) like rma.mv(test="t")."""
+    import pandas as pd
+    from scipy import stats
+
     from scipy.optimize import minimize
 
     if test not in ("z", "t"):
