@@ -76,6 +76,10 @@ _DBL_EPS = np.finfo(float).eps
 _THRESHOLD = 1e-5
 _TOL = _DBL_EPS ** 0.25
 _MAXITER = 100
+# ``converged=True``: iterate until tau² moves by less than this (Fisher scoring) and find
+# the Paule-Mandel root to this tolerance, instead of metafor's defaults above, which stop
+# up to about 1e-6 from the converged value; for comparisons with peers that converge further.
+CONVERGED_THRESHOLD = 1e-12
 
 
 # --------------------------------------------------------------------------- input checks
@@ -136,6 +140,8 @@ def _validate(yi, vi, labels=None, *, what: str = "meta-analysis"):
     if k == 0:
         raise ValueError(f"{what}: no studies given (k = 0)")
     names = _labels_or_default(labels, k)
+    if np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all():
+        return y, v, names
     problems = []
     for i in np.flatnonzero(~np.isfinite(y)):
         problems.append(f"{names[i]}: effect size yi is {y[i]} (must be a finite number)")
@@ -217,7 +223,7 @@ def _vdot(a: np.ndarray, b: np.ndarray) -> float:
 class _WLS:
     """Quantities of P = W - W X (X'WX)^-1 X'W without forming any k-by-k matrix."""
 
-    __slots__ = ("X", "w", "A_inv", "beta", "_resid", "ones", "sw", "_y", "_y2", "_sy")
+    __slots__ = ("X", "w", "A_inv", "beta", "_resid", "ones", "sw", "_y", "_y2", "_sy", "tau2_fit")
 
     def __init__(self, y: np.ndarray, w: np.ndarray, X, y2: np.ndarray | None = None):
         """``y2``: y² precomputed, given only for centred y; intercept-only sums then need
@@ -302,7 +308,7 @@ def _centred(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     mathematically neutral when the model has an intercept. Without an intercept centring
     would change Q, so yi is then used as is (metafor 3.8 centres regardless)."""
     if isinstance(X, _Ones) or np.all(X[:, 0] == 1.0):
-        return y - y.mean()
+        return y - float(y.sum()) / y.size  # = y.mean(): the same pairwise sum, less overhead
     return y
 
 
@@ -313,18 +319,22 @@ def _qe(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
 
 def _qe_function(y: np.ndarray, v: np.ndarray, X):
     """tau2 -> generalised Q, for root finding. Intercept-only: with yc = y - mean(y),
-    Q = sum w yc² - (sum w yc)² / sum w, one division and three dot products per call."""
+    Q = sum w yc² - (sum w yc)² / sum w: one division and one matrix-vector product per
+    call (the three sums in a single pass over [1, yc, yc²] instead of three passes)."""
     if not isinstance(X, _Ones):
         return lambda tau2: _qe(y, v, X, tau2)
-    yc = y - y.mean()
-    yc2 = yc * yc
+    yc = y - float(y.sum()) / y.size
+    sums_of = np.empty((3, y.size))
+    sums_of[0] = 1.0
+    sums_of[1] = yc
+    np.multiply(yc, yc, out=sums_of[2])
     w = np.empty_like(v)  # rewritten in place at every call
 
     def q(tau2: float) -> float:
         np.add(v, tau2, out=w)
         np.divide(1.0, w, out=w)
-        a = float(_vdot(w, yc))
-        return max(float(_vdot(w, yc2)) - a * a / float(w.sum()), 0.0)
+        sw, a, b = (sums_of @ w).tolist()
+        return max(b - a * a / sw, 0.0)
 
     return q
 
@@ -389,6 +399,16 @@ class _Tau2Fit:
     tau2: float
     se_tau2: float
     iterations: int = 0
+    q_fe: float | None = None  # Q and trace(P) at tau² = 0 when the estimator computed them,
+    trp_fe: float | None = None  # so that the heterogeneity statistics need no second fit
+
+
+def _half_range_bound(y: np.ndarray) -> float:
+    """An upper bound on median(|y - median(y)|) from two O(k) passes and no sort: at least
+    half the points, plus the middle one, lie on the side of the median nearer its extreme,
+    hence within (max - min) / 2 of it. Widened by 1e-12 so rounding in the median's own
+    arithmetic cannot push the median absolute deviation past it."""
+    return 0.5 * (float(y.max()) - float(y.min())) * (1 + 1e-12)
 
 
 def _mad(y: np.ndarray) -> float:
@@ -399,8 +419,12 @@ def _mad(y: np.ndarray) -> float:
 def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
               threshold: float = _THRESHOLD, tol: float = _TOL, maxiter: int = _MAXITER,
               stepadj: float = 1.0, tau2_init: float | None = None,
-              tau2_max: float | None = None, ll0check: bool = True) -> _Tau2Fit:
+              tau2_max: float | None = None, ll0check: bool = True,
+              converged: bool = False) -> _Tau2Fit:
     k, p = X.shape
+    if converged:
+        threshold = min(threshold, CONVERGED_THRESHOLD)
+        tol = min(tol, CONVERGED_THRESHOLD)
     if method in _FIXED:
         return _Tau2Fit(0.0, float("nan"))
     _min_k(method, k, p)
@@ -410,16 +434,17 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     if method == "HS":
         fe = _WLS(yc, 1.0 / v, X, yc2)
         sw = float(fe.w.sum())
-        tau2 = max(0.0, (fe.yPy() - k) / sw)
-        se = math.sqrt(1 / sw**2 * (2 * (k - p) + 4 * tau2 * fe.trP() + 2 * tau2**2 * fe.trPP()))
-        return _Tau2Fit(tau2, se)
+        q_fe, trP = fe.yPy(), fe.trP()
+        tau2 = max(0.0, (q_fe - k) / sw)
+        se = math.sqrt(1 / sw**2 * (2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fe.trPP()))
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trP)
 
     if method == "DL":
         fe = _WLS(yc, 1.0 / v, X, yc2)
-        trP = fe.trP()
-        tau2 = max(0.0, (fe.yPy() - (k - p)) / trP)
+        trP, q_fe = fe.trP(), fe.yPy()
+        tau2 = max(0.0, (q_fe - (k - p)) / trP)
         se = math.sqrt(1 / trP**2 * (2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fe.trPP()))
-        return _Tau2Fit(tau2, se)
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trP)
 
     if method == "SJ":
         tau2_0 = float(np.var(y)) if tau2_init is None else float(tau2_init)
@@ -435,8 +460,8 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
         target = k - p
         if tau2_max is not None:
             upper = float(tau2_max)
-        elif 1.4826 * float(np.ptp(y)) <= math.sqrt(10.0):
-            upper = 100.0  # mad(y) <= 1.4826 * range(y), so 10 mad² cannot exceed 100
+        elif 1.4826 * _half_range_bound(y) <= math.sqrt(10.0):
+            upper = 100.0  # 10 mad(y)² cannot exceed 100: no median needed
         else:
             upper = max(100.0, 10 * _mad(y) ** 2)
         qfun = _qe_function(yc, v, X)
@@ -542,7 +567,9 @@ def estimate_tau2(yi, vi, method: str = "REML", *, X=None, intercept: bool = Tru
     methods: "FE"/"EE" (0), "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB".
     ``X``: optional moderators (the intercept is added unless ``intercept=False``).
     ``options``: metafor's control values ``threshold`` (1e-5), ``tol`` (eps^0.25),
-    ``maxiter`` (100), ``stepadj`` (1), ``tau2_init``, ``tau2_max``, ``ll0check`` (True).
+    ``maxiter`` (100), ``stepadj`` (1), ``tau2_init``, ``tau2_max``, ``ll0check`` (True);
+    ``converged=True`` lowers ``threshold`` and ``tol`` to ``CONVERGED_THRESHOLD`` (1e-12),
+    the converged value rather than metafor's default stopping point.
     Raises ValueError for bad input or too few studies (k < 2 for random effects).
     """
     m = _check_method(method)
@@ -812,8 +839,8 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
         pi_crit, pi_df = fit["crit"], fit["ddf"]
     half = pi_crit * math.sqrt(se**2 + tau2)
 
-    het = _heterogeneity(y, v, X, m, tau2, level)
-    w = 1.0 / (v + tau2)
+    het = _heterogeneity(y, v, X, m, tau2, level, fit["wls"].tau2_fit)
+    w = fit["wls"].w  # 1 / (v + tau²), already computed
     return MetaResult(
         k=k, method=m, test=t, level=level, estimate=est, se=se,
         statistic=float(fit["zval"][0]), pval=float(fit["pval"][0]),
@@ -834,6 +861,7 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
     fit = _WLS(y, 1.0 / (v + tau2), X)
     vb = fit.A_inv.copy()
     s2w = 1.0
+    fit.tau2_fit = tfit
     if test == "knha":
         if k - p < 1:
             raise ValueError(f"Knapp-Hartung test needs k > {p} studies (k = {k})")
@@ -842,9 +870,19 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
         if knha_floor:
             s2w = max(1.0, s2w)
         vb = s2w * vb
+    alpha = 1 - level
+    if fit.ones and test != "knha":  # one coefficient, z test: scalars, no array round trips
+        se_1 = math.sqrt(float(vb[0, 0]))
+        beta_1 = float(fit.beta[0])
+        crit = norm_isf(alpha / 2)
+        z_1 = beta_1 / se_1
+        return {"tau2": tau2, "se_tau2": tfit.se_tau2, "beta": fit.beta, "vb": vb,
+                "se": np.array([se_1]), "zval": np.array([z_1]),
+                "pval": np.array([2 * norm_cdf(-abs(z_1))]), "crit": crit, "ddf": None, "s2w": s2w,
+                "ci_low": np.array([beta_1 - crit * se_1]), "ci_high": np.array([beta_1 + crit * se_1]),
+                "wls": fit}
     se = np.sqrt(np.diag(vb))
     zval = fit.beta / se
-    alpha = 1 - level
     if test == "knha":
         from scipy import special
 
@@ -860,17 +898,22 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
             "ci_low": fit.beta - crit * se, "ci_high": fit.beta + crit * se, "wls": fit}
 
 
-def _heterogeneity(y, v, X, method, tau2, level) -> dict:
-    """Q test, I², H² (metafor i2def 1) and the typical within-study variance."""
+def _heterogeneity(y, v, X, method, tau2, level, tau2_fit: _Tau2Fit | None = None) -> dict:
+    """Q test, I², H² (metafor i2def 1) and the typical within-study variance. The
+    common-effect fit behind Q is reused from ``tau2_fit`` when its estimator made it (DL, HS)."""
     k, p = X.shape
     if k <= p:
         return {"q": 0.0, "q_df": 0, "q_pval": 1.0, "i2": 0.0, "h2": 1.0, "typical_vi": float("nan")}
-    yc = _centred(y, X)
-    fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
-    q = max(0.0, fe.yPy())
+    if tau2_fit is not None and tau2_fit.q_fe is not None:
+        q_fe, trp_fe = tau2_fit.q_fe, tau2_fit.trp_fe
+    else:
+        yc = _centred(y, X)
+        fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
+        q_fe, trp_fe = fe.yPy(), fe.trP()
+    q = max(0.0, q_fe)
     df = k - p
     q_pval = chi2_sf(df, q)
-    vt = df / fe.trP()  # "typical" within-study variance, Viechtbauer 2010 eq. 9
+    vt = df / trp_fe  # "typical" within-study variance, Viechtbauer 2010 eq. 9
     if method in _FIXED:
         i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
         h2 = q / df
