@@ -323,10 +323,9 @@ def _qe_function(y: np.ndarray, v: np.ndarray, X):
     call (the three sums in a single pass over [1, yc, yc²] instead of three passes)."""
     if not isinstance(X, _Ones):
         return lambda tau2: _qe(y, v, X, tau2)
-    yc = y - float(y.sum()) / y.size
-    sums_of = np.empty((3, y.size))
-    sums_of[0] = 1.0
-    sums_of[1] = yc
+    sums_of = np.empty((3, y.size))  # at large k fresh pages cost more than the arithmetic:
+    sums_of[0] = 1.0  # yc and yc² are written straight into their rows
+    yc = np.subtract(y, float(y.sum()) / y.size, out=sums_of[1])
     np.multiply(yc, yc, out=sums_of[2])
     w = np.empty_like(v)  # rewritten in place at every call
 
@@ -336,6 +335,8 @@ def _qe_function(y: np.ndarray, v: np.ndarray, X):
         sw, a, b = (sums_of @ w).tolist()
         return max(b - a * a / sw, 0.0)
 
+    q.sums_of = sums_of  # reused by the converged Paule-Mandel search
+    q.w = w  # the weights of the last call
     return q
 
 
@@ -403,6 +404,39 @@ class _Tau2Fit:
     trp_fe: float | None = None  # so that the heterogeneity statistics need no second fit
 
 
+def _pm_newton(sums_of: np.ndarray, v: np.ndarray, target: float, upper: float, tol: float,
+               maxiter: int) -> float | None:
+    """Root of Q(tau²) = target on [0, upper] (Q(0) > target > Q(upper)) by Newton's method
+    kept inside the bracket (bisection when a step would leave it), for the converged mode:
+    Q'(tau²) = -sum w² (y - mu)² comes from the same pass as Q, and Newton needs about a
+    third of Brent's evaluations to reach 1e-12. None when it has not converged in
+    ``maxiter`` steps (the caller then uses Brent). ``sums_of``: the rows 1, yc, yc² (yc the
+    centred effect sizes), as built by ``_qe_function``."""
+    k = sums_of.shape[1]
+    weights = np.empty((2, k))  # rows w and w², rewritten in place at every step
+    lo, hi, t = 0.0, upper, 0.0
+    for _ in range(maxiter):
+        np.add(v, t, out=weights[0])
+        np.divide(1.0, weights[0], out=weights[0])
+        np.multiply(weights[0], weights[0], out=weights[1])
+        (sw, sw2), (swy, sw2y), (swy2, sw2y2) = (sums_of @ weights.T).tolist()
+        mu = swy / sw
+        f = swy2 - swy * mu - target
+        slope = -(sw2y2 - 2 * mu * sw2y + mu * mu * sw2)
+        if f > 0:
+            lo = t
+        else:
+            hi = t
+        step = -f / slope if slope < 0 else math.inf
+        new = t + step
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - t) <= tol:
+            return new
+        t = new
+    return None
+
+
 def _half_range_bound(y: np.ndarray) -> float:
     """An upper bound on median(|y - median(y)|) from two O(k) passes and no sort: at least
     half the points, plus the middle one, lie on the side of the median nearer its extreme,
@@ -429,7 +463,7 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
         return _Tau2Fit(0.0, float("nan"))
     _min_k(method, k, p)
     yc = _centred(y, X)
-    yc2 = yc * yc if isinstance(X, _Ones) else None
+    yc2 = yc * yc if isinstance(X, _Ones) and method != "PM" else None  # PM builds its own
 
     if method == "HS":
         fe = _WLS(yc, 1.0 / v, X, yc2)
@@ -466,18 +500,26 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
             upper = max(100.0, 10 * _mad(y) ** 2)
         qfun = _qe_function(yc, v, X)
         q_at_zero = qfun(0.0) - target
+        q_fe = trp_fe = None
+        if isinstance(X, _Ones):  # Q and trace(P) of the common-effect fit, from weights 1/v
+            q_fe, w0 = q_at_zero + target, qfun.w
+            sw0 = float(w0.sum())
+            trp_fe = sw0 - float(_vdot(w0, w0)) / sw0
         if q_at_zero < 0:
             tau2 = 0.0
         else:
             q_at_max = qfun(upper) - target
             if q_at_max > 0:
                 raise ValueError(f"method PM: no root of the generalised Q below tau2_max = {upper}")
-            tau2 = r_uniroot(lambda t: qfun(t) - target, 0.0, upper, tol=tol,
-                             maxiter=maxiter, f_lower=q_at_zero, f_upper=q_at_max)
+            newton = (_pm_newton(qfun.sums_of, v, target, upper, tol, maxiter)
+                      if converged and isinstance(X, _Ones) else None)
+            tau2 = newton if newton is not None else r_uniroot(
+                lambda t: qfun(t) - target, 0.0, upper, tol=tol, maxiter=maxiter,
+                f_lower=q_at_zero, f_upper=q_at_max)
         tau2 = max(0.0, tau2)
         w = 1.0 / (v + tau2)
         se = math.sqrt(2 * k**2 / (k - p) / w.sum() ** 2)
-        return _Tau2Fit(tau2, se)
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trp_fe)
 
     # HE: needed as such and as the starting value of ML, REML and EB.
     if isinstance(X, _Ones):
