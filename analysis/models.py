@@ -551,18 +551,22 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     change = threshold + 1
     iterations = 0
     buf = np.empty_like(v)  # weights, rewritten in place at each step
+    sums = _ScoringSums(yc, yc2) if isinstance(X, _Ones) else None
     while change > threshold:
         iterations += 1
         old = tau2
-        np.add(v, tau2, out=buf)
-        np.divide(1.0, buf, out=buf)
-        fit = _WLS(yc, buf, X, yc2)
-        if method == "ML":
-            adj = (fit.yPPy() - fit.w.sum()) / (fit.w**2).sum()
-        elif method == "REML":
-            adj = (fit.yPPy() - fit.trP()) / fit.trPP()
-        else:  # EB
-            adj = (fit.yPy() * k / (k - p) - k) / fit.w.sum()
+        if sums is not None:
+            adj = sums.adjustment(v, tau2, method, k, p)
+        else:
+            np.add(v, tau2, out=buf)
+            np.divide(1.0, buf, out=buf)
+            fit = _WLS(yc, buf, X, yc2)
+            if method == "ML":
+                adj = (fit.yPPy() - fit.w.sum()) / (fit.w**2).sum()
+            elif method == "REML":
+                adj = (fit.yPPy() - fit.trP()) / fit.trPP()
+            else:  # EB
+                adj = (fit.yPy() * k / (k - p) - k) / fit.w.sum()
         adj = float(adj) * stepadj
         if math.isnan(adj):
             adj = 0.0
@@ -588,6 +592,38 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     else:
         se = math.sqrt(2 * k**2 / (k - p) / w.sum() ** 2)
     return _Tau2Fit(tau2, se, iterations)
+
+
+class _ScoringSums:
+    """Every sum one Fisher-scoring step of an intercept-only model needs, from one
+    matrix product of the rows [1, yc, yc²] with the columns [w, w², w³]: nine sums in a
+    single pass instead of about ten passes and two temporary arrays per step."""
+
+    __slots__ = ("rows", "powers")
+
+    def __init__(self, yc: np.ndarray, yc2: np.ndarray):
+        self.rows = np.empty((3, yc.size))
+        self.rows[0] = 1.0
+        self.rows[1] = yc
+        self.rows[2] = yc2
+        self.powers = np.empty((3, yc.size))  # w, w², w³, rewritten in place at every step
+
+    def adjustment(self, v: np.ndarray, tau2: float, method: str, k: int, p: int) -> float:
+        w, w2, w3 = self.powers
+        np.add(v, tau2, out=w)
+        np.divide(1.0, w, out=w)
+        np.multiply(w, w, out=w2)
+        np.multiply(w2, w, out=w3)
+        (sw, sw2, sw3), (swy, sw2y, _), (swy2, sw2y2, _) = (self.rows @ self.powers.T).tolist()
+        mu = swy / sw
+        if method == "EB":
+            return ((swy2 - swy * mu) * k / (k - p) - k) / sw
+        ypPy = sw2y2 - 2 * mu * sw2y + mu * mu * sw2  # y'PPy
+        if method == "ML":
+            return (ypPy - sw) / sw2
+        tr_p = sw - sw2 / sw
+        tr_pp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+        return (ypPy - tr_p) / tr_pp
 
 
 def _loglik(y, v, X, tau2, *, reml: bool) -> float:
