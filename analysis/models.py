@@ -29,11 +29,15 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Sequence
+import sys
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
-from scipy import special, stats
+
+from .distributions import chi2_sf, norm_cdf, norm_isf
+
+if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
+    import pandas as pd
 
 __all__ = [
     "TAU2_METHODS",
@@ -72,6 +76,10 @@ _DBL_EPS = np.finfo(float).eps
 _THRESHOLD = 1e-5
 _TOL = _DBL_EPS ** 0.25
 _MAXITER = 100
+# ``converged=True``: iterate until tau² moves by less than this (Fisher scoring) and find
+# the Paule-Mandel root to this tolerance, instead of metafor's defaults above, which stop
+# up to about 1e-6 from the converged value; for comparisons with peers that converge further.
+CONVERGED_THRESHOLD = 1e-12
 
 
 # --------------------------------------------------------------------------- input checks
@@ -132,6 +140,8 @@ def _validate(yi, vi, labels=None, *, what: str = "meta-analysis"):
     if k == 0:
         raise ValueError(f"{what}: no studies given (k = 0)")
     names = _labels_or_default(labels, k)
+    if np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all():
+        return y, v, names
     problems = []
     for i in np.flatnonzero(~np.isfinite(y)):
         problems.append(f"{names[i]}: effect size yi is {y[i]} (must be a finite number)")
@@ -176,10 +186,11 @@ class _Ones:
 def _design(X, k: int, intercept: bool):
     if X is None:
         return _Ones(k), ["intercept"]
-    if isinstance(X, pd.Series):
+    pd = sys.modules.get("pandas")  # not imported yet: X cannot be a pandas object
+    if pd is not None and isinstance(X, pd.Series):
         names = [str(X.name) if X.name is not None else "x1"]
         M = X.to_numpy(dtype=float).reshape(-1, 1)
-    elif isinstance(X, pd.DataFrame):
+    elif pd is not None and isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
         M = X.to_numpy(dtype=float)
     else:
@@ -212,7 +223,7 @@ def _vdot(a: np.ndarray, b: np.ndarray) -> float:
 class _WLS:
     """Quantities of P = W - W X (X'WX)^-1 X'W without forming any k-by-k matrix."""
 
-    __slots__ = ("X", "w", "A_inv", "beta", "_resid", "ones", "sw", "_y", "_y2", "_sy")
+    __slots__ = ("X", "w", "A_inv", "beta", "_resid", "ones", "sw", "_y", "_y2", "_sy", "tau2_fit")
 
     def __init__(self, y: np.ndarray, w: np.ndarray, X, y2: np.ndarray | None = None):
         """``y2``: y² precomputed, given only for centred y; intercept-only sums then need
@@ -297,7 +308,7 @@ def _centred(y: np.ndarray, X: np.ndarray) -> np.ndarray:
     mathematically neutral when the model has an intercept. Without an intercept centring
     would change Q, so yi is then used as is (metafor 3.8 centres regardless)."""
     if isinstance(X, _Ones) or np.all(X[:, 0] == 1.0):
-        return y - y.mean()
+        return y - float(y.sum()) / y.size  # = y.mean(): the same pairwise sum, less overhead
     return y
 
 
@@ -308,19 +319,24 @@ def _qe(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
 
 def _qe_function(y: np.ndarray, v: np.ndarray, X):
     """tau2 -> generalised Q, for root finding. Intercept-only: with yc = y - mean(y),
-    Q = sum w yc² - (sum w yc)² / sum w, one division and three dot products per call."""
+    Q = sum w yc² - (sum w yc)² / sum w: one division and one matrix-vector product per
+    call (the three sums in a single pass over [1, yc, yc²] instead of three passes)."""
     if not isinstance(X, _Ones):
         return lambda tau2: _qe(y, v, X, tau2)
-    yc = y - y.mean()
-    yc2 = yc * yc
+    sums_of = np.empty((3, y.size))  # at large k fresh pages cost more than the arithmetic:
+    sums_of[0] = 1.0  # yc and yc² are written straight into their rows
+    yc = np.subtract(y, float(y.sum()) / y.size, out=sums_of[1])
+    np.multiply(yc, yc, out=sums_of[2])
     w = np.empty_like(v)  # rewritten in place at every call
 
     def q(tau2: float) -> float:
         np.add(v, tau2, out=w)
         np.divide(1.0, w, out=w)
-        a = float(_vdot(w, yc))
-        return max(float(_vdot(w, yc2)) - a * a / float(w.sum()), 0.0)
+        sw, a, b = (sums_of @ w).tolist()
+        return max(b - a * a / sw, 0.0)
 
+    q.sums_of = sums_of  # reused by the converged Paule-Mandel search
+    q.w = w  # the weights of the last call
     return q
 
 
@@ -384,6 +400,49 @@ class _Tau2Fit:
     tau2: float
     se_tau2: float
     iterations: int = 0
+    q_fe: float | None = None  # Q and trace(P) at tau² = 0 when the estimator computed them,
+    trp_fe: float | None = None  # so that the heterogeneity statistics need no second fit
+
+
+def _pm_newton(sums_of: np.ndarray, v: np.ndarray, target: float, upper: float, tol: float,
+               maxiter: int) -> float | None:
+    """Root of Q(tau²) = target on [0, upper] (Q(0) > target > Q(upper)) by Newton's method
+    kept inside the bracket (bisection when a step would leave it), for the converged mode:
+    Q'(tau²) = -sum w² (y - mu)² comes from the same pass as Q, and Newton needs about a
+    third of Brent's evaluations to reach 1e-12. None when it has not converged in
+    ``maxiter`` steps (the caller then uses Brent). ``sums_of``: the rows 1, yc, yc² (yc the
+    centred effect sizes), as built by ``_qe_function``."""
+    k = sums_of.shape[1]
+    weights = np.empty((2, k))  # rows w and w², rewritten in place at every step
+    lo, hi, t = 0.0, upper, 0.0
+    for _ in range(maxiter):
+        np.add(v, t, out=weights[0])
+        np.divide(1.0, weights[0], out=weights[0])
+        np.multiply(weights[0], weights[0], out=weights[1])
+        (sw, sw2), (swy, sw2y), (swy2, sw2y2) = (sums_of @ weights.T).tolist()
+        mu = swy / sw
+        f = swy2 - swy * mu - target
+        slope = -(sw2y2 - 2 * mu * sw2y + mu * mu * sw2)
+        if f > 0:
+            lo = t
+        else:
+            hi = t
+        step = -f / slope if slope < 0 else math.inf
+        new = t + step
+        if not lo < new < hi:
+            new = 0.5 * (lo + hi)
+        if abs(new - t) <= tol:
+            return new
+        t = new
+    return None
+
+
+def _half_range_bound(y: np.ndarray) -> float:
+    """An upper bound on median(|y - median(y)|) from two O(k) passes and no sort: at least
+    half the points, plus the middle one, lie on the side of the median nearer its extreme,
+    hence within (max - min) / 2 of it. Widened by 1e-12 so rounding in the median's own
+    arithmetic cannot push the median absolute deviation past it."""
+    return 0.5 * (float(y.max()) - float(y.min())) * (1 + 1e-12)
 
 
 def _mad(y: np.ndarray) -> float:
@@ -394,27 +453,32 @@ def _mad(y: np.ndarray) -> float:
 def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
               threshold: float = _THRESHOLD, tol: float = _TOL, maxiter: int = _MAXITER,
               stepadj: float = 1.0, tau2_init: float | None = None,
-              tau2_max: float | None = None, ll0check: bool = True) -> _Tau2Fit:
+              tau2_max: float | None = None, ll0check: bool = True,
+              converged: bool = False) -> _Tau2Fit:
     k, p = X.shape
+    if converged:
+        threshold = min(threshold, CONVERGED_THRESHOLD)
+        tol = min(tol, CONVERGED_THRESHOLD)
     if method in _FIXED:
         return _Tau2Fit(0.0, float("nan"))
     _min_k(method, k, p)
     yc = _centred(y, X)
-    yc2 = yc * yc if isinstance(X, _Ones) else None
+    yc2 = yc * yc if isinstance(X, _Ones) and method != "PM" else None  # PM builds its own
 
     if method == "HS":
         fe = _WLS(yc, 1.0 / v, X, yc2)
         sw = float(fe.w.sum())
-        tau2 = max(0.0, (fe.yPy() - k) / sw)
-        se = math.sqrt(1 / sw**2 * (2 * (k - p) + 4 * tau2 * fe.trP() + 2 * tau2**2 * fe.trPP()))
-        return _Tau2Fit(tau2, se)
+        q_fe, trP = fe.yPy(), fe.trP()
+        tau2 = max(0.0, (q_fe - k) / sw)
+        se = math.sqrt(1 / sw**2 * (2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fe.trPP()))
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trP)
 
     if method == "DL":
         fe = _WLS(yc, 1.0 / v, X, yc2)
-        trP = fe.trP()
-        tau2 = max(0.0, (fe.yPy() - (k - p)) / trP)
+        trP, q_fe = fe.trP(), fe.yPy()
+        tau2 = max(0.0, (q_fe - (k - p)) / trP)
         se = math.sqrt(1 / trP**2 * (2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fe.trPP()))
-        return _Tau2Fit(tau2, se)
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trP)
 
     if method == "SJ":
         tau2_0 = float(np.var(y)) if tau2_init is None else float(tau2_init)
@@ -430,24 +494,32 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
         target = k - p
         if tau2_max is not None:
             upper = float(tau2_max)
-        elif 1.4826 * float(np.ptp(y)) <= math.sqrt(10.0):
-            upper = 100.0  # mad(y) <= 1.4826 * range(y), so 10 mad² cannot exceed 100
+        elif 1.4826 * _half_range_bound(y) <= math.sqrt(10.0):
+            upper = 100.0  # 10 mad(y)² cannot exceed 100: no median needed
         else:
             upper = max(100.0, 10 * _mad(y) ** 2)
         qfun = _qe_function(yc, v, X)
         q_at_zero = qfun(0.0) - target
+        q_fe = trp_fe = None
+        if isinstance(X, _Ones):  # Q and trace(P) of the common-effect fit, from weights 1/v
+            q_fe, w0 = q_at_zero + target, qfun.w
+            sw0 = float(w0.sum())
+            trp_fe = sw0 - float(_vdot(w0, w0)) / sw0
         if q_at_zero < 0:
             tau2 = 0.0
         else:
             q_at_max = qfun(upper) - target
             if q_at_max > 0:
                 raise ValueError(f"method PM: no root of the generalised Q below tau2_max = {upper}")
-            tau2 = r_uniroot(lambda t: qfun(t) - target, 0.0, upper, tol=tol,
-                             maxiter=maxiter, f_lower=q_at_zero, f_upper=q_at_max)
+            newton = (_pm_newton(qfun.sums_of, v, target, upper, tol, maxiter)
+                      if converged and isinstance(X, _Ones) else None)
+            tau2 = newton if newton is not None else r_uniroot(
+                lambda t: qfun(t) - target, 0.0, upper, tol=tol, maxiter=maxiter,
+                f_lower=q_at_zero, f_upper=q_at_max)
         tau2 = max(0.0, tau2)
         w = 1.0 / (v + tau2)
         se = math.sqrt(2 * k**2 / (k - p) / w.sum() ** 2)
-        return _Tau2Fit(tau2, se)
+        return _Tau2Fit(tau2, se, q_fe=q_fe, trp_fe=trp_fe)
 
     # HE: needed as such and as the starting value of ML, REML and EB.
     if isinstance(X, _Ones):
@@ -479,18 +551,22 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     change = threshold + 1
     iterations = 0
     buf = np.empty_like(v)  # weights, rewritten in place at each step
+    sums = _ScoringSums(yc, yc2) if isinstance(X, _Ones) else None
     while change > threshold:
         iterations += 1
         old = tau2
-        np.add(v, tau2, out=buf)
-        np.divide(1.0, buf, out=buf)
-        fit = _WLS(yc, buf, X, yc2)
-        if method == "ML":
-            adj = (fit.yPPy() - fit.w.sum()) / (fit.w**2).sum()
-        elif method == "REML":
-            adj = (fit.yPPy() - fit.trP()) / fit.trPP()
-        else:  # EB
-            adj = (fit.yPy() * k / (k - p) - k) / fit.w.sum()
+        if sums is not None:
+            adj = sums.adjustment(v, tau2, method, k, p)
+        else:
+            np.add(v, tau2, out=buf)
+            np.divide(1.0, buf, out=buf)
+            fit = _WLS(yc, buf, X, yc2)
+            if method == "ML":
+                adj = (fit.yPPy() - fit.w.sum()) / (fit.w**2).sum()
+            elif method == "REML":
+                adj = (fit.yPPy() - fit.trP()) / fit.trPP()
+            else:  # EB
+                adj = (fit.yPy() * k / (k - p) - k) / fit.w.sum()
         adj = float(adj) * stepadj
         if math.isnan(adj):
             adj = 0.0
@@ -518,6 +594,38 @@ def _fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
     return _Tau2Fit(tau2, se, iterations)
 
 
+class _ScoringSums:
+    """Every sum one Fisher-scoring step of an intercept-only model needs, from one
+    matrix product of the rows [1, yc, yc²] with the columns [w, w², w³]: nine sums in a
+    single pass instead of about ten passes and two temporary arrays per step."""
+
+    __slots__ = ("rows", "powers")
+
+    def __init__(self, yc: np.ndarray, yc2: np.ndarray):
+        self.rows = np.empty((3, yc.size))
+        self.rows[0] = 1.0
+        self.rows[1] = yc
+        self.rows[2] = yc2
+        self.powers = np.empty((3, yc.size))  # w, w², w³, rewritten in place at every step
+
+    def adjustment(self, v: np.ndarray, tau2: float, method: str, k: int, p: int) -> float:
+        w, w2, w3 = self.powers
+        np.add(v, tau2, out=w)
+        np.divide(1.0, w, out=w)
+        np.multiply(w, w, out=w2)
+        np.multiply(w2, w, out=w3)
+        (sw, sw2, sw3), (swy, sw2y, _), (swy2, sw2y2, _) = (self.rows @ self.powers.T).tolist()
+        mu = swy / sw
+        if method == "EB":
+            return ((swy2 - swy * mu) * k / (k - p) - k) / sw
+        ypPy = sw2y2 - 2 * mu * sw2y + mu * mu * sw2  # y'PPy
+        if method == "ML":
+            return (ypPy - sw) / sw2
+        tr_p = sw - sw2 / sw
+        tr_pp = sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2
+        return (ypPy - tr_p) / tr_pp
+
+
 def _loglik(y, v, X, tau2, *, reml: bool) -> float:
     """Log-likelihood as metafor's ll0 check computes it (REML without the |X'X| term)."""
     k, p = X.shape
@@ -537,7 +645,9 @@ def estimate_tau2(yi, vi, method: str = "REML", *, X=None, intercept: bool = Tru
     methods: "FE"/"EE" (0), "DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB".
     ``X``: optional moderators (the intercept is added unless ``intercept=False``).
     ``options``: metafor's control values ``threshold`` (1e-5), ``tol`` (eps^0.25),
-    ``maxiter`` (100), ``stepadj`` (1), ``tau2_init``, ``tau2_max``, ``ll0check`` (True).
+    ``maxiter`` (100), ``stepadj`` (1), ``tau2_init``, ``tau2_max``, ``ll0check`` (True);
+    ``converged=True`` lowers ``threshold`` and ``tol`` to ``CONVERGED_THRESHOLD`` (1e-12),
+    the converged value rather than metafor's default stopping point.
     Raises ValueError for bad input or too few studies (k < 2 for random effects).
     """
     m = _check_method(method)
@@ -562,6 +672,8 @@ def _q_profile(y, v, X, level, tau2_estimate, tol=_TOL, maxiter=1000):
     k, p = X.shape
     if k - p < 1:
         raise ValueError(f"Q-profile interval needs k > {p} studies (k = {k})")
+    from scipy import special
+
     alpha = 1 - level
     lo_bound = min(0.0, tau2_estimate)
     hi_bound = max(100.0, 10 * tau2_estimate, 10 * lo_bound)
@@ -707,8 +819,10 @@ class MetaResult:
 
     def study_table(self) -> pd.DataFrame:
         """Per-study rows: label, yi, vi, se, ci_low, ci_high (normal, at ``level``), weight (%)."""
+        import pandas as pd
+
         se = np.sqrt(self.vi)
-        z = stats.norm.isf((1 - self.level) / 2)
+        z = norm_isf((1 - self.level) / 2)
         return pd.DataFrame({
             "label": pd.array(self.labels, dtype="string"),
             "yi": self.yi, "vi": self.vi, "se": se,
@@ -796,13 +910,15 @@ def meta_analysis(yi, vi, *, method: str = "REML", test: str = "z", knha_floor: 
 
     alpha = 1 - level
     if pi_method == "higgins":
+        from scipy import special
+
         pi_crit, pi_df = float(-special.stdtrit(k - 2, alpha / 2)), float(k - 2)
     else:
         pi_crit, pi_df = fit["crit"], fit["ddf"]
     half = pi_crit * math.sqrt(se**2 + tau2)
 
-    het = _heterogeneity(y, v, X, m, tau2, level)
-    w = 1.0 / (v + tau2)
+    het = _heterogeneity(y, v, X, m, tau2, level, fit["wls"].tau2_fit)
+    w = fit["wls"].w  # 1 / (v + tau²), already computed
     return MetaResult(
         k=k, method=m, test=t, level=level, estimate=est, se=se,
         statistic=float(fit["zval"][0]), pval=float(fit["pval"][0]),
@@ -823,6 +939,7 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
     fit = _WLS(y, 1.0 / (v + tau2), X)
     vb = fit.A_inv.copy()
     s2w = 1.0
+    fit.tau2_fit = tfit
     if test == "knha":
         if k - p < 1:
             raise ValueError(f"Knapp-Hartung test needs k > {p} studies (k = {k})")
@@ -831,33 +948,50 @@ def _fit_model(y, v, X, method, test, knha_floor, level, **options) -> dict:
         if knha_floor:
             s2w = max(1.0, s2w)
         vb = s2w * vb
+    alpha = 1 - level
+    if fit.ones and test != "knha":  # one coefficient, z test: scalars, no array round trips
+        se_1 = math.sqrt(float(vb[0, 0]))
+        beta_1 = float(fit.beta[0])
+        crit = norm_isf(alpha / 2)
+        z_1 = beta_1 / se_1
+        return {"tau2": tau2, "se_tau2": tfit.se_tau2, "beta": fit.beta, "vb": vb,
+                "se": np.array([se_1]), "zval": np.array([z_1]),
+                "pval": np.array([2 * norm_cdf(-abs(z_1))]), "crit": crit, "ddf": None, "s2w": s2w,
+                "ci_low": np.array([beta_1 - crit * se_1]), "ci_high": np.array([beta_1 + crit * se_1]),
+                "wls": fit}
     se = np.sqrt(np.diag(vb))
     zval = fit.beta / se
-    alpha = 1 - level
     if test == "knha":
+        from scipy import special
+
         ddf = float(k - p)
         pval = 2 * special.stdtr(ddf, -np.abs(zval))
         crit = float(-special.stdtrit(ddf, alpha / 2))
-    else:
+    else:  # plain math: a z test must not pay for importing scipy
         ddf = None
-        pval = 2 * special.ndtr(-np.abs(zval))
-        crit = float(-special.ndtri(alpha / 2))
+        pval = np.array([2 * norm_cdf(-abs(float(z))) for z in zval])
+        crit = norm_isf(alpha / 2)
     return {"tau2": tau2, "se_tau2": tfit.se_tau2, "beta": fit.beta, "vb": vb, "se": se,
             "zval": zval, "pval": pval, "crit": crit, "ddf": ddf, "s2w": s2w,
             "ci_low": fit.beta - crit * se, "ci_high": fit.beta + crit * se, "wls": fit}
 
 
-def _heterogeneity(y, v, X, method, tau2, level) -> dict:
-    """Q test, I², H² (metafor i2def 1) and the typical within-study variance."""
+def _heterogeneity(y, v, X, method, tau2, level, tau2_fit: _Tau2Fit | None = None) -> dict:
+    """Q test, I², H² (metafor i2def 1) and the typical within-study variance. The
+    common-effect fit behind Q is reused from ``tau2_fit`` when its estimator made it (DL, HS)."""
     k, p = X.shape
     if k <= p:
         return {"q": 0.0, "q_df": 0, "q_pval": 1.0, "i2": 0.0, "h2": 1.0, "typical_vi": float("nan")}
-    yc = _centred(y, X)
-    fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
-    q = max(0.0, fe.yPy())
+    if tau2_fit is not None and tau2_fit.q_fe is not None:
+        q_fe, trp_fe = tau2_fit.q_fe, tau2_fit.trp_fe
+    else:
+        yc = _centred(y, X)
+        fe = _WLS(yc, 1.0 / v, X, yc * yc if isinstance(X, _Ones) else None)
+        q_fe, trp_fe = fe.yPy(), fe.trP()
+    q = max(0.0, q_fe)
     df = k - p
-    q_pval = float(special.chdtrc(df, q))
-    vt = df / fe.trP()  # "typical" within-study variance, Viechtbauer 2010 eq. 9
+    q_pval = chi2_sf(df, q)
+    vt = df / trp_fe  # "typical" within-study variance, Viechtbauer 2010 eq. 9
     if method in _FIXED:
         i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
         h2 = q / df
@@ -961,6 +1095,9 @@ def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", interce
     """Mixed-effects meta-regression of ``yi`` on moderators ``X`` (array k x q, Series or
     DataFrame; column names become term names), as ``metafor::rma(yi, vi, mods = X)``.
     The omnibus test covers every coefficient except the intercept."""
+    import pandas as pd
+    from scipy import stats
+
     m = _check_method(method)
     t = _check_test(test)
     level = _check_level(level)
@@ -984,7 +1121,7 @@ def meta_regression(yi, vi, X, *, method: str = "REML", test: str = "z", interce
         qm_pval = float(stats.f.sf(qm, mdf, k - p))
     else:
         qm_df = (mdf, None)
-        qm_pval = float(stats.chi2.sf(qm, mdf))
+        qm_pval = chi2_sf(mdf, qm)
     het = _heterogeneity_nocis(y, v, Xm, m, tau2)
     r2 = None
     if intercept:
@@ -1019,7 +1156,7 @@ def _heterogeneity_nocis(y, v, X, method, tau2) -> dict:
     else:
         i2 = 100 * tau2 / (vt + tau2)
         h2 = tau2 / vt + 1
-    return {"q": q, "q_df": df, "q_pval": float(stats.chi2.sf(q, df)), "i2": i2, "h2": h2}
+    return {"q": q, "q_df": df, "q_pval": chi2_sf(df, q), "i2": i2, "h2": h2}
 
 
 # --------------------------------------------------------------------------- subgroups
@@ -1042,6 +1179,8 @@ class SubgroupResult:
     moderator: RegressionResult | None
 
     def table(self) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [{"group": g, "k": r.k, "estimate": r.estimate, "se": r.se, "ci_low": r.ci_low,
                  "ci_high": r.ci_high, "tau2": r.tau2, "i2": r.i2, "method": r.method}
                 for g, r in self.groups.items()]
@@ -1070,6 +1209,8 @@ def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
     model (tau² = 0, metafor's behaviour for k = 1) and the MetaResult says so in ``method``.
     Groups keep their order of first appearance.
     """
+    import pandas as pd
+
     m = _check_method(method)
     t = _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="subgroup analysis")
@@ -1100,7 +1241,7 @@ def subgroup_analysis(yi, vi, groups, *, method: str = "REML", test: str = "z",
     if y.size > len(order):
         moderator = meta_regression(y, v, dummies, method=m, test=t, level=level, labels=names, **options)
     return SubgroupResult(method=m, test=t, groups=results, q_between=q_between,
-                          df_between=df_between, p_between=float(stats.chi2.sf(q_between, df_between)),
+                          df_between=df_between, p_between=chi2_sf(df_between, q_between),
                           moderator=moderator)
 
 
@@ -1153,6 +1294,9 @@ def robust_variance(result, cluster, *, adjust: bool = True) -> RobustResult:
     Tipton & Johnson 2010). The bread is (X'WX)^-1 also for Knapp-Hartung fits (metafor
     would carry the Knapp-Hartung factor into it; tests are t(n - p) either way).
     """
+    import pandas as pd
+    from scipy import stats
+
     if isinstance(result, MetaResult):
         X = np.ones((result.k, 1))
         terms, btt = ["intercept"], []
@@ -1302,6 +1446,9 @@ def multilevel_meta_analysis(yi, vi, cluster, *, X=None, intercept: bool = True,
     is maximised by L-BFGS-B with its analytic gradient on sigma² >= 0; results agree with
     metafor's optimiser to its convergence tolerance (about 1e-6 relative), not to 1e-10.
     ``test="t"`` uses t(k - p) like rma.mv(test="t")."""
+    import pandas as pd
+    from scipy import stats
+
     from scipy.optimize import minimize
 
     if test not in ("z", "t"):

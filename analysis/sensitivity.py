@@ -31,11 +31,12 @@ import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
+    import pandas as pd
 
 __all__ = [
     "leave_one_out",
@@ -346,6 +347,8 @@ def _fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
     typical variance vt = (k - p) / tr(P) (Higgins & Thompson 2002; Viechtbauer 2010 eq. 9),
     and I² = (Q - (k - p)) / Q for common-effect models.
     """
+    from scipy import stats
+
     Y = np.asarray(Y, dtype=float)
     M = np.asarray(M, dtype=float)
     Y = _shared(Y)
@@ -506,6 +509,8 @@ def leave_one_out(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     ``q`` and ``q_pval`` (Cochran's Q of the remaining studies), ``tau2``, ``i2`` (%) and ``h2``.
     ``test``: "z", "knha" (Knapp & Hartung 2003) or "adhoc" (Knapp-Hartung with the floor).
     """
+    import pandas as pd
+
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="leave-one-out")
     _require_k(y.size, 2, "leave-one-out")
@@ -543,6 +548,9 @@ def influence_diagnostics(yi, vi, *, labels=None, method: str = "REML", test: st
 
 
 def _influence(y, v, names, m, t, threshold, maxiter=_MAXITER, level=0.95):
+    import pandas as pd
+    from scipy import stats
+
     k, p = y.size, 1
     full = _fit_one(y, v, m, t, level, threshold, maxiter=maxiter)
     dele = _deleted_fits(y, v, m, t, level, threshold, maxiter)
@@ -588,6 +596,8 @@ def baujat(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     squared Pearson residual); ``y`` = (mu_(-i) - mu)² / Var(mu_(-i)), its influence on the
     pooled estimate.
     """
+    import pandas as pd
+
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="Baujat")
     _require_k(y.size, _min_k_model(m) + 1, f"Baujat ({m})")
@@ -613,6 +623,8 @@ def cumulative_meta_analysis(yi, vi, order=None, *, labels=None, method: str = "
     ``se``, ``statistic``, ``pval``, ``ci_low``, ``ci_high``, ``q``, ``q_pval``, ``tau2``,
     ``i2``, ``h2``. With one study tau² = 0 and the z test are used, as in metafor.
     """
+    import pandas as pd
+
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="cumulative meta-analysis")
     k = y.size
@@ -713,6 +725,9 @@ def gosh(yi, vi, *, labels=None, method: str = "FE", max_subsets: int = 1_000_00
     with numpy's generator seeded by ``seed``). FE and DL use closed forms over all subsets;
     REML/ML are fitted in vectorised batches of ``chunk`` subsets.
     """
+    import pandas as pd
+    from scipy import stats
+
     m = _check_method(method)
     y, v, names = _validate(yi, vi, labels, what="GOSH")
     k = y.size
@@ -854,6 +869,8 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
     Returns a :class:`PermutationResult`; ``result.perm_pval`` is the p-value of the
     intercept-only model or of the omnibus moderator test.
     """
+    import pandas as pd
+
     m, t = _check_method(method), _check_test(test)
     y, v, names = _validate(yi, vi, labels, what="permutation test")
     k = y.size
@@ -1013,6 +1030,8 @@ class EggerResult:
 
 def _wls_lm(y, x, w, level=0.95):
     """Weighted least squares y ~ 1 + x with weights w, as R's ``lm(weights=w)``."""
+    from scipy import stats
+
     X = np.column_stack([np.ones_like(x), x])
     XtW = X.T * w
     A = np.linalg.inv(XtW @ X)
@@ -1109,6 +1128,8 @@ def begg_test(yi, vi, *, labels=None, exact: bool = True) -> BeggResult:
     from k = 2 as metafor does (tau = ±1, p = 1); warns and reports ``k_sufficient=False``
     below 10 studies.
     """
+    from scipy import stats
+
     y, v, names = _validate(yi, vi, labels, what="Begg's test")
     k = y.size
     _require_k(k, 2, "Begg's test")
@@ -1193,6 +1214,9 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
     fitted as a common-effect model (tau² = 0), as ``rma()`` does with k = 1. ``maxiter``
     caps the trim-and-fill iterations.
     """
+    import pandas as pd
+    from scipy import stats
+
     from analysis import models
 
     est = str(estimator).upper()
@@ -1365,6 +1389,9 @@ def funnel_contours(estimate: float = 0.0, se_max: float = 1.0, levels=(0.90, 0.
     with the pooled estimate they are the pseudo-confidence funnel. Long format columns:
     ``level``, ``se``, ``lower``, ``upper``.
     """
+    import pandas as pd
+    from scipy import stats
+
     if not (np.isfinite(estimate) and np.isfinite(se_max) and se_max > 0):
         raise ValueError(f"funnel contours: need a finite estimate and se_max > 0 (got {estimate}, {se_max})")
     levels = [float(x) for x in levels]
