@@ -297,21 +297,18 @@ def _reason_problems(screening: _Table, folder: str, reasons: _Table | None) -> 
 
 
 def _external_problems(folder: str, root: Path) -> list[Problem]:
-    """Risk-of-bias and GRADE tables, checked by their own modules, as Problems."""
+    """Risk-of-bias and GRADE tables, checked by their own modules, as Problems; and the GRADE
+    judgements the numbers compute (imprecision, inconsistency), listed as work still to do when
+    grade.csv says otherwise (after a study is added, for example)."""
+    from . import grade, rob
+    from .paths import using_data_dir
+
     problems: list[Problem] = []
-    checks = (("risk_of_bias.csv", "analysis.rob", "risk_of_bias_problems"),
-              ("grade.csv", "analysis.grade", "grade_problems"))
-    for file, module_name, function in checks:
+    for file, checker in (("risk_of_bias.csv", rob.risk_of_bias_problems),
+                          ("grade.csv", grade.grade_problems)):
         if not (root / folder / file).exists():
             continue
-        try:
-            module = __import__(module_name, fromlist=[function])
-            found = getattr(module, function)(folder, root=root)
-        except Exception as error:  # a broken checker must not hide the other problems
-            problems.append(Problem(f"{folder}/{file}", None, None,
-                                    f"could not be checked ({type(error).__name__}: {error})"))
-            continue
-        for text in found:
+        for text in checker(folder, root=root):
             match = re.match(r"^(?P<file>[^,:]+)(, line (?P<row>\d+))?"
                              r"(, column '(?P<column>[^']+)')?: (?P<message>.*)$", str(text), re.S)
             if match:
@@ -319,6 +316,18 @@ def _external_problems(folder: str, root: Path) -> list[Problem]:
                 problems.append(Problem(match["file"], row, match["column"], match["message"]))
             else:
                 problems.append(Problem(f"{folder}/{file}", None, None, str(text)))
+    if not problems and (root / folder / "grade.csv").exists():
+        from . import grade_computed
+
+        try:
+            with using_data_dir(root):
+                contradictions = grade_computed.grade_contradictions(folder)
+        except (DataError, ValueError):
+            contradictions = []  # the tables the numbers come from have problems of their own, listed
+        for text in contradictions:
+            where, _, message = str(text).partition(": ")
+            problems.append(Problem(f"{folder}/grade.csv", None, None,
+                                    f"{where.split(', ', 1)[-1]}: {message}", pending=True))
     return problems
 
 

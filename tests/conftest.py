@@ -154,3 +154,30 @@ def appraise_study(folder: Path, study_id: str) -> None:
         writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(grade)
+
+
+def regrade(data: Path, question: str) -> None:
+    """What an author does when `check` lists a GRADE judgement the numbers no longer give (after
+    adding a study): set imprecision and inconsistency, and their reasons, to the computed ones."""
+    import csv
+
+    from analysis import grade_computed, review
+    from analysis.paths import using_data_dir
+
+    path = data / question / "grade.csv"
+    with using_data_dir(data):
+        review.clear_cache()
+        computed = grade_computed.computed_judgements(question)
+    review.clear_cache()
+    with path.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    for record in computed.to_dict("records"):
+        for row in rows:
+            if row["outcome"] == record["outcome"]:
+                row[record["domain"]] = record["judgement"]
+                row[f"{record['domain']}_reason"] = record["reason"]
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)

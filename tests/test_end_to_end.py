@@ -38,7 +38,7 @@ ER  -
 """
 
 
-CLONED = ("analysis", "book", "data", "tests", "_toc.yml", "_config.yml", "nbval_sanitize.cfg",
+CLONED = ("analysis", "benchmarks", "book", "data", "tests", "_toc.yml", "_config.yml", "nbval_sanitize.cfg",
           "pyproject.toml")
 
 # Set in the test run that this file starts inside the updated copy, so that it does not start
@@ -78,7 +78,7 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
                           env=environment(root), capture_output=True, text=True, timeout=300)
 
 
-from conftest import snapshot  # noqa: E402  (shared with the other command tests)
+from conftest import regrade, snapshot  # noqa: E402  (shared with the other command tests)
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -142,7 +142,7 @@ def add_fixture_study(root: Path, record_id: str) -> None:
         "url": "https://example.org/fixture-2026", "population": "test fixture", "n": "400",
         "depression_measure": "PHQ-9 score of 10 or more", "exposure": "online support group use",
         "statistic_type": "OR_CI", "or_value": "0.50", "ci_low": "0.30", "ci_high": "0.83",
-        "direction": "negative", "direction_note": "test fixture", "adjusted": "no",
+        "direction": "negative", "direction_note": "test fixture", "adjusted": "not stated",
         "depression_combined_with_anxiety": "no", "secondary_source": "no",
         "excerpt": "test fixture (OR 0.50, 95% CI 0.30-0.83)"})
     # the appraisal of the study (step 4 of the appendix): one row per item of its tool ...
@@ -211,6 +211,7 @@ def update(tmp_path_factory):
     steps["screen full text"] = cli(root, "screen", str(full_text_form), "--question", QUESTION)
     if new_records:
         add_fixture_study(root, new_records[0])
+        regrade(data, QUESTION)  # `check` lists the GRADE domains the new study changes
     steps["check"] = cli(root, "check")
     tests_after_update = unit_tests(root)
     steps["release"] = cli(root, "release", "--summary", "New PubMed search; added Fixture 2026",

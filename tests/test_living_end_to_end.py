@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import appraise_study, snapshot
+from conftest import appraise_study, regrade, snapshot
 
 REPO = Path(__file__).resolve().parent.parent
 COPIED = ("analysis", "book", "data", "_toc.yml", "_config.yml", "CITATION.cff", ".zenodo.json")
@@ -90,6 +90,7 @@ def living(tmp_path_factory):
     steps["import_sheet"] = _run(root, "awaiting", "--import", str(sheet), "--question", "q1")
     if steps["import_sheet"].returncode == 0:  # the appraisal step of the walkthrough
         appraise_study(root / "data" / "q1_webhelp", "Hwang2021")
+        regrade(root / "data", "q1_webhelp")
     export = root / "later-search.ris"
     export.write_text(SEARCH_RIS, encoding="utf-8")
     steps["import_search"] = _run(root, "import", str(export), "--question", "q1_webhelp",

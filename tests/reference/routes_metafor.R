@@ -54,6 +54,8 @@ k <- fit$k
 half <- qt(0.975, k - 2) * sqrt(fit$tau2 + fit$se^2)
 out$cases[["q1_log_or_route"]] <- list(
   call = "rma(yi, vi, method='REML', test='knha'); PI t(k-2) written out",
+  studies = c("Gould2002", "Younes2015", "Gunn2016", "Rideout2018", "Sorkin2021"),
+  yi = as.numeric(yi), vi = as.numeric(vi),
   estimate = as.numeric(fit$b), se = fit$se, ci_low = fit$ci.lb, ci_high = fit$ci.ub,
   tau2 = fit$tau2, i2 = fit$I2, pi_low_metafor = pred$pi.lb, pi_high_metafor = pred$pi.ub,
   pi_low_t_k_minus_2 = as.numeric(fit$b) - half, pi_high_t_k_minus_2 = as.numeric(fit$b) + half,
