@@ -99,3 +99,31 @@ def test_execution_record_is_text_and_front_matter_never_invented(built_book):
     for field in ("How to cite", "Funding", "Declarations of interest", "Protocol"):
         assert field in about
     assert "not yet stated" in about or "Version" in about
+
+
+def test_a_changed_table_re_executes_only_the_chapters_that_read_it(tmp_path):
+    """Each chapter records the data files it read (analysis.chapter_inputs); after a change to
+    one file, a build executes exactly the chapters that read it and shows the others' stored
+    outputs. The file is the one read by the fewest chapters, so the test sees both sides."""
+    import json
+
+    from analysis.paths import REPO_ROOT
+    from book_build import build_book, copy_data
+
+    recorded = {path.stem: json.loads(path.read_text(encoding="utf-8"))["metadata"]["review_inputs"]["data"]
+                for path in sorted((REPO_ROOT / "book").glob("*.ipynb"))}
+    readers_of: dict[str, set[str]] = {}
+    for chapter, files in recorded.items():
+        for name in files:
+            readers_of.setdefault(name, set()).add(chapter)
+    changed = min((name for name in readers_of if len(readers_of[name]) < len(recorded)),
+                  key=lambda name: (len(readers_of[name]), name))
+    data = copy_data(tmp_path)
+    (data / changed).write_bytes((data / changed).read_bytes() + b"\n")  # the same table, new bytes
+    result = build_book(tmp_path / "out", data)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    shown_from_store = set(re.findall(r"/book/(\w+)\.ipynb: Excluded from execution", log))
+    executed = set(recorded) - shown_from_store
+    assert executed == readers_of[changed], (changed, sorted(executed))
+    assert shown_from_store, "every chapter was executed"
