@@ -78,7 +78,7 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
                           env=environment(root), capture_output=True, text=True, timeout=300)
 
 
-from conftest import regrade, snapshot  # noqa: E402  (shared with the other command tests)
+from conftest import appraise_study, regrade, snapshot  # noqa: E402  (shared with the other command tests)
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:
@@ -145,24 +145,9 @@ def add_fixture_study(root: Path, record_id: str) -> None:
         "direction": "negative", "direction_note": "test fixture", "adjusted": "not stated",
         "depression_combined_with_anxiety": "no", "secondary_source": "no",
         "excerpt": "test fixture (OR 0.50, 95% CI 0.30-0.83)"})
-    # the appraisal of the study (step 4 of the appendix): one row per item of its tool ...
-    for item in [f"Q{i}" for i in range(1, 9)] + ["Overall"]:
-        append_row(folder / "risk_of_bias.csv", {
-            "study_id": "Fixture2026", "tool": "JBI analytical cross-sectional", "domain": item,
-            "judgement": "low" if item == "Overall" else "yes",
-            "support": "test fixture" if item != "Overall" else "derived from the domain judgements",
-            "rationale": "test fixture", "source_record": "",
-            "basis": "abstract-level text only (title and abstract as stored; no full text)"})
-    # ... and its name in the GRADE row of the outcome it informs
-    fields, grade = _rows(folder / "grade.csv")
-    for row in grade:
-        if row["studies"]:
-            row["studies"] = f"{row['studies']} Fixture2026"
-            break
-    with (folder / "grade.csv").open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(grade)
+    # the appraisal of the study (step 4 of the appendix): one row per item of its tool, and
+    # its name in the GRADE row of the outcome it informs
+    appraise_study(folder, "Fixture2026")
 
 
 def archived(data: Path, version: str) -> dict:
