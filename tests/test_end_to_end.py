@@ -39,7 +39,7 @@ ER  -
 
 
 CLONED = ("analysis", "benchmarks", "book", "data", "tests", "_toc.yml", "_config.yml", "nbval_sanitize.cfg",
-          "pyproject.toml")
+          "pyproject.toml", "CITATION.cff", ".zenodo.json")
 
 # Set in the test run that this file starts inside the updated copy, so that it does not start
 # itself again there.

@@ -265,11 +265,18 @@ def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
     shutil.copytree(data_dir(), tmp_path / "data")
     monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path / "data"))
     path = tmp_path / "data" / "q1_webhelp" / "grade.csv"
-    text = path.read_text(encoding="utf-8")
-    # some studies' intervals do not overlap (Gunn 2016 and Sorkin 2021), so this is false
-    path.write_text(text.replace("The spread between studies that widens",
-                                 "The studies' intervals overlap; the spread that widens"),
-                    encoding="utf-8")
+    import csv
+
+    # some studies' intervals do not overlap (Gunn 2016 and Sorkin 2021), so this claim is false
+    with path.open(newline="", encoding="utf-8") as stream:
+        reader = csv.DictReader(stream)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    first = next(row for row in rows if row["outcome"] == "Depressive symptoms and web-based help seeking")
+    first["inconsistency_reason"] = "The studies' intervals overlap. " + first["inconsistency_reason"]
+    with path.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     problems = grade.grade_contradictions("q1_webhelp")
     assert any("'intervals overlap' contradict" in p for p in problems), problems
 
