@@ -87,6 +87,9 @@ def living(tmp_path_factory):
     before = {name: (releases / name).read_bytes() for name in ("releases.csv", "results.csv")}
     with (root / "data" / "q1_webhelp" / "studies.csv").open(newline="", encoding="utf-8") as stream:
         studies_before = len(list(csv.DictReader(stream)))  # unreleased studies may be among them
+    from analysis import review  # the copy's counts before this update (it may hold unreleased work)
+
+    counts_before = dict(review.current(root / "data").question("q1").counts)
     steps = {"awaiting": _run(root, "awaiting", "--out", str(root / "requests"), "--question", "q1")}
     sheet = _filled_sheet(root, root / "filled.csv")
     steps["import_sheet"] = _run(root, "awaiting", "--import", str(sheet), "--question", "q1")
@@ -103,7 +106,8 @@ def living(tmp_path_factory):
                             "--date", "2026-11-30")
     for name, step in steps.items():
         assert step.returncode == 0, f"{name}: {step.stdout}\n{step.stderr}"
-    return {"root": root, "before": before, "steps": steps, "q1_studies_before": studies_before}
+    return {"root": root, "before": before, "steps": steps, "q1_studies_before": studies_before,
+            "q1_counts_before": counts_before}
 
 
 @pytest.fixture
@@ -156,8 +160,12 @@ def test_flow_across_versions_gains_the_new_version(in_copy):
     versions = list(releases.read_releases()["version"])
     flow = whats_new.flow_across_versions()
     new = flow[(flow["version"] == versions[-1]) & (flow["question"] == "q1")].iloc[0]
-    assert new["new_search_runs"] == 1 and new["new_records_identified"] == 1
     previous = flow[(flow["version"] == versions[-2]) & (flow["question"] == "q1")].iloc[0]
+    counts = in_copy["q1_counts_before"]
+    assert new["total_search_runs"] == counts["search_runs"] + 1  # this update's search
+    assert new["total_records_identified"] == counts["records_identified"] + 1
+    for step in ("search_runs", "records_identified"):
+        assert new[f"new_{step}"] == new[f"total_{step}"] - previous[f"total_{step}"] >= 1
     assert new["total_studies_included"] == in_copy["q1_studies_before"] + 1  # Hwang 2021 added
     assert new["new_studies_included"] == new["total_studies_included"] - previous["total_studies_included"] >= 1
 
