@@ -35,11 +35,11 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
                "append screening decisions from a CSV file"),
     "full-text-arrived": ("analysis.cli", "add_arrived_arguments", "run_arrived",
                           "decide a report that was awaiting its full text, now that it arrived"),
-    "form": ("analysis.review_forms", "add_form_arguments", "run_form",
+    "form": ("analysis.reconcile_cli", "add_form_arguments", "run_form",
              "write a blank form for an independent second reviewer (or store a filled one)"),
     "reconcile": ("analysis.reconcile_cli", "add_reconcile_arguments", "run_reconcile",
                   "list the two reviewers' disagreements field by field, with agreement and consensus"),
-    "awaiting": ("analysis.evidence_requests", "add_awaiting_arguments", "run_awaiting",
+    "awaiting": ("analysis.cli", "add_awaiting_arguments", "run_awaiting",
                  "write a request sheet per report awaiting full text, or import a filled one"),
     "release": ("analysis.cli", "add_release_arguments", "run_release",
                 "record a new release of the review with its pooled results"),
@@ -355,6 +355,52 @@ def run_notebooks(args: argparse.Namespace) -> int:
             _error(f"{path.relative_to(REPO_ROOT)} failed; its stored outputs were kept.\n{error}")
             return EXIT_BAD_DATA
         print(f"executed {path.relative_to(REPO_ROOT)} in {seconds:.1f} s")
+    return 0
+
+
+# ----------------------------------------------------------------------------- awaiting
+
+def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
+    from . import schemas
+
+    parser.add_argument("--out", default="evidence_requests",
+                        help="folder for the requests and sheets (default: evidence_requests)")
+    parser.add_argument("--question", action="append", choices=[*schemas.QUESTIONS,
+                                                                *schemas.QUESTIONS.values()],
+                        help="only this question (repeatable; default: every question)")
+    parser.add_argument("--import", dest="sheet", metavar="SHEET",
+                        help="import a filled sheet into extraction.csv (needs one --question)")
+    parser.add_argument("--reviewer", default="consensus",
+                        help="who recorded the full-text decision of an imported report "
+                             "(reviewer_N or consensus; default consensus)")
+
+
+def run_awaiting(args: argparse.Namespace) -> int:
+    """``python -m analysis awaiting``: write request sheets, or import a filled one."""
+    from .evidence_requests import EvidenceImportError, import_sheet, request_sheets
+
+    if args.sheet:
+        if not args.question or len(args.question) != 1:
+            print("error: --import needs exactly one --question", file=sys.stderr)
+            return 1
+        try:
+            outcome = import_sheet(args.sheet, args.question[0], args.reviewer)
+        except EvidenceImportError as error:
+            for problem in error.problems:
+                print(problem, file=sys.stderr)
+            print(f"error: {len(error.problems)} problem(s); nothing was imported or changed.",
+                  file=sys.stderr)
+            return 1
+        print(f"imported {outcome['rows']} row(s) for {', '.join(outcome['reports'])}"
+              + (f"; new studies: {', '.join(outcome['new_studies'])}" if outcome["new_studies"] else "")
+              + f"; {outcome['awaiting']} report(s) still await full text")
+        return 0
+    try:
+        written = request_sheets(args.out, args.question)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} request sheet(s) under {args.out}")
     return 0
 
 

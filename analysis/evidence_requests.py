@@ -17,13 +17,11 @@ as sheet, row, column and message, and nothing is written.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -34,8 +32,7 @@ from .paths import REPO_ROOT, data_dir
 from .validate import read_csv_text
 
 __all__ = ["STUDY_COLUMNS", "ImportProblem", "EvidenceImportError", "bibliography_path",
-           "expected_k", "import_sheet", "needed_statistics", "request_sheets", "sheet_columns",
-           "add_awaiting_arguments", "run_awaiting"]
+           "expected_k", "import_sheet", "needed_statistics", "request_sheets", "sheet_columns"]
 
 # Columns of studies.csv that a sheet supplies for a study not yet in the review.
 STUDY_COLUMNS = ("study_label", "study_design", "study_country")
@@ -416,42 +413,3 @@ def expected_k() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- command line
-
-def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="evidence_requests",
-                        help="folder for the requests and sheets (default: evidence_requests)")
-    parser.add_argument("--question", action="append", choices=[*schemas.QUESTIONS,
-                                                                *schemas.QUESTIONS.values()],
-                        help="only this question (repeatable; default: every question)")
-    parser.add_argument("--import", dest="sheet", metavar="SHEET",
-                        help="import a filled sheet into extraction.csv (needs one --question)")
-    parser.add_argument("--reviewer", default="consensus",
-                        help="who recorded the full-text decision of an imported report "
-                             "(reviewer_N or consensus; default consensus)")
-
-
-def run_awaiting(args: argparse.Namespace) -> int:
-    """``python -m analysis awaiting``: write request sheets, or import a filled one."""
-    if args.sheet:
-        if not args.question or len(args.question) != 1:
-            print("error: --import needs exactly one --question", file=sys.stderr)
-            return 1
-        try:
-            outcome = import_sheet(args.sheet, args.question[0], args.reviewer)
-        except EvidenceImportError as error:
-            for problem in error.problems:
-                print(problem, file=sys.stderr)
-            print(f"error: {len(error.problems)} problem(s); nothing was imported or changed.",
-                  file=sys.stderr)
-            return 1
-        print(f"imported {outcome['rows']} row(s) for {', '.join(outcome['reports'])}"
-              + (f"; new studies: {', '.join(outcome['new_studies'])}" if outcome["new_studies"] else "")
-              + f"; {outcome['awaiting']} report(s) still await full text")
-        return 0
-    try:
-        written = request_sheets(args.out, args.question)
-    except (OSError, ValueError, KeyError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {len(written)} request sheet(s) under {args.out}")
-    return 0

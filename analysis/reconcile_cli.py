@@ -1,14 +1,19 @@
-"""The ``reconcile`` command: the two reviewers' disagreements field by field, the agreement,
-and the consensus forms (see :mod:`analysis.reconcile`)."""
+"""The two-reviewer commands: ``form`` (blank forms for an independent second reviewer, and storing
+filled ones; :mod:`analysis.review_forms`) and ``reconcile`` (the disagreements field by field, the
+agreement and the consensus forms; :mod:`analysis.reconcile`)."""
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import re
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from . import schemas
+from . import records as rec
+from . import review_forms, schemas
 from .reconcile import (compare_extraction, compare_grade, compare_risk_of_bias, extraction_agreement,
                         grade_agreement, risk_of_bias_agreement)
 
@@ -99,3 +104,54 @@ def rec_write(path: Path, frame: pd.DataFrame) -> None:
     from .records import write_atomic
 
     write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def add_form_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--question", required=True, help="q1 or q2 (or the folder name)")
+    parser.add_argument("--table", required=True, choices=("extraction", "risk_of_bias", "screening"))
+    parser.add_argument("--reviewer", help="the second reviewer's id, reviewer_<n> (for a new form)")
+    parser.add_argument("--out", help="write the blank form to this CSV file")
+    parser.add_argument("--append", help="store this filled form")
+    parser.add_argument("--fraction", type=float, default=0.2, help="screening sample fraction (0.2)")
+    parser.add_argument("--seed", type=int, help="screening sample seed (required for --table screening)")
+
+
+def run_form(args: argparse.Namespace) -> int:
+    table = {"extraction": "extraction_independent", "risk_of_bias": "risk_of_bias_independent"}.get(args.table)
+    try:
+        if args.append and table is None:
+            if args.seed is None:
+                raise review_forms.FormError(["--seed (and --fraction) of the sample are required to store it"])
+            stored = review_forms.store_screening_sample(args.append, args.question, args.fraction, args.seed)
+            print(f"{stored} decision(s) appended to screening.csv and the sample recorded in "
+                  f"data/{schemas.question_folder(args.question)}/screening_sample.csv")
+            return 0
+        if args.append:
+            stored = review_forms.append_form(args.append, args.question, table)
+            print(f"{stored} row(s) appended to data/{schemas.question_folder(args.question)}/{table}.csv")
+            return 0
+        if not args.reviewer or not re.fullmatch(schemas.REVIEWER_ID, args.reviewer):
+            raise review_forms.FormError([f"--reviewer must be reviewer_<number> (found {args.reviewer!r})"])
+        if not args.out:
+            raise review_forms.FormError(["--out is required to write a form"])
+        if args.table == "extraction":
+            form = review_forms.extraction_form(args.question, args.reviewer)
+        elif args.table == "risk_of_bias":
+            form = review_forms.risk_of_bias_form(args.question, args.reviewer)
+        else:
+            if args.seed is None:
+                raise review_forms.FormError(["--seed is required for a screening sample (record it)"])
+            form = review_forms.screening_form(args.question, args.reviewer, args.fraction, args.seed)
+        buffer = io.StringIO()
+        form.to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        rec.write_atomic(Path(args.out), buffer.getvalue())
+    except review_forms.FormError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing was written.", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{len(form)} row(s) written to {args.out}; the first reviewer's values are not in it")
+    return 0

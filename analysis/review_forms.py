@@ -13,11 +13,7 @@ decisions go to ``screening.csv`` and the sample's ids to ``screening_sample.csv
 """
 from __future__ import annotations
 
-import argparse
-import csv
-import io
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -183,53 +179,3 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
 
 
 # ----------------------------------------------------------------------------- command line
-
-def add_form_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--question", required=True, help="q1 or q2 (or the folder name)")
-    parser.add_argument("--table", required=True, choices=("extraction", "risk_of_bias", "screening"))
-    parser.add_argument("--reviewer", help="the second reviewer's id, reviewer_<n> (for a new form)")
-    parser.add_argument("--out", help="write the blank form to this CSV file")
-    parser.add_argument("--append", help="store this filled form")
-    parser.add_argument("--fraction", type=float, default=0.2, help="screening sample fraction (0.2)")
-    parser.add_argument("--seed", type=int, help="screening sample seed (required for --table screening)")
-
-
-def run_form(args: argparse.Namespace) -> int:
-    table = {"extraction": "extraction_independent", "risk_of_bias": "risk_of_bias_independent"}.get(args.table)
-    try:
-        if args.append and table is None:
-            if args.seed is None:
-                raise FormError(["--seed (and --fraction) of the sample are required to store it"])
-            stored = store_screening_sample(args.append, args.question, args.fraction, args.seed)
-            print(f"{stored} decision(s) appended to screening.csv and the sample recorded in "
-                  f"data/{schemas.question_folder(args.question)}/screening_sample.csv")
-            return 0
-        if args.append:
-            stored = append_form(args.append, args.question, table)
-            print(f"{stored} row(s) appended to data/{schemas.question_folder(args.question)}/{table}.csv")
-            return 0
-        if not args.reviewer or not schemas.re.fullmatch(schemas.REVIEWER_ID, args.reviewer):
-            raise FormError([f"--reviewer must be reviewer_<number> (found {args.reviewer!r})"])
-        if not args.out:
-            raise FormError(["--out is required to write a form"])
-        if args.table == "extraction":
-            form = extraction_form(args.question, args.reviewer)
-        elif args.table == "risk_of_bias":
-            form = risk_of_bias_form(args.question, args.reviewer)
-        else:
-            if args.seed is None:
-                raise FormError(["--seed is required for a screening sample (record it)"])
-            form = screening_form(args.question, args.reviewer, args.fraction, args.seed)
-        buffer = io.StringIO()
-        form.to_csv(buffer, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
-        rec.write_atomic(Path(args.out), buffer.getvalue())
-    except FormError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print("nothing was written.", file=sys.stderr)
-        return 1
-    except (ValueError, KeyError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(f"{len(form)} row(s) written to {args.out}; the first reviewer's values are not in it")
-    return 0
