@@ -8,6 +8,6 @@ __version__ = "1.0.0"
 import os as _os
 
 if _os.environ.get("REVIEW_INPUT_LOG"):  # set by `make notebooks` while it executes a chapter
-    from .chapter_inputs import record_reads as _record_reads
+    from .views.chapter_inputs import record_reads as _record_reads
 
     _record_reads(_os.environ["REVIEW_INPUT_LOG"])

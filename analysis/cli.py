@@ -20,7 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .paths import data_dir
+from .io.paths import data_dir
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
     "check": ("analysis.cli", "add_check_arguments", "run_check",
@@ -64,7 +64,7 @@ def _error(message: object) -> None:
 
 def _question(value: str) -> str:
     """A question of the registry (``q1``, ``q1_webhelp``), never a path."""
-    from .schemas import QUESTIONS, question_folder
+    from .io.schemas import QUESTIONS, question_folder
 
     try:
         return question_folder(value)
@@ -95,7 +95,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print every problem (file:row:column: message) and a summary; 1 on any problem."""
-    from . import validate
+    from .io import validate
 
     try:
         problems = validate.check_all(args.data_dir)
@@ -131,7 +131,7 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from . import records as rec
+    from .search import records as rec
     from . import review
     from .search.dedup import new_records_summary
 
@@ -161,14 +161,15 @@ def add_dedup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_dedup(args: argparse.Namespace) -> int:
     """The counts the book and the PRISMA diagram show, from the same clusters."""
-    from . import records as rec
-    from . import report, review
+    from .search import records as rec
+    from .views import report
+    from . import review
 
     question = _question(args.question)
     part = review.current().question(question)
     counts = part.counts
     if args.out:
-        from .safe_csv import csv_for_people  # a table to check by eye: formulas neutralised
+        from .io.safe_csv import csv_for_people  # a table to check by eye: formulas neutralised
 
         rec.write_atomic(Path(args.out), csv_for_people(part.clusters))
     print(f"records identified: {counts['records_identified']}")
@@ -188,7 +189,7 @@ def run_dedup(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- queue, screen
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
-    from .screening import STAGES
+    from .selection.screening import STAGES
 
     parser.add_argument("--question", required=True, help="q1 / q1_webhelp or q2 / q2_interventions")
     parser.add_argument("--stage", choices=STAGES, default="title_abstract")
@@ -197,8 +198,8 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_queue(args: argparse.Namespace) -> int:
-    from . import records as rec
-    from . import screening as scr
+    from .search import records as rec
+    from .selection import screening as scr
 
     question = _question(args.question)
     queue = scr.screening_queue(question, args.stage, reviewer=args.reviewer, progress=True)
@@ -220,14 +221,14 @@ def run_queue(args: argparse.Namespace) -> int:
 
 
 def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
-    from .screening import SCREENING_COLUMNS
+    from .selection.screening import SCREENING_COLUMNS
 
     parser.add_argument("decisions", help=f"CSV with columns {', '.join(SCREENING_COLUMNS)}")
     parser.add_argument("--question", required=True, help="q1 / q1_webhelp or q2 / q2_interventions")
 
 
 def run_screen(args: argparse.Namespace) -> int:
-    from . import screening as scr
+    from .selection import screening as scr
 
     question = _question(args.question)
     appended = scr.append_decisions(args.decisions, question)
@@ -249,7 +250,7 @@ def add_arrived_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_arrived(args: argparse.Namespace) -> int:
-    from . import screening as scr
+    from .selection import screening as scr
 
     question = _question(args.question)
     arrived = _iso_date(args.date) if args.date else None
@@ -269,7 +270,7 @@ def run_arrived(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- release
 
 def add_release_arguments(parser: argparse.ArgumentParser) -> None:
-    from .releases import KINDS
+    from .versions.releases import KINDS
 
     parser.add_argument("--summary", required=True,
                         help='one line saying what changed, e.g. "Added Smith 2026 (Q1)"')
@@ -286,7 +287,7 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_release(args: argparse.Namespace) -> int:
     """Validate, compute, infer the version, write; then print (the version last)."""
-    from . import releases
+    from .versions import releases
 
     if args.date:
         _iso_date(args.date)
@@ -338,8 +339,8 @@ def add_notebooks_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_notebooks(args: argparse.Namespace) -> int:
-    from .notebooks import chapter_notebooks, execute_notebook
-    from .paths import REPO_ROOT
+    from .views.notebooks import chapter_notebooks, execute_notebook
+    from .io.paths import REPO_ROOT
 
     notebooks = chapter_notebooks()
     if args.names:
@@ -361,7 +362,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- awaiting
 
 def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
-    from . import schemas
+    from .io import schemas
 
     parser.add_argument("--out", default="evidence_requests",
                         help="folder for the requests and sheets (default: evidence_requests)")
@@ -377,7 +378,7 @@ def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_awaiting(args: argparse.Namespace) -> int:
     """``python -m analysis awaiting``: write request sheets, or import a filled one."""
-    from .evidence_requests import EvidenceImportError, import_sheet, request_sheets
+    from .evidence.evidence_requests import EvidenceImportError, import_sheet, request_sheets
 
     if args.sheet:
         if not args.question or len(args.question) != 1:
@@ -425,14 +426,18 @@ def _raise_interrupt(signum, frame):  # SIGTERM ends a command the way Ctrl-C do
 
 
 def _bad_data_errors() -> tuple[type[BaseException], ...]:
-    from . import records, releases, screening, storage
+    from .search import records
+    from .versions import releases
+    from .selection import screening
+    from .io import storage
 
     return (storage.StorageError, records.ExportError, screening.ScreeningError,
             releases.ReleaseError, ValueError, OSError)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import screening, storage
+    from .selection import screening
+    from .io import storage
 
     module_name, _, run, _ = COMMANDS[args.command]
     notice = storage.recover(data_dir()) if args.command != "notebooks" else None

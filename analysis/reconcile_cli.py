@@ -1,6 +1,6 @@
 """The two-reviewer commands: ``form`` (blank forms for an independent second reviewer, and storing
-filled ones; :mod:`analysis.review_forms`) and ``reconcile`` (the disagreements field by field, the
-agreement and the consensus forms; :mod:`analysis.reconcile`)."""
+filled ones; :mod:`analysis.reviewers.review_forms`) and ``reconcile`` (the disagreements field by field, the
+agreement and the consensus forms; :mod:`analysis.reviewers.reconcile`)."""
 from __future__ import annotations
 
 import argparse
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import records as rec
-from . import review_forms, schemas
-from .reconcile import (compare_extraction, compare_grade, compare_risk_of_bias, extraction_agreement,
-                        grade_agreement, risk_of_bias_agreement)
+from .search import records as rec
+from .reviewers import review_forms
+from .io import schemas
+from .reviewers.reconcile import (compare_extraction, compare_grade, compare_risk_of_bias,
+                                  extraction_agreement, grade_agreement, risk_of_bias_agreement)
 
 _TARGETS = {"extraction": "reconciliation", "risk_of_bias": "risk_of_bias_reconciliation",
             "grade": "grade_reconciliation"}
@@ -45,8 +46,8 @@ def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from .review_forms import FormError, append_form
-    from .validate import DataError
+    from .reviewers.review_forms import FormError, append_form
+    from .io.validate import DataError
 
     target = _TARGETS[args.table]
     try:
@@ -101,7 +102,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 
 def rec_write(path: Path, frame: pd.DataFrame) -> None:
-    from .records import write_atomic
+    from .search.records import write_atomic
 
     write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
 

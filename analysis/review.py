@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import questions as registry
 from .measures import Measure, measure
-from .paths import data_dir
+from .io.paths import data_dir
 
 __all__ = ["Review", "QuestionReview", "Pooled", "current", "clear_cache"]
 
@@ -121,20 +121,20 @@ class QuestionReview:
     # ------------------------------------------------------------------ tables as written
     def table(self, name: str) -> pd.DataFrame:
         """A validated table of this question (``validate.load``, read once)."""
-        from .validate import load
+        from .io.validate import load
 
         return load(self.question.id, name, self.review.root)
 
     @cached_property
     def search_log(self) -> pd.DataFrame:
-        from . import records
+        from .search import records
 
         return records.read_search_log(self.question.folder)
 
     @cached_property
     def records(self) -> pd.DataFrame:
         """Every record of every search run, in log order."""
-        from . import records
+        from .search import records
 
         return records.load_records(self.question.folder)
 
@@ -148,7 +148,7 @@ class QuestionReview:
     @cached_property
     def reviewer_links(self) -> pd.DataFrame | None:
         """The reviewers' recorded links (``dedup_map.csv``), or None where there are none."""
-        from . import records
+        from .search import records
 
         if not (self.folder / "dedup_map.csv").exists():
             return None
@@ -157,13 +157,13 @@ class QuestionReview:
     @cached_property
     def clusters(self) -> pd.DataFrame:
         """Every record with its duplicate cluster (automatic links joined with the reviewers')."""
-        from . import screening
+        from .selection import screening
 
         return screening.clusters_table(self.records, self.reviewer_links)
 
     @cached_property
     def screening(self) -> pd.DataFrame:
-        from . import screening
+        from .selection import screening
 
         return screening.read_screening(self.question.folder)
 
@@ -171,7 +171,7 @@ class QuestionReview:
     def counts(self) -> Mapping[str, Any]:
         """The flow counts of this question (PRISMA 2020, updated-review layout): the one
         definition of identified, unique, screened, awaiting full text, assessed, included."""
-        from . import prisma
+        from .selection import prisma
 
         counts = prisma.flow_counts(
             self.question.folder, clusters=self.clusters, automatic=self.automatic_clusters,
@@ -180,7 +180,7 @@ class QuestionReview:
         return MappingProxyType(counts)
 
     def _optional_table(self, name: str) -> pd.DataFrame | None:
-        from . import schemas
+        from .io import schemas
 
         schema = schemas.schema_for(self.question.id, name)
         return self.table(name) if (self.folder / schema.file).exists() else None
@@ -193,26 +193,26 @@ class QuestionReview:
     @cached_property
     def risk_of_bias(self) -> pd.DataFrame:
         """The checked risk-of-bias judgements, one row per study and domain."""
-        from . import rob
+        from .evidence import rob
 
         return rob.load_risk_of_bias(self.question.folder, root=self.review.root)
 
     @cached_property
     def grade(self) -> pd.DataFrame:
         """The checked GRADE judgements with their computed certainty."""
-        from . import grade
+        from .evidence import grade
 
         return grade.load_grade_table(self.question.folder, root=self.review.root)
 
     @cached_property
     def scenarios(self) -> list[str]:
-        from . import extraction
+        from .evidence import extraction
 
         return extraction.scenarios(self.question.id, self.review.root)
 
     def effect_sizes(self, scenario: str = "primary") -> pd.DataFrame:
         """Every effect size of this question in one data scenario (computed once)."""
-        from . import extraction
+        from .evidence import extraction
 
         if scenario not in self._effect_sizes:
             self._effect_sizes[scenario] = extraction.effect_sizes(self.question.id, scenario,
@@ -221,7 +221,7 @@ class QuestionReview:
 
     def pooled(self, outcome: str, scenario: str = "primary", model: str = "primary") -> Pooled:
         """One pooled analysis (each outcome, scenario and model fitted once)."""
-        from . import synthesis
+        from .pooling import synthesis
 
         spec = registry.analysis_spec(self.question.id, outcome)
         key = (spec.outcome, scenario, model)
@@ -232,8 +232,9 @@ class QuestionReview:
     def sensitivity(self, outcome: str, kind: str) -> Any:
         """A sensitivity analysis of the primary analysis of ``outcome``, computed on first use
         from the held arrays: "leave_one_out", "cumulative", "baujat", "gosh", "egger", "panel" (the
-        small-k inference panel of :mod:`analysis.panel`, None below two studies)."""
-        from . import sensitivity, synthesis
+        small-k inference panel of :mod:`analysis.pooling.panel`, None below two studies)."""
+        from .engine import sensitivity
+        from .pooling import synthesis
 
         key = (outcome, kind)
         if key in self._sensitivity:
@@ -251,7 +252,7 @@ class QuestionReview:
         elif kind == "egger":
             value = sensitivity.egger_test(pooled.yi, pooled.vi, method=method)
         elif kind == "panel":
-            from . import panel
+            from .pooling import panel
 
             value = panel.outcome_panel(self.question.id, outcome, data_dir=self.review.root)
         else:
@@ -261,7 +262,7 @@ class QuestionReview:
 
     def subgroup_analysis(self, outcome: str, scenario: str = "primary") -> Any:
         """The subgroup analysis of one held analysis (None with fewer than two subgroups)."""
-        from . import models
+        from .engine import models
 
         key = (outcome, f"subgroups:{scenario}")
         if key not in self._sensitivity:
@@ -306,14 +307,14 @@ class Review:
 
     @cached_property
     def fingerprint(self) -> str:
-        from . import releases
+        from .versions import releases
 
         return releases.data_fingerprint(self.root)
 
     @cached_property
     def results(self) -> pd.DataFrame:
         """Every pooled result: question x outcome x scenario x model (synthesis.RESULT_COLUMNS)."""
-        from . import synthesis
+        from .pooling import synthesis
 
         rows = []
         for spec in registry.ANALYSES:
@@ -333,19 +334,19 @@ class Review:
 
     @cached_property
     def published(self) -> pd.DataFrame:
-        from .validate import load
+        from .io.validate import load
 
         return load(None, "published_syntheses", self.root)
 
     @cached_property
     def comparison(self) -> pd.DataFrame:
-        from . import synthesis
+        from .pooling import synthesis
 
         return synthesis.published_comparison(self.primary_results, self.published)
 
     @cached_property
     def audit(self) -> pd.DataFrame:
-        from . import audit
+        from .evidence import audit
 
         return audit.audit_published_syntheses(self.root)
 

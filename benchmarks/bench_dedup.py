@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from analysis import records as rec  # noqa: E402
+from analysis.search import records as rec  # noqa: E402
 from analysis.search.dedup import cluster_summary, dedup, pairwise_agreement  # noqa: E402
 from analysis.search.exports import read_export_report  # noqa: E402
 from analysis.search.fields import RECORD_COLUMNS  # noqa: E402

@@ -1,5 +1,5 @@
-"""Side-by-side timing of the small-k inference panel (analysis.panel) and the Bayesian
-posterior (analysis.bayes) against the nearest peers that run here.
+"""Side-by-side timing of the small-k inference panel (analysis.pooling.panel) and the Bayesian
+posterior (analysis.engine.bayes) against the nearest peers that run here.
 
 In one run, on the same simulated data (standardised mean differences, tau² = 0.05):
 * the whole panel for one outcome at k = 20 (common effect, DL, REML with Hartung-Knapp with
@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from readme_sections import write_marked_section  # noqa: E402
-from analysis import panel as P  # noqa: E402
-from analysis.bayes import TauPrior, bayes_meta_analysis  # noqa: E402
+from analysis.pooling import panel as P  # noqa: E402
+from analysis.engine.bayes import TauPrior, bayes_meta_analysis  # noqa: E402
 
 START, END = "<!-- panel-benchmark:start -->", "<!-- panel-benchmark:end -->"
 PRIOR = TauPrior("half_normal", scale=0.5)
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     import scipy
 
     text = "\n".join([
-        "## Small-k panel and Bayesian posterior (`analysis.panel`, `analysis.bayes`)",
+        "## Small-k panel and Bayesian posterior (`analysis.pooling.panel`, `analysis.engine.bayes`)",
         "",
         f"`benchmarks/bench_panel.py`, {datetime.date.today().isoformat()}; Python "
         f"{platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}; "

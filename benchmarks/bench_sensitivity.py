@@ -1,4 +1,4 @@
-"""Side-by-side timing of the sensitivity analyses (analysis.sensitivity) and metafor.
+"""Side-by-side timing of the sensitivity analyses (analysis.engine.sensitivity) and metafor.
 
 On the same simulated data, in one run, this times:
 * leave-one-out plus influence diagnostics (REML) at k = 100, 300 and 1,000:
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from readme_sections import write_marked_section  # noqa: E402
-from analysis import sensitivity as S  # noqa: E402
+from analysis.engine import sensitivity as S  # noqa: E402
 
 README = REPO / "benchmarks" / "README.md"
 START, END = "<!-- sensitivity-benchmark:start -->", "<!-- sensitivity-benchmark:end -->"
@@ -196,7 +196,7 @@ def markdown(rows: list[dict]) -> str:
         "timed inside R (one run; R start-up excluded). Times are wall-clock / CPU; the "
         "machine is shared, so the CPU-time ratio is the steadier comparison.",
         "",
-        "| analysis | k | analysis.sensitivity (wall / CPU) | metafor (wall / CPU) "
+        "| analysis | k | analysis.engine.sensitivity (wall / CPU) | metafor (wall / CPU) "
         "| metafor / ours (wall, CPU) | max abs difference | note |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
@@ -230,7 +230,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--metafor-loo-1000", action="store_true",
                         help="also run metafor's leave1out() + influence() at k = 1,000 (minutes)")
-    parser.add_argument("--no-metafor", action="store_true", help="time analysis.sensitivity only")
+    parser.add_argument("--no-metafor", action="store_true", help="time analysis.engine.sensitivity only")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     args = parser.parse_args(argv)
     rows = bench(not args.no_metafor, args.metafor_loo_1000)

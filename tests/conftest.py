@@ -161,8 +161,9 @@ def regrade(data: Path, question: str) -> None:
     adding a study): set imprecision and inconsistency, and their reasons, to the computed ones."""
     import csv
 
-    from analysis import grade_computed, review
-    from analysis.paths import using_data_dir
+    from analysis.evidence import grade_computed
+    from analysis import review
+    from analysis.io.paths import using_data_dir
 
     path = data / question / "grade.csv"
     with using_data_dir(data):

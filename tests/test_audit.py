@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from analysis import audit
-from analysis.paths import REPO_ROOT
+from analysis.evidence import audit
+from analysis.io.paths import REPO_ROOT
 
 P_AT_1_96 = 2 * (1 - 0.9750021048517795)
 

@@ -1,4 +1,4 @@
-"""Bayesian random-effects posterior (analysis.bayes) against bayesmeta's published numbers
+"""Bayesian random-effects posterior (analysis.engine.bayes) against bayesmeta's published numbers
 and an independent brute-force quadrature of the joint posterior."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from analysis.bayes import TauPrior, bayes_meta_analysis
+from analysis.engine.bayes import TauPrior, bayes_meta_analysis
 from tests.tolerances import TOL, bayesmeta_mixture, printed
 
 # Rubin (1981) eight schools, as bayesmeta's data("Rubin1981") (Gelman et al. 1997 p.143).

@@ -102,12 +102,12 @@ def test_execution_record_is_text_and_front_matter_never_invented(built_book):
 
 
 def test_a_changed_table_re_executes_only_the_chapters_that_read_it(tmp_path):
-    """Each chapter records the data files it read (analysis.chapter_inputs); after a change to
+    """Each chapter records the data files it read (analysis.views.chapter_inputs); after a change to
     one file, a build executes exactly the chapters that read it and shows the others' stored
     outputs. The file is the one read by the fewest chapters, so the test sees both sides."""
     import json
 
-    from analysis.paths import REPO_ROOT
+    from analysis.io.paths import REPO_ROOT
     from book_build import build_book, copy_data
 
     recorded = {path.stem: json.loads(path.read_text(encoding="utf-8"))["metadata"]["review_inputs"]["data"]

@@ -198,7 +198,7 @@ return cut;
 
 
 def _raw_ids_shown(texts: list[str]) -> list[str]:
-    from analysis.reader_labels import raw_column_ids
+    from analysis.views.reader_labels import raw_column_ids
 
     raw = raw_column_ids()
     return sorted({text for text in texts if text in raw})

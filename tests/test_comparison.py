@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import comparison
+from analysis.pooling import comparison
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,8 @@ def test_sentences_use_comparative_words_only_for_comparable_results(table):
 
 
 def test_every_published_row_names_an_analysis_of_this_review():
-    from analysis import synthesis
-    from analysis.validate import load
+    from analysis.pooling import synthesis
+    from analysis.io.validate import load
 
     published = load(None, "published_syntheses")
     published = published.astype(object).where(published.notna(), "")

@@ -1,10 +1,11 @@
-"""Reader-level conclusions (analysis.conclusions) and the release-kind rule."""
+"""Reader-level conclusions (analysis.versions.conclusions) and the release-kind rule."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from analysis import conclusions, releases, synthesis
+from analysis.versions import conclusions, releases
+from analysis.pooling import synthesis
 
 
 def _row(**values):
@@ -55,7 +56,7 @@ def test_robustness_compares_every_sensitivity_row_with_the_primary_one():
 def test_certainty_comes_from_the_grade_table():
     table = conclusions.conclusions(_results((1.1, 2.0), []))
     # grade.csv of q2 rates behaviour (first assessment) by its five domains; the word follows
-    from analysis import grade
+    from analysis.evidence import grade
 
     grades = grade.load_grade_table("q2_interventions")
     label = synthesis.analysis_spec("q2", "behaviour").label

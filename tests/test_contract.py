@@ -20,7 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import cli, releases, safe_csv, synthesis, validate
+from analysis import cli
+from analysis.versions import releases
+from analysis.io import safe_csv, validate
+from analysis.pooling import synthesis
 from conftest import snapshot
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
@@ -165,7 +168,7 @@ def test_formulas_are_neutralised_in_files_for_people():
 
 
 def test_the_screening_form_has_the_abstract_and_no_live_formula(data_copy, tmp_path):
-    from analysis import screening
+    from analysis.selection import screening
 
     queue = screening.screening_queue("q1_webhelp", "title_abstract")
     assert "abstract" in queue.columns
@@ -181,7 +184,7 @@ def test_downloads_of_the_book_neutralise_formulas():
     import base64
     import re
 
-    from analysis import report
+    from analysis.views import report
 
     block = report.download_link(pd.DataFrame({"label": ["=1+1"], "estimate": [-0.5]}), "t.csv")
     payload = base64.b64decode(re.search(r"base64,([^\"]+)", block.html_text).group(1)).decode()
@@ -192,7 +195,7 @@ def test_dollar_signs_in_labels_are_plain_text():
     import matplotlib
 
     matplotlib.use("Agg")
-    from analysis import plots  # noqa: F401  (importing it sets the figures' text to plain)
+    from analysis.figures import plots  # noqa: F401  (importing it sets the figures' text to plain)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
@@ -210,7 +213,7 @@ def test_a_forest_plot_prints_dollar_labels_as_written():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis import plots
+    from analysis.figures import plots
 
     labels = ["US$ 5 and $ 10", "$\\undefinedmacro$"]
     studies = plots.unpooled([math.log(2.0), math.log(1.5)], [0.1, 0.2], labels)

@@ -10,8 +10,8 @@ import re
 import pandas as pd
 import pytest
 
-from analysis.paths import data_dir
-from analysis.validate import load
+from analysis.io.paths import data_dir
+from analysis.io.validate import load
 
 # Statistics that are crude by construction: computed from two groups' counts, percentages or
 # means. Any other statistic (a model's odds ratio, a d read in another review) is "no" only if

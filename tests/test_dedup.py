@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import records as rec
+from analysis.search import records as rec
 from analysis.search.dedup import CLUSTER_COLUMNS, dedup, pairwise_agreement
 from analysis.search.exports import read_export
 from analysis.search.fields import RECORD_COLUMNS

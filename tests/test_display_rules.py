@@ -12,8 +12,10 @@ import math
 import matplotlib.pyplot as plt
 import pytest
 
-from analysis import display_rules, models, plots, synthesis
-from analysis.paths import REPO_ROOT
+from analysis.pooling import display_rules, synthesis
+from analysis.engine import models
+from analysis.figures import plots
+from analysis.io.paths import REPO_ROOT
 
 REF = json.loads((REPO_ROOT / "tests/reference/routes_metafor.json").read_text())["cases"]
 TOL = 1e-8  # REML is iterative

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import special
 
-from analysis import distributions as d
+from analysis.engine import distributions as d
 
 ROOT = Path(__file__).resolve().parents[1]
 

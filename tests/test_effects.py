@@ -1,4 +1,4 @@
-"""analysis.effects against metafor's escalc() (tests/reference/effects_escalc.json, produced
+"""analysis.engine.effects against metafor's escalc() (tests/reference/effects_escalc.json, produced
 once by tests/reference/effects_escalc.R with metafor 3.8-1) and textbook worked examples.
 
 Datasets (as shipped with metafor):
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis import effects as E
+from analysis.engine import effects as E
 from tolerances import TOL, printed
 
 CASES = json.loads((Path(__file__).parent / "reference" / "effects_escalc.json").read_text())["cases"]

@@ -300,7 +300,7 @@ def test_nbval_flags_the_chapter_until_it_is_refreshed(update, monkeypatch):
     notebook = next((root / name for name in CHAPTER_NOTEBOOKS if (root / name).exists()), None)
     if notebook is None:
         pytest.skip(f"no chapter notebook yet ({' or '.join(CHAPTER_NOTEBOOKS)})")
-    from analysis.notebooks import execute_notebook
+    from analysis.views.notebooks import execute_notebook
 
     command = [sys.executable, "-m", "pytest", "--nbval", "-p", "no:cacheprovider", "-q",
                "--nbval-sanitize-with", str(root / "nbval_sanitize.cfg"), str(notebook)]

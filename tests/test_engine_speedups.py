@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from analysis import models
+from analysis.engine import models
 
 
 def _data(k, seed=7):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import records as rec
+from analysis.search import records as rec
 from analysis.__main__ import main
 from analysis.search.dedup import dedup, new_records_summary
 from analysis.search.detect import detect_format

@@ -14,8 +14,10 @@ import shutil
 
 import pytest
 
-from analysis import extraction, reconcile, validate
-from analysis.paths import REPO_ROOT
+from analysis.evidence import extraction
+from analysis.reviewers import reconcile
+from analysis.io import validate
+from analysis.io.paths import REPO_ROOT
 
 REF = json.loads((REPO_ROOT / "tests/reference/extraction_metafor.json").read_text())["cases"]
 # 2x2 tables rebuilt from printed percentages and the correlation route: routes_metafor.R

@@ -2,7 +2,7 @@
 
 Each case runs the real command line in a subprocess on a copy of data/ and stops it at one
 step of its commit (SIGKILL, SIGTERM or Ctrl-C, injected by replacing
-``analysis.storage._checkpoint``, which the commit calls between its steps); then the next
+``analysis.io.storage._checkpoint``, which the commit calls between its steps); then the next
 command runs and the SHA-256 of every file of data/ is compared with the state before the
 command and with the state a complete run produces. Also: two writers at once, a failing
 second write, read-only files, file modes, a full disk (a small tmpfs where the machine allows
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import storage
+from analysis.io import storage
 from conftest import snapshot
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import front_matter
+from analysis.views import front_matter
 
 
 def test_empty_fields_say_not_yet_stated(tmp_path):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis.models as M
-import analysis.sensitivity as S
+import analysis.engine.models as M
+import analysis.engine.sensitivity as S
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "gaps_metafor.json").read_text())

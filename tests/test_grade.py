@@ -13,8 +13,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis import grade
-from analysis.paths import data_dir
+from analysis.evidence import grade
+from analysis.io.paths import data_dir
 
 DOMAINS = list(grade.DOMAINS)
 

@@ -1,4 +1,4 @@
-"""Living-mode parameters (analysis.living), their validation, and the PRISMA-LSR checklist."""
+"""Living-mode parameters (analysis.versions.living), their validation, and the PRISMA-LSR checklist."""
 from __future__ import annotations
 
 import csv
@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from analysis import living, prisma_lsr, validate
+from analysis.versions import living, prisma_lsr
+from analysis.io import validate
 
 
 def _rewrite(path, change):
@@ -96,7 +97,9 @@ def test_an_element_whose_data_are_missing_is_not_reported(data_copy):
 def test_expected_k_adds_the_reports_awaiting_full_text_that_are_not_included_studies():
     import pandas as pd
 
-    from analysis import evidence_requests, review, synthesis
+    from analysis.evidence import evidence_requests
+    from analysis import review
+    from analysis.pooling import synthesis
 
     table = evidence_requests.expected_k()
     assert list(table["outcome"]) == [spec.outcome for spec in synthesis.ANALYSES]
@@ -115,7 +118,7 @@ def test_every_book_block_renders_html_with_a_plain_text_twin():
     import matplotlib
 
     matplotlib.use("Agg")
-    from analysis import living_views, report
+    from analysis.views import living_views, report
 
     blocks = [living.status_banner(), living_views.living_mode_table(),
               living_views.whats_new_table(), living_views.flow_table(),

@@ -135,8 +135,8 @@ def test_a_new_search_makes_a_major_release_and_the_queue_shrinks(living):
 
 
 def test_whats_new_says_what_changed_and_whether_conclusions_changed(in_copy):
-    from analysis import releases, whats_new
-    from analysis.release_files import read_sidecar
+    from analysis.versions import releases, whats_new
+    from analysis.versions.release_files import read_sidecar
 
     version = releases.read_releases()["version"].iloc[-1]
     rows = whats_new.whats_new()
@@ -155,7 +155,7 @@ def test_whats_new_says_what_changed_and_whether_conclusions_changed(in_copy):
 
 
 def test_flow_across_versions_gains_the_new_version(in_copy):
-    from analysis import releases, whats_new
+    from analysis.versions import releases, whats_new
 
     versions = list(releases.read_releases()["version"])
     flow = whats_new.flow_across_versions()
@@ -171,7 +171,7 @@ def test_flow_across_versions_gains_the_new_version(in_copy):
 
 
 def test_the_checklist_is_complete(in_copy):
-    from analysis import prisma_lsr
+    from analysis.versions import prisma_lsr
 
     checklist = prisma_lsr.checklist()
     fillable = (prisma_lsr.items()["filled_by"] != "").to_numpy()
@@ -181,10 +181,10 @@ def test_the_checklist_is_complete(in_copy):
 def test_monitoring_shows_every_release_with_its_boundary(in_copy):
     import math
 
-    from analysis import monitoring, releases
+    from analysis.versions import monitoring, releases
 
-    from analysis import synthesis
-    from analysis.release_files import read_sidecar
+    from analysis.pooling import synthesis
+    from analysis.versions.release_files import read_sidecar
 
     # every release whose look is on the outcome's current analysis scale (monitoring starts
     # again after a change of scale)
@@ -202,8 +202,8 @@ def test_monitoring_shows_every_release_with_its_boundary(in_copy):
 def test_the_release_archive_and_citation_metadata_follow_the_release(in_copy):
     import json
 
-    from analysis import releases
-    from analysis.release_files import read_sidecar
+    from analysis.versions import releases
+    from analysis.versions.release_files import read_sidecar
 
     root = in_copy["root"]
     last = releases.read_releases().iloc[-1]

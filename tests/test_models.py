@@ -1,4 +1,4 @@
-"""analysis.models against metafor 3.8-1 (reference values in tests/reference/models_metafor.json,
+"""analysis.engine.models against metafor 3.8-1 (reference values in tests/reference/models_metafor.json,
 produced once by tests/reference/models_metafor.R; R is never called here).
 
 Datasets (as shipped with metafor):
@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis import models as M
+from analysis.engine import models as M
 from tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "models_metafor.json").read_text())

@@ -1,4 +1,4 @@
-"""Sequential monitoring (analysis.monitoring) against rpact and closed forms.
+"""Sequential monitoring (analysis.versions.monitoring) against rpact and closed forms.
 
 References: tests/reference/monitoring_rpact.json, written by monitoring_rpact.R with rpact
 (getDesignGroupSequential(typeOfDesign = "asOF", sided = 2)); the R and package versions and
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis import monitoring, synthesis
+from analysis.versions import monitoring
+from analysis.pooling import synthesis
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "monitoring_rpact.json")
                        .read_text(encoding="utf-8"))

@@ -1,5 +1,5 @@
-"""The small-k inference panel (analysis.panel): frequentist rows against metafor
-(tests/reference/gaps_metafor.json, "panel"), Bayesian rows against analysis.bayes, the
+"""The small-k inference panel (analysis.pooling.panel): frequentist rows against metafor
+(tests/reference/gaps_metafor.json, "panel"), Bayesian rows against analysis.engine.bayes, the
 thresholds and priors read from data/, and the verdict."""
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis import panel as P
-from analysis.bayes import TauPrior, bayes_meta_analysis
-from analysis.validate import DataError
+from analysis.pooling import panel as P
+from analysis.engine.bayes import TauPrior, bayes_meta_analysis
+from analysis.io.validate import DataError
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "gaps_metafor.json").read_text())["panel"]
@@ -153,7 +153,7 @@ def test_thresholds_are_read_and_put_on_the_analysis_scale():
 
 
 def test_every_analysis_has_a_threshold_and_priors():
-    from analysis.synthesis import ANALYSES
+    from analysis.pooling.synthesis import ANALYSES
 
     thresholds = P.load_thresholds()
     for spec in ANALYSES:
@@ -187,8 +187,8 @@ def test_footnote_states_the_verdict_and_the_probability_ranges():
 
 
 def test_dependent_effects_add_a_cr2_row_and_independent_ones_do_not():
-    from analysis import models
-    from analysis.robust import cluster_robust_cr2
+    from analysis.engine import models
+    from analysis.engine.robust import cluster_robust_cr2
 
     d = json.loads((Path(__file__).parent / "reference" / "robust_clubsandwich.json").read_text())["bcg"]
     res = P.small_k_panel(d["yi"], d["vi"], measure="logOR", priors=HN, clusters=d["cluster"])
@@ -204,7 +204,7 @@ def test_dependent_effects_add_a_cr2_row_and_independent_ones_do_not():
 
 
 def test_engine_tables_are_in_the_codebook():
-    from analysis import schemas
+    from analysis.io import schemas
 
     codebook = (DATA / "README.md").read_text(encoding="utf-8")
     for schema in schemas.ENGINE_TABLES.values():

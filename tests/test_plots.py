@@ -28,8 +28,10 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from analysis import models, plots, rob, sensitivity  # noqa: E402
-from analysis.paths import data_dir  # noqa: E402
+from analysis.engine import models, sensitivity
+from analysis.figures import plots
+from analysis.evidence import rob  # noqa: E402
+from analysis.io.paths import data_dir  # noqa: E402
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "models_metafor.json").read_text())
 ARTIFACTS = Path(__file__).parent / "_artifacts"
@@ -408,7 +410,11 @@ def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
     """The book draws each figure at the width of its text column (plots.DISPLAY_COLUMN_PX at a
     1280 px window); its smallest text must then be 10 px or more. The browser test measures the
     same on the built pages."""
-    from analysis import figure_embed, prisma, report, rob, synthesis
+    from analysis.figures import figure_embed
+    from analysis.selection import prisma
+    from analysis.views import report
+    from analysis.evidence import rob
+    from analysis.pooling import synthesis
 
     drawn = []
     original = report.show_figure

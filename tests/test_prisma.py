@@ -13,8 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import prisma  # noqa: E402
-from analysis import records as rec  # noqa: E402
+from analysis.selection import prisma  # noqa: E402
+from analysis.search import records as rec  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 

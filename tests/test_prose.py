@@ -1,7 +1,7 @@
 """The book's prose makes no comparative claim of its own: every one is generated.
 
 Comparative words ("larger", "consistent with", "changed"...) in a chapter's Markdown must come
-from a glue reference, whose text analysis.comparison and analysis.report generate from a
+from a glue reference, whose text analysis.pooling.comparison and analysis.views.report generate from a
 computed verdict. This test reads the Markdown cells of every notebook, removes glue references,
 code, maths, comments and link targets, and fails on any comparative word left.
 """
@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from analysis.paths import REPO_ROOT
+from analysis.io.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "book").glob("*.ipynb"))
 COMPARATIVE = re.compile(

@@ -9,9 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import agreement, agreement_report, extraction, reconcile, review_forms, validate
+from analysis.reviewers import agreement, reconcile, review_forms
+from analysis.views import agreement_report
+from analysis.evidence import extraction
+from analysis.io import validate
 from analysis.__main__ import main
-from analysis.paths import REPO_ROOT
+from analysis.io.paths import REPO_ROOT
 
 DATA = REPO_ROOT / "data"
 Q2_RECONCILIATION_HEADER = ("study_id,extraction_id,row_key,field,reviewer_a,value_a,reviewer_b,value_b,"
@@ -276,7 +279,7 @@ def test_changed_grade_judgement_opens_a_disagreement(data_copy, capsys):
 
 
 def test_computed_grade_domains_are_not_compared(data_copy, capsys):
-    """Imprecision and inconsistency are computed (analysis.grade_computed), not judged: a second
+    """Imprecision and inconsistency are computed (analysis.evidence.grade_computed), not judged: a second
     reviewer's value for them opens nothing, may be left empty, and cannot be reconciled."""
     compared = reconcile.compare_grade("q2")
     assert not compared["domain"].isin(reconcile.GRADE_COMPUTED_DOMAINS).any()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import records as rec
+from analysis.search import records as rec
 from analysis.search.detect import detect_format
 from analysis.search.exports import read_export, read_export_report
 from analysis.search.fields import FORMATS, RECORD_COLUMNS

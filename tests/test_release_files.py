@@ -1,4 +1,4 @@
-"""What a release writes besides its log row (analysis.release_files), on a copy of data/."""
+"""What a release writes besides its log row (analysis.versions.release_files), on a copy of data/."""
 from __future__ import annotations
 
 import csv
@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from analysis import releases
-from analysis.release_files import SIDECARS, archive_bytes, read_sidecar
+from analysis.versions import releases
+from analysis.versions.release_files import SIDECARS, archive_bytes, read_sidecar
 
 
 def test_every_sidecar_has_its_columns_and_only_released_versions():

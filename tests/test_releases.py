@@ -1,4 +1,4 @@
-"""Releases (analysis.releases): version rule, append-only archive, atomic writes, views.
+"""Releases (analysis.versions.releases): version rule, append-only archive, atomic writes, views.
 
 Every test runs on a copy of data/ (REVIEW_DATA_DIR) with the pooled results replaced by a
 small stand-in table, so that what is tested is the bookkeeping, not the statistics.
@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli, releases, synthesis
+from analysis import cli
+from analysis.versions import releases
+from analysis.pooling import synthesis
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -74,7 +76,7 @@ def test_first_release_is_1_0_0_and_records_counts_and_fingerprint(review, capsy
     assert log[0]["data_fingerprint"] == releases.data_fingerprint(review["data"])
     studies = sum(1 for q in ("q1_webhelp", "q2_interventions")
                   for _ in csv.DictReader((review["data"] / q / "studies.csv").open(encoding="utf-8")))
-    from analysis import records as rec
+    from analysis.search import records as rec
 
     records = sum(len(rec.load_records(q)) for q in ("q1_webhelp", "q2_interventions"))
     assert (int(log[0]["n_included"]), int(log[0]["n_records"])) == (studies, records)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import report
+from analysis.views import report
 
 
 def test_tables_escape_untrusted_text_in_cells_headers_and_captions():
@@ -61,7 +61,7 @@ def test_direction_says_whether_the_interval_excludes_no_effect():
 
 
 def test_comparison_with_a_published_estimate():
-    # no comparative word without a computed "comparable" verdict (analysis.comparison)
+    # no comparative word without a computed "comparable" verdict (analysis.pooling.comparison)
     assert report.comparison_word(0.241, 0.089) == "not directly comparable"
     assert report.comparison_word(0.241, 0.089, "partly comparable", False) == "not directly comparable"
     assert report.comparison_word(0.241, 0.089, "comparable", False) == "larger"
@@ -92,7 +92,7 @@ def test_figures_are_inline_svg_with_real_text_and_computed_numbers():
 
     import matplotlib.pyplot as plt
 
-    from analysis import figure_embed
+    from analysis.figures import figure_embed
 
     figure_embed.restart_numbering()
     blocks = []
@@ -112,7 +112,8 @@ def test_figures_are_inline_svg_with_real_text_and_computed_numbers():
 
 
 def test_analysis_numbers_follow_the_order_of_the_analyses():
-    from analysis import figure_embed, synthesis
+    from analysis.figures import figure_embed
+    from analysis.pooling import synthesis
 
     first_q1 = next(s for s in synthesis.ANALYSES if s.question == "q1")
     q2 = [s for s in synthesis.ANALYSES if s.question == "q2"]
@@ -124,7 +125,7 @@ def test_analysis_numbers_follow_the_order_of_the_analyses():
 
 
 def test_tables_show_reader_labels_not_column_ids():
-    from analysis import reader_labels
+    from analysis.views import reader_labels
 
     frame = pd.DataFrame({"study_id": ["Gould2002"], "yi": [0.1], "Already a label": ["x"]})
     block = report.static_table(frame, table_id="t")
@@ -139,7 +140,7 @@ def test_every_codebook_column_has_a_reader_label():
     import re
     from pathlib import Path
 
-    from analysis import reader_labels
+    from analysis.views import reader_labels
 
     codebook = (Path(__file__).resolve().parent.parent / "data" / "README.md").read_text(encoding="utf-8")
     columns = set(re.findall(r"^\| `([A-Za-z_0-9]+)`", codebook, flags=re.M))
@@ -155,7 +156,8 @@ def test_searchable_table_counts_its_rows():
 
 
 def test_screening_decisions_show_the_titles_they_are_about():
-    from analysis import log_views, screening
+    from analysis.views import log_views
+    from analysis.selection import screening
 
     view = log_views.screening_decisions_view("q1_webhelp")
     decisions = screening.read_screening("q1_webhelp")
@@ -180,7 +182,7 @@ def test_wide_tables_become_cards_and_narrow_ones_stay_tables():
 
 
 def test_duplicate_labels_are_numbered_not_shown_as_ids():
-    from analysis import reader_labels
+    from analysis.views import reader_labels
 
     frame = pd.DataFrame({"outcome": ["a"], "outcome_label": ["b"]})
     assert list(reader_labels.reader_columns(frame).columns) == ["Outcome", "Outcome (2)"]

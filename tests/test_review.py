@@ -14,8 +14,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import extraction, prisma, questions, records, releases, report, review, synthesis, validate
-from analysis.paths import REPO_ROOT
+from analysis.evidence import extraction
+from analysis.selection import prisma
+from analysis import questions, review
+from analysis.search import records
+from analysis.versions import releases
+from analysis.views import report
+from analysis.pooling import synthesis
+from analysis.io import validate
+from analysis.io.paths import REPO_ROOT
 
 BOOK = REPO_ROOT / "book"
 

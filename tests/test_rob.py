@@ -12,8 +12,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from analysis import rob
-from analysis.paths import data_dir
+from analysis.evidence import rob
+from analysis.io.paths import data_dir
 
 QUESTIONS = ("q1_webhelp", "q2_interventions")
 

@@ -1,4 +1,4 @@
-"""CR2 cluster-robust variance with Satterthwaite degrees of freedom (analysis.robust) against
+"""CR2 cluster-robust variance with Satterthwaite degrees of freedom (analysis.engine.robust) against
 clubSandwich 0.5.8 (tests/reference/robust_clubsandwich.json, made by
 tests/reference/robust_clubsandwich.R; R is never called here), beside metafor's CR1."""
 from __future__ import annotations
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis.models as M
-from analysis.robust import cluster_robust_cr2
+import analysis.engine.models as M
+from analysis.engine.robust import cluster_robust_cr2
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "robust_clubsandwich.json").read_text())

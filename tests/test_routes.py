@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import extraction, routes, synthesis
+from analysis.evidence import extraction, routes
+from analysis.pooling import synthesis
 
 
 @pytest.mark.parametrize("question, outcome", [("q1", "depression_webhelp"), ("q2", "behaviour")])

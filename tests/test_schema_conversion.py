@@ -12,8 +12,10 @@ import shutil
 
 import pytest
 
-from analysis import extraction, review, schemas, validate
-from analysis.paths import REPO_ROOT
+from analysis.evidence import extraction
+from analysis import review
+from analysis.io import schemas, validate
+from analysis.io.paths import REPO_ROOT
 
 
 def _rows(path):

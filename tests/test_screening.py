@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import screening as scr
+from analysis.selection import screening as scr
 from analysis.cli import main
 
 REPO = Path(__file__).resolve().parent.parent

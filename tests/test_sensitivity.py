@@ -1,4 +1,4 @@
-"""analysis.sensitivity against metafor 3.8-1 (reference values in
+"""analysis.engine.sensitivity against metafor 3.8-1 (reference values in
 tests/reference/sensitivity_metafor.json, produced once by tests/reference/sensitivity_metafor.R
 with control threshold 1e-10; R is never called here).
 
@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from analysis import models
-from analysis import sensitivity as S
+from analysis.engine import models
+from analysis.engine import sensitivity as S
 from tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "sensitivity_metafor.json").read_text())
@@ -65,7 +65,7 @@ def test_leave_one_out_matches_metafor_leave1out(name):
 
 
 def test_leave_one_out_with_default_control_matches_single_fits_of_models():
-    # Same algorithm and stopping rule (threshold 1e-5) as analysis.models.meta_analysis,
+    # Same algorithm and stopping rule (threshold 1e-5) as analysis.engine.models.meta_analysis,
     # which follows metafor step by step: the vectorised fits agree with one-by-one fits.
     table = S.leave_one_out(HS_Y, HS_V, method="REML", test="knha")
     for i in range(HS_Y.size):
@@ -182,7 +182,7 @@ def test_exact_permutation_test_matches_metafor_permutest(method):
 
 def test_permutation_pvalue_equals_brute_force_enumeration_with_single_fits():
     # Exact test for k = 9: all 512 sign patterns, each refitted one by one with
-    # analysis.models; the p-value is the share with |z| >= observed |z| (Follmann &
+    # analysis.engine.models; the p-value is the share with |z| >= observed |z| (Follmann &
     # Proschan 1999), which the vectorised enumeration must reproduce exactly.
     y, v = HS_Y[:9], HS_V[:9]
     observed = models.meta_analysis(y, v, method="REML").statistic

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis import sof
+from analysis.views import sof
 
 
 @pytest.mark.parametrize("measure, ratio, risk, expected", [
@@ -63,7 +63,7 @@ def test_gradepro_layout_footnotes_and_empty_rows():
 def test_every_outcome_of_the_published_reviews_has_a_row():
     import pandas as pd
 
-    from analysis.paths import data_dir
+    from analysis.io.paths import data_dir
 
     published = pd.read_csv(data_dir() / "published_syntheses.csv", dtype=str, keep_default_na=False)
     for question, review in (("q1", "Bizzotto"), ("q2", "Ni")):
@@ -74,7 +74,7 @@ def test_every_outcome_of_the_published_reviews_has_a_row():
         covered = {r["outcome"].lower() for r in rows}
         for outcome in outcomes:
             linked = published[(published["outcome"] == outcome)]["synthesis_id"]
-            from analysis.synthesis import ANALYSES
+            from analysis.pooling.synthesis import ANALYSES
 
             has_analysis = any(spec.published_id in set(linked) for spec in ANALYSES)
             assert has_analysis or outcome.lower() in covered, f"{outcome} has no row"

@@ -1,7 +1,8 @@
 """Characteristics of included studies: one escaped card per included study, with its source."""
 from __future__ import annotations
 
-from analysis import extraction, study_cards
+from analysis.evidence import extraction
+from analysis.views import study_cards
 
 
 def test_one_card_per_included_study_with_every_heading():

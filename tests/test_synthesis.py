@@ -1,4 +1,4 @@
-"""The review's syntheses (analysis.synthesis) against metafor.
+"""The review's syntheses (analysis.pooling.synthesis) against metafor.
 
 Reference values: tests/reference/synthesis_metafor.json, produced once by
 tests/reference/synthesis_metafor.R with R 4.2.2 and metafor 3.8.1 (Viechtbauer 2010,
@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import extraction, review, synthesis
+from analysis.evidence import extraction
+from analysis import review
+from analysis.pooling import synthesis
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "synthesis_metafor.json").read_text())
 DATASETS = REFERENCE["datasets"]

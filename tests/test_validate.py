@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli, validate
-from analysis.paths import REPO_ROOT
+from analysis import cli
+from analysis.io import validate
+from analysis.io.paths import REPO_ROOT
 
 DATA = REPO_ROOT / "data"
 
@@ -279,7 +280,7 @@ def test_unknown_table_is_a_clear_error():
 
 
 def test_every_schema_column_is_in_the_codebook():
-    from analysis import schemas
+    from analysis.io import schemas
 
     codebook = (DATA / "README.md").read_text(encoding="utf-8")
     missing = []

@@ -20,7 +20,7 @@ TOL: dict[str, dict[str, float]] = {
     # Variance components from a numerical optimiser (rma.mv's nlminb vs L-BFGS-B):
     # agreement to the optimisers' convergence tolerance.
     "optimizer": {"rtol": 1e-6, "atol": 1e-8},
-    # Bayesian posterior (analysis.bayes, adaptive Gauss-Kronrod to ~1e-10) against an
+    # Bayesian posterior (analysis.engine.bayes, adaptive Gauss-Kronrod to ~1e-10) against an
     # independent brute-force quadrature of the joint posterior.
     "posterior_quadrature": {"rtol": 0.0, "atol": 1e-6},
     # tau's marginal posterior against bayesmeta, which integrates it with R's integrate()

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.search.normalize import (author_surname, is_description, is_preprint_doi, is_preprint_server,
-                                       journals_compatible, normalize_doi, normalize_journal, normalize_pmid,
-                                       normalize_title, normalize_url, parse_year, surnames_compatible)
+from .normalize import (author_surname, is_description, is_preprint_doi, is_preprint_server,
+                        journals_compatible, normalize_doi, normalize_journal, normalize_pmid,
+                        normalize_title, normalize_url, parse_year, surnames_compatible)
 
 CLUSTER_COLUMNS = ["record_id", "cluster_id", "first_record_id", "reason", "linked_to", "score"]
 STOP_WORDS = frozenset("a an the of in on for to with by from at as or is are its their among".split())

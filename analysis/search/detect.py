@@ -4,7 +4,7 @@ Tagged formats are recognised by their first lines: RIS by a ``TY  - `` line amo
 lines (vendor headers and record numbers may come before it), MEDLINE by ``PMID- `` or
 ``OWN - ``, Web of Science plain text by ``FN``/``PT``, EndNote tagged by ``%0``/``%T``/``%A``
 lines, BibTeX by an ``@type{`` line. A table with a header row is matched against the layouts
-of ``analysis/field_aliases.csv``: the layout with most of its columns in the header wins, and
+of ``analysis/search/field_aliases.csv``: the layout with most of its columns in the header wins, and
 its title column must be there.
 """
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.search.fields import TABLE_FORMATS, columns_for, field_aliases
-from analysis.search.readers.base import ExportError, first_lines, read_text
-from analysis.search.readers.delimited import header_of
+from .fields import TABLE_FORMATS, columns_for, field_aliases
+from .readers.base import ExportError, first_lines, read_text
+from .readers.delimited import header_of
 
 LOOKAHEAD = 25  # non-blank lines searched for the start of a tagged format
 _RIS_START = re.compile(r"^TY  - ")

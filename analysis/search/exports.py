@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.search.detect import detect_format
-from analysis.search.fields import FORMATS, RECORD_COLUMNS, TABLE_FORMATS, columns_for, map_fields
-from analysis.search.readers import bibtex, delimited, endnote, medline, ris, wos_plain
-from analysis.search.readers.base import Entries, ExportError, Skipped
+from .detect import detect_format
+from .fields import FORMATS, RECORD_COLUMNS, TABLE_FORMATS, columns_for, map_fields
+from .readers import bibtex, delimited, endnote, medline, ris, wos_plain
+from .readers.base import Entries, ExportError, Skipped
 
 READERS = {"ris": ris.read, "nbib": medline.read, "bibtex": bibtex.read, "endnote": endnote.read,
            "wos_plain": wos_plain.read, "wos_tab": lambda path: delimited.read(path, "\t")}

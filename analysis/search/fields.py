@@ -1,6 +1,6 @@
 """From an export's own field names to the review's record fields, as data.
 
-``analysis/field_aliases.csv`` lists, per format, which export field feeds which record field
+``analysis/search/field_aliases.csv`` lists, per format, which export field feeds which record field
 (first non-empty alias wins, in file order) and, where a value needs more than copying, a rule:
 
 - ``split_semicolon``, ``split_semicolon_or_comma``, ``split_and``, ``split_concatenated``: how
@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.search.normalize import (find_doi, normalize_doi, normalize_pmid, parse_year,
-                                       strip_translation_brackets)
+from .normalize import find_doi, normalize_doi, normalize_pmid, parse_year, strip_translation_brackets
 
 RECORD_COLUMNS = ["record_id", "source_file", "position", "title", "authors", "first_author",
                   "year", "journal", "doi", "pmid", "abstract", "url"]
@@ -48,7 +47,7 @@ FORMAT_LABELS = {
 }
 RULES = ("", "split_semicolon", "split_semicolon_or_comma", "split_and", "split_concatenated", "tagged",
          "in_text", "before_parenthesis", "url")
-ALIASES_FILE = Path(__file__).resolve().parent.parent / "field_aliases.csv"
+ALIASES_FILE = Path(__file__).with_name("field_aliases.csv")
 AUTHOR_SEPARATOR = "; "
 
 

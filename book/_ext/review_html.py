@@ -2,7 +2,7 @@
 
 - A chapter is executed again only when what it read changed. ``make notebooks`` records in
   each chapter's metadata the data files it read and the ``analysis`` package it ran
-  (:mod:`analysis.chapter_inputs`). A build shows a chapter's stored outputs when those are
+  (:mod:`analysis.views.chapter_inputs`). A build shows a chapter's stored outputs when those are
   unchanged (nbval proves the stored outputs equal a fresh execution on the same inputs) and
   executes it when one of them changed, when the package changed, or when it has no record.
   Sphinx rebuilds a page only when its source changed, and a notebook's source does not change
@@ -26,8 +26,8 @@ def _chapter_states(app) -> dict[str, tuple[bool, str]]:
 
     import nbformat
 
-    from analysis import chapter_inputs
-    from analysis.paths import data_dir
+    from analysis.views import chapter_inputs
+    from analysis.io.paths import data_dir
 
     package = chapter_inputs.package_fingerprint()
     root = data_dir()

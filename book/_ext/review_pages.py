@@ -1,7 +1,7 @@
 """Directives that print the review's own records into Markdown pages.
 
 ``review-front-matter`` prints the authors' front matter (``book/front_matter.yml``, and how to
-cite from ``CITATION.cff``), through :func:`analysis.front_matter.front_matter_block`, so a
+cite from ``CITATION.cff``), through :func:`analysis.views.front_matter.front_matter_block`, so a
 Markdown page shows exactly what the authors wrote and "not yet stated" where they have not.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ class FrontMatter(Directive):
     def run(self):
         if str(REPO_ROOT) not in sys.path:
             sys.path.insert(0, str(REPO_ROOT))
-        from analysis.front_matter import CITATION_FILE, FRONT_MATTER_FILE, front_matter_block
+        from analysis.views.front_matter import CITATION_FILE, FRONT_MATTER_FILE, front_matter_block
 
         env = self.state.document.settings.env
         for path in (FRONT_MATTER_FILE, CITATION_FILE):

@@ -3,7 +3,7 @@
 A reader turns one file into entries: ``(line, fields)`` pairs in file order, where ``line`` is
 the 1-based line the entry starts on and ``fields`` maps the export's own field names (RIS tags,
 BibTeX keys, CSV headers) to a string or a list of strings. Which of those fields feed the
-review's record is decided later, from ``analysis/field_aliases.csv``.
+review's record is decided later, from ``analysis/search/field_aliases.csv``.
 
 A problem with the file as a whole (not UTF-8, unbalanced structure, no entry at all) raises
 :class:`ExportError`; a problem with one entry is returned as a :class:`Skipped` and the rest of

@@ -13,7 +13,7 @@ import logging
 from functools import lru_cache
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+from .base import Entries, ExportError, Skipped, read_text
 
 # text-mode macros that pylatexenc's default context does not know (it would drop them)
 _EXTRA_MACROS = {"textgreater": ">", "textless": "<", "textbar": "|", "textunderscore": "_",

@@ -2,7 +2,7 @@
 
 Covers the CSV layouts of Scopus, Web of Science, PubMed, Embase, IEEE Xplore and Springer Link,
 Web of Science's tab-delimited ``.txt`` and the review's own hit list; which column feeds which
-record field is data (``analysis/field_aliases.csv``).
+record field is data (``analysis/search/field_aliases.csv``).
 
 Scopus CSVs of some years carry one cell more than the header on rows that have a second
 funding text: the unnamed cell follows ``Funding Text 1`` and is read as ``Funding Text 2``.
@@ -15,7 +15,7 @@ import io
 import re
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+from .base import Entries, ExportError, Skipped, read_text
 
 _FUNDING_TEXT = re.compile(r"^Funding Text (\d+)$")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, read_text
+from .base import Entries, ExportError, read_text
 
 FIELD_LINE = re.compile(r"^%([0-9A-Z@!#$&()*+^~>\[\]|?])(?: (.*))?$")
 REPEATED = ("A", "E", "K", "Y", "?")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+from .base import Entries, ExportError, Skipped, read_text
 
 FIELD_LINE = re.compile(r"^([A-Z][A-Z0-9]{0,3})\s*- (.*)$")
 REPEATED = ("AU", "FAU", "LID", "AID", "AD", "PT", "OT", "MH", "IS")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+from .base import Entries, ExportError, Skipped, read_text
 
 _TAG_LINE = re.compile(r"^([A-Z][A-Z0-9])  -(?: (.*))?$")
 _LONG_TAG_LINE = re.compile(r"^([A-Z][A-Z0-9]{2,15})\s+- ?(.*)$")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from analysis.search.readers.base import Entries, ExportError, Skipped, read_text
+from .base import Entries, ExportError, Skipped, read_text
 
 FIELD_LINE = re.compile(r"^([A-Z][A-Z0-9])(?: (.*))?$")
 REPEATED = ("AU", "AF", "CR", "C1", "BE")

@@ -1,0 +1,1 @@
+"""The evidence tables: effect sizes from printed statistics by one route, arm counts, risk of bias, GRADE (judged and computed), the audit of the published reviews, and requests for missing numbers."""
