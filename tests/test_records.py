@@ -154,7 +154,7 @@ def test_first_round_keeps_its_own_ids():
 
 
 def test_field_aliases_are_data():
-    aliases = pd.read_csv(REPO / "analysis" / "field_aliases.csv", dtype=str, keep_default_na=False)
+    aliases = pd.read_csv(REPO / "analysis" / "search" / "field_aliases.csv", dtype=str, keep_default_na=False)
     assert set(aliases["format"]) == set(FORMATS)
     assert set(aliases["field"]) <= set(RECORD_COLUMNS) | {"query_id"}
 
