@@ -162,7 +162,7 @@ def add_dedup_arguments(parser: argparse.ArgumentParser) -> None:
 def run_dedup(args: argparse.Namespace) -> int:
     """The counts the book and the PRISMA diagram show, from the same clusters."""
     from .search import records as rec
-    from .views import report
+    from .views import flow_tables
     from . import review
 
     question = _question(args.question)
@@ -177,7 +177,7 @@ def run_dedup(args: argparse.Namespace) -> int:
     print(f"duplicates linked by reviewers only (dedup_map.csv, the first round's hand-made links "
           f"that no automatic rule makes): {counts['duplicates_linked_by_reviewers']}")
     print(f"unique records: {counts['unique_records']}")
-    agreement = report.dedup_agreement(part)
+    agreement = flow_tables.dedup_agreement(part)
     if agreement["true_pairs"]:
         print(f"automatic links against dedup_map.csv ({agreement['records']} labelled records): "
               f"pairwise precision {agreement['precision']}, recall {agreement['recall']}")
@@ -270,7 +270,7 @@ def run_arrived(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- release
 
 def add_release_arguments(parser: argparse.ArgumentParser) -> None:
-    from .versions.releases import KINDS
+    from .versions.release_command import KINDS
 
     parser.add_argument("--summary", required=True,
                         help='one line saying what changed, e.g. "Added Smith 2026 (Q1)"')
@@ -287,12 +287,14 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_release(args: argparse.Namespace) -> int:
     """Validate, compute, infer the version, write; then print (the version last)."""
-    from .versions import releases
+    from .versions import release_command
+    from .versions.release_archive import ReleaseError
+    from .versions.release_changes import ordered_changes
 
     if args.date:
         _iso_date(args.date)
     try:
-        problems = releases.validation_problems()
+        problems = release_command.validation_problems()
     except Exception as error:  # a table that cannot even be read is a validation failure
         problems = [f"{type(error).__name__}: {error}"]
     if problems:
@@ -302,19 +304,19 @@ def run_release(args: argparse.Namespace) -> int:
                f"(python -m analysis check lists them) and run release again.")
         return EXIT_BAD_DATA
     try:
-        plan = releases.plan_release(args.summary, date=args.date, kind=args.kind)
-    except releases.ReleaseError:
+        plan = release_command.plan_release(args.summary, date=args.date, kind=args.kind)
+    except ReleaseError:
         raise
     except Exception as error:  # e.g. a statistic that cannot be converted: one message
         _error(f"the pooled results could not be computed: {error}; nothing was written.")
         return EXIT_BAD_DATA
     if not args.dry_run:
-        releases.write_release(plan)  # written before anything is printed: a closed pipe cannot stop it
+        release_command.write_release(plan)  # written before anything is printed: a closed pipe cannot stop it
         _written.append(f"release {plan.version} was recorded")
     print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
     print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
           f"{plan.n_records} records, {plan.n_included} included; {len(plan.results)} result rows")
-    changes = releases.ordered_changes(plan.changes)
+    changes = ordered_changes(plan.changes)
     primary = [c for c in changes if "/primary/primary:" in c]
     others = changes[len(primary):]
     shown = others if args.all_changes else others[:20]
@@ -427,12 +429,12 @@ def _raise_interrupt(signum, frame):  # SIGTERM ends a command the way Ctrl-C do
 
 def _bad_data_errors() -> tuple[type[BaseException], ...]:
     from .search import records
-    from .versions import releases
+    from .versions.release_archive import ReleaseError
     from .selection import screening
     from .io import storage
 
     return (storage.StorageError, records.ExportError, screening.ScreeningError,
-            releases.ReleaseError, ValueError, OSError)
+            ReleaseError, ValueError, OSError)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -307,9 +307,9 @@ class Review:
 
     @cached_property
     def fingerprint(self) -> str:
-        from .versions import releases
+        from .versions.fingerprint import data_fingerprint
 
-        return releases.data_fingerprint(self.root)
+        return data_fingerprint(self.root)
 
     @cached_property
     def results(self) -> pd.DataFrame:

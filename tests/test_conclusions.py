@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.versions import conclusions, releases
+from analysis.versions import conclusions, release_archive
 from analysis.pooling import synthesis
 
 
@@ -82,11 +82,11 @@ def test_release_kind_rule(changed, runs, numbers, kind):
 
 
 def test_stored_conclusions_of_every_release_cover_every_outcome():
-    log = releases.read_releases()
+    log = release_archive.read_releases()
     for version in log["version"]:
         # every outcome that release pooled (an outcome added later is not in earlier releases)
         stored = conclusions.stored_conclusions(version)
-        recomputed = conclusions.conclusions(releases.read_results(version))
+        recomputed = conclusions.conclusions(release_archive.read_results(version))
         assert list(stored["outcome"]) == list(recomputed["outcome"])
         assert set(recomputed["outcome"]) <= {spec.outcome for spec in synthesis.ANALYSES}
         assert list(stored["finding"]) == list(recomputed["finding"])

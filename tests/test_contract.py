@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from analysis import cli
-from analysis.versions import releases
+from analysis.versions import release_archive, release_changes
 from analysis.io import safe_csv, validate
 from analysis.pooling import synthesis
 from conftest import snapshot
@@ -115,7 +115,7 @@ def test_an_edit_of_the_last_release_row_is_detected(data_copy):
 
 
 def test_a_removed_head_file_is_reported(data_copy):
-    (data_copy / "releases" / releases.HEAD_FILE).unlink()
+    (data_copy / "releases" / release_archive.HEAD_FILE).unlink()
     assert any(p.startswith("releases/SHA256SUMS:-:-: missing") for p in problem_lines(data_copy))
 
 
@@ -184,9 +184,9 @@ def test_downloads_of_the_book_neutralise_formulas():
     import base64
     import re
 
-    from analysis.views import report
+    from analysis.views import tables
 
-    block = report.download_link(pd.DataFrame({"label": ["=1+1"], "estimate": [-0.5]}), "t.csv")
+    block = tables.download_link(pd.DataFrame({"label": ["=1+1"], "estimate": [-0.5]}), "t.csv")
     payload = base64.b64decode(re.search(r"base64,([^\"]+)", block.html_text).group(1)).decode()
     assert payload.splitlines() == ["label,estimate", "'=1+1,-0.5"]
 
@@ -259,7 +259,7 @@ def test_a_report_awaiting_its_full_text_is_included_when_it_arrives(data_copy, 
 def test_release_lists_the_main_changes_first_and_never_hides_changes():
     changes = ["q1/a/leave1/primary: k 3 -> 2", "q1/a/primary/dl_z: estimate 1 -> 2",
                "q1/a/primary/primary: i2 1 -> 2", "q1/a/primary/primary: estimate 1 -> 2"]
-    ordered = releases.ordered_changes(changes)
+    ordered = release_changes.ordered_changes(changes)
     assert ordered[:2] == ["q1/a/primary/primary: estimate 1 -> 2", "q1/a/primary/primary: i2 1 -> 2"]
     assert sorted(ordered) == sorted(changes)
 

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from analysis.versions import living, prisma_lsr
+from analysis.views import living_views
 from analysis.io import validate
 
 
@@ -47,7 +48,7 @@ def test_a_search_becomes_overdue_after_its_due_date():
     flags = living.search_flags(as_of=day_after)
     assert any(flag.startswith("search overdue") and due in flag for flag in flags)
     assert not any("overdue" in flag for flag in living.search_flags(as_of=due))
-    banner = living.status_banner(as_of=day_after)
+    banner = living_views.status_banner(as_of=day_after)
     assert "search overdue since" in repr(banner) and "admonition warning" in banner._repr_html_()
 
 
@@ -118,15 +119,15 @@ def test_every_book_block_renders_html_with_a_plain_text_twin():
     import matplotlib
 
     matplotlib.use("Agg")
-    from analysis.views import living_views, report
+    from analysis.views.blocks import HtmlBlock
 
-    blocks = [living.status_banner(), living_views.living_mode_table(),
+    blocks = [living_views.status_banner(), living_views.living_mode_table(),
               living_views.whats_new_table(), living_views.flow_table(),
               living_views.flow_figure("q1"), living_views.checklist_table(),
               living_views.expected_k_table(), *living_views.monitoring_panel("q1", "depression_webhelp"),
               *living_views.monitoring_panel("q2", "attitudes")]
     for block in blocks:
-        assert isinstance(block, report.HtmlBlock)
+        assert isinstance(block, HtmlBlock)
         assert block._repr_html_().startswith("<") and repr(block).strip()
     checklist = living_views.checklist_table()._repr_html_()
     assert 'id="prisma-lsr"' in checklist and "not reported" in checklist

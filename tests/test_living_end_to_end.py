@@ -135,10 +135,10 @@ def test_a_new_search_makes_a_major_release_and_the_queue_shrinks(living):
 
 
 def test_whats_new_says_what_changed_and_whether_conclusions_changed(in_copy):
-    from analysis.versions import releases, whats_new
+    from analysis.versions import release_archive, whats_new
     from analysis.versions.release_files import read_sidecar
 
-    version = releases.read_releases()["version"].iloc[-1]
+    version = release_archive.read_releases()["version"].iloc[-1]
     rows = whats_new.whats_new()
     assert rows["version"].iloc[0] == version  # newest first
     events = dict(zip(rows[rows["version"] == version]["event"],
@@ -155,9 +155,9 @@ def test_whats_new_says_what_changed_and_whether_conclusions_changed(in_copy):
 
 
 def test_flow_across_versions_gains_the_new_version(in_copy):
-    from analysis.versions import releases, whats_new
+    from analysis.versions import release_archive, whats_new
 
-    versions = list(releases.read_releases()["version"])
+    versions = list(release_archive.read_releases()["version"])
     flow = whats_new.flow_across_versions()
     new = flow[(flow["version"] == versions[-1]) & (flow["question"] == "q1")].iloc[0]
     previous = flow[(flow["version"] == versions[-2]) & (flow["question"] == "q1")].iloc[0]
@@ -181,7 +181,7 @@ def test_the_checklist_is_complete(in_copy):
 def test_monitoring_shows_every_release_with_its_boundary(in_copy):
     import math
 
-    from analysis.versions import monitoring, releases
+    from analysis.versions import monitoring, release_archive
 
     from analysis.pooling import synthesis
     from analysis.versions.release_files import read_sidecar
@@ -191,7 +191,7 @@ def test_monitoring_shows_every_release_with_its_boundary(in_copy):
     scale = synthesis.analysis_spec("q1", "depression_webhelp").analysis_measure
     stored = read_sidecar("monitoring.csv")
     stored = stored[(stored["outcome"] == "depression_webhelp") & (stored["measure"] == scale)]
-    versions = [v for v in releases.read_releases()["version"] if v in set(stored["version"])]
+    versions = [v for v in release_archive.read_releases()["version"] if v in set(stored["version"])]
     table = monitoring.monitoring_table()
     q1 = table[(table["outcome"] == "depression_webhelp") & table["fraction"].notna()]
     assert len(versions) >= 2 and list(q1["version"]) == versions
@@ -202,11 +202,11 @@ def test_monitoring_shows_every_release_with_its_boundary(in_copy):
 def test_the_release_archive_and_citation_metadata_follow_the_release(in_copy):
     import json
 
-    from analysis.versions import releases
+    from analysis.versions import release_archive
     from analysis.versions.release_files import read_sidecar
 
     root = in_copy["root"]
-    last = releases.read_releases().iloc[-1]
+    last = release_archive.read_releases().iloc[-1]
     archive = read_sidecar("archives.csv").iloc[-1]
     path = root / "data" / "releases" / archive["file"]
     assert archive["version"] == last["version"]

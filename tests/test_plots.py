@@ -412,29 +412,29 @@ def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
     same on the built pages."""
     from analysis.figures import figure_embed
     from analysis.selection import prisma
-    from analysis.views import report
+    from analysis.views import figure_blocks
     from analysis.evidence import rob
     from analysis.pooling import synthesis
 
     drawn = []
-    original = report.show_figure
+    original = figure_blocks.show_figure
 
     def measure(fig, alt, caption=None, **kwargs):
         drawn.append((alt[:50], figure_embed.smallest_text_px(fig, plots.DISPLAY_COLUMN_PX)))
         return original(fig, alt, caption, **kwargs)
 
-    monkeypatch.setattr(report, "show_figure", measure)
+    monkeypatch.setattr(figure_blocks, "show_figure", measure)
     for question in ("q1_webhelp", "q2_interventions"):
-        report.prisma_figure(question)
-        report.figure(plots.rob_traffic_light, rob.load_risk_of_bias(question))
-        report.figure(plots.rob_summary, rob.load_risk_of_bias(question))
+        figure_blocks.prisma_figure(question)
+        figure_blocks.figure(plots.rob_traffic_light, rob.load_risk_of_bias(question))
+        figure_blocks.figure(plots.rob_summary, rob.load_risk_of_bias(question))
     for short, outcome in (("q1", "depression_webhelp"), ("q2", "behaviour")):
-        report.forest_figure(short, outcome, by_subgroup=True)
-        report.leave_one_out_figure(short, outcome)
-        report.cumulative_figure(short, outcome)
-        report.funnel_figure(short, outcome)
+        figure_blocks.forest_figure(short, outcome, by_subgroup=True)
+        figure_blocks.leave_one_out_figure(short, outcome)
+        figure_blocks.cumulative_figure(short, outcome)
+        figure_blocks.funnel_figure(short, outcome)
         comparison = synthesis.published_comparison()
-        report.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
+        figure_blocks.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
     assert len(drawn) >= 12
     small = [(alt, round(px, 2)) for alt, px in drawn if px < 10]
     assert not small, f"figures whose text shows below 10 px: {small}"

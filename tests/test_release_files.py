@@ -8,14 +8,14 @@ import zipfile
 
 import pytest
 
-from analysis.versions import releases
+from analysis.versions import release_archive, release_command
 from analysis.versions.release_files import SIDECARS, archive_bytes, read_sidecar
 
 
 def test_every_sidecar_has_its_columns_and_only_released_versions():
-    listed = set(releases.read_releases()["version"])
+    listed = set(release_archive.read_releases()["version"])
     for name, columns in SIDECARS.items():
-        path = releases.releases_dir() / name
+        path = release_archive.releases_dir() / name
         assert path.exists(), name
         header = next(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
         assert tuple(header) == columns, name
@@ -39,5 +39,5 @@ def test_rows_of_an_unlisted_release_stop_the_next_release(data_copy):
     path = data_copy / "releases" / "flow.csv"
     with path.open("a", encoding="utf-8") as stream:
         stream.write("9.9.9,q1,1,1,0,1,1,0,0,0\n")
-    with pytest.raises(releases.ReleaseError, match="interrupted release"):
-        releases.plan_release("test", date="2026-12-01")
+    with pytest.raises(release_archive.ReleaseError, match="interrupted release"):
+        release_command.plan_release("test", date="2026-12-01")

@@ -1,4 +1,5 @@
-"""Releases (analysis.versions.releases): version rule, append-only archive, atomic writes, views.
+"""Releases (analysis.versions.release_archive, release_changes, release_command,
+release_history and fingerprint): version rule, append-only archive, atomic writes, views.
 
 Every test runs on a copy of data/ (REVIEW_DATA_DIR) with the pooled results replaced by a
 small stand-in table, so that what is tested is the bookkeeping, not the statistics.
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analysis import cli
-from analysis.versions import releases
+from analysis.versions import fingerprint, release_archive, release_command, release_history
 from analysis.pooling import synthesis
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -44,7 +45,7 @@ def review(tmp_path, monkeypatch):
     monkeypatch.setenv("REVIEW_DATA_DIR", str(data))
     state = {"results": _results(), "problems": []}
     monkeypatch.setattr(synthesis, "results_table", lambda scenarios=True: state["results"])
-    monkeypatch.setattr(releases, "validation_problems", lambda: list(state["problems"]))
+    monkeypatch.setattr(release_command, "validation_problems", lambda: list(state["problems"]))
     state["data"] = data
     state["log"] = data / "releases" / "releases.csv"
     state["archive"] = data / "releases" / "results.csv"
@@ -60,12 +61,12 @@ def _snapshot(review) -> dict:
 
 
 def test_next_version_follows_the_rule():
-    assert releases.next_version(None, "patch") == "1.0.0"
-    assert releases.next_version("1.4.2", "major") == "2.0.0"
-    assert releases.next_version("1.4.2", "minor") == "1.5.0"
-    assert releases.next_version("1.4.2", "patch") == "1.4.3"
-    with pytest.raises(releases.ReleaseError, match="kind must be one of major, minor, patch"):
-        releases.next_version("1.0.0", "huge")
+    assert release_command.next_version(None, "patch") == "1.0.0"
+    assert release_command.next_version("1.4.2", "major") == "2.0.0"
+    assert release_command.next_version("1.4.2", "minor") == "1.5.0"
+    assert release_command.next_version("1.4.2", "patch") == "1.4.3"
+    with pytest.raises(release_archive.ReleaseError, match="kind must be one of major, minor, patch"):
+        release_command.next_version("1.0.0", "huge")
 
 
 def test_first_release_is_1_0_0_and_records_counts_and_fingerprint(review, capsys):
@@ -73,17 +74,17 @@ def test_first_release_is_1_0_0_and_records_counts_and_fingerprint(review, capsy
     assert capsys.readouterr().out.strip().endswith("1.0.0")
     log = list(csv.DictReader(review["log"].open(encoding="utf-8")))
     assert [row["version"] for row in log] == ["1.0.0"] and log[0]["kind"] == "major"
-    assert log[0]["data_fingerprint"] == releases.data_fingerprint(review["data"])
+    assert log[0]["data_fingerprint"] == fingerprint.data_fingerprint(review["data"])
     studies = sum(1 for q in ("q1_webhelp", "q2_interventions")
                   for _ in csv.DictReader((review["data"] / q / "studies.csv").open(encoding="utf-8")))
     from analysis.search import records as rec
 
     records = sum(len(rec.load_records(q)) for q in ("q1_webhelp", "q2_interventions"))
     assert (int(log[0]["n_included"]), int(log[0]["n_records"])) == (studies, records)
-    archived = releases.read_results("1.0.0")
+    archived = release_archive.read_results("1.0.0")
     assert len(archived) == len(synthesis.ANALYSES)
     assert archived.iloc[0]["estimate"] == 0.2 and archived.iloc[1]["estimate"] is None
-    assert releases.verify_archive() == []
+    assert release_archive.verify_archive() == []
 
 
 def test_kind_is_inferred_patch_minor_major(review, capsys):
@@ -98,13 +99,13 @@ def test_kind_is_inferred_patch_minor_major(review, capsys):
     assert [(row["version"], row["kind"]) for row in log] == [
         ("1.0.0", "major"), ("1.0.1", "patch"), ("1.1.0", "minor"), ("2.0.0", "major")]
     assert "estimate 0.2 -> 0.25" in capsys.readouterr().out
-    assert releases.verify_archive() == []
+    assert release_archive.verify_archive() == []
 
 
 def test_kind_can_be_overridden(review):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
     assert release("--summary", "Declared minor", "--date", "2026-11-23", "--kind", "minor") == 0
-    assert releases.current_release()["version"] == "1.1.0"
+    assert release_history.current_release()["version"] == "1.1.0"
 
 
 def test_earlier_rows_stay_byte_identical(review):
@@ -145,7 +146,7 @@ def test_rows_of_an_unlisted_release_are_reported(review):
     with review["archive"].open("a", encoding="utf-8") as stream:
         stream.write("9.9.9,q1,x\n")
     assert any("rows for release 9.9.9, which releases.csv does not list" in problem
-               for problem in releases.verify_archive())
+               for problem in release_archive.verify_archive())
 
 
 @pytest.mark.parametrize("argv, message, code", [
@@ -197,19 +198,19 @@ def test_a_failed_write_leaves_the_files_as_they_were(review, monkeypatch):
 
 
 def test_fingerprint_ignores_the_archive_and_follows_every_data_table(review):
-    first = releases.data_fingerprint()
+    first = fingerprint.data_fingerprint()
     assert release("--summary", "First", "--date", "2026-11-23") == 0
-    assert releases.data_fingerprint() == first
+    assert fingerprint.data_fingerprint() == first
     with (review["data"] / "q2_interventions" / "screening.csv").open("a", encoding="utf-8") as stream:
         stream.write("R9999,full_text,reviewer_2,exclude,review/protocol,\n")
-    assert releases.data_fingerprint() != first
+    assert fingerprint.data_fingerprint() != first
 
 
 def test_what_changed_sets_current_beside_previous_and_the_published_review(review):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
     review["results"] = _results(shift=0.1)
     assert release("--summary", "Second", "--date", "2026-11-24") == 0
-    view = releases.what_changed()
+    view = release_history.what_changed()
     first = view[view["outcome"] == synthesis.ANALYSES[0].outcome]
     assert list(first["role"]) == ["published", "previous", "current"]
     assert list(first["version"]) == ["0", "1.0.0", "1.1.0"]
@@ -222,17 +223,17 @@ def test_what_changed_sets_current_beside_previous_and_the_published_review(revi
     assert (behaviour["estimate"], behaviour["ci_low"], behaviour["ci_high"]) == (1.67, 1.05, 2.94)
     unchanged = view[(view["outcome"] == "stigma") & (view["role"] == "current")].iloc[0]
     assert unchanged["changed"] is False
-    older = releases.what_changed(current="1.0.0")
+    older = release_history.what_changed(current="1.0.0")
     assert set(older["role"]) == {"published", "current"}
-    with pytest.raises(releases.ReleaseError, match="no release '3.0.0'"):
-        releases.what_changed(current="3.0.0")
+    with pytest.raises(release_archive.ReleaseError, match="no release '3.0.0'"):
+        release_history.what_changed(current="3.0.0")
 
 
 def test_estimate_history_lists_every_release_after_the_published_review(review):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
     review["results"] = _results(shift=0.1)
     assert release("--summary", "Second", "--date", "2026-11-24") == 0
-    history = releases.estimate_history()
+    history = release_history.estimate_history()
     q1 = history[history["outcome"] == synthesis.ANALYSES[0].outcome]
     assert list(q1["version"]) == ["0", "1.0.0", "1.1.0"]
     assert list(q1["kind"]) == ["published", "major", "minor"]
@@ -243,7 +244,7 @@ def test_what_changed_wide_has_one_row_per_outcome(review):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
     review["results"] = _results(shift=0.1)
     assert release("--summary", "Second", "--date", "2026-11-24") == 0
-    wide = releases.what_changed_wide()
+    wide = release_history.what_changed_wide()
     assert len(wide) == len(synthesis.ANALYSES)
     first = wide.iloc[0]
     assert (first["published_version"], first["previous_version"], first["current_version"]) == ("0", "1.0.0", "1.1.0")
@@ -252,19 +253,19 @@ def test_what_changed_wide_has_one_row_per_outcome(review):
 
 
 def test_release_status_says_when_the_data_moved_on(review):
-    assert releases.release_status()["label"] == "not yet released"
+    assert release_history.release_status()["label"] == "not yet released"
     assert release("--summary", "First", "--date", "2026-11-23") == 0
-    status = releases.release_status()
+    status = release_history.release_status()
     assert (status["version"], status["data_matches"], status["label"]) == ("1.0.0", True, "1.0.0 (2026-11-23)")
     with (review["data"] / "q1_webhelp" / "studies.csv").open("a", encoding="utf-8") as stream:
         stream.write("\n")
-    assert releases.release_status()["label"] == "1.0.0 (2026-11-23); data changed since"
+    assert release_history.release_status()["label"] == "1.0.0 (2026-11-23); data changed since"
 
 
 def test_release_log_for_readers_has_counts_and_no_hashes(review):
     assert release("--summary", "First", "--date", "2026-11-23") == 0
-    log = releases.release_log()
+    log = release_history.release_log()
     assert list(log.columns) == ["version", "date", "kind", "summary", "data", "search runs", "records", "included"]
     row = log.iloc[0]
     assert (row["version"], row["kind"], row["summary"]) == ("1.0.0", "major", "First")
-    assert row["data"] == releases.data_fingerprint()[:12] and type(row["records"]) is int
+    assert row["data"] == fingerprint.data_fingerprint()[:12] and type(row["records"]) is int

@@ -5,13 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.views import report
+from analysis.views import blocks, figure_blocks, number_format, pooled_results, tables
 
 
 def test_tables_escape_untrusted_text_in_cells_headers_and_captions():
     frame = pd.DataFrame({"<b>title</b>": ["<script>alert(1)</script>", 'a "quoted" & <i>x</i>']})
-    for block in (report.static_table(frame, table_id="t", caption="<img src=x onerror=alert(1)>"),
-                  report.searchable_table(frame, table_id="t2", filename="x.csv")):
+    for block in (tables.static_table(frame, table_id="t", caption="<img src=x onerror=alert(1)>"),
+                  tables.searchable_table(frame, table_id="t2", filename="x.csv")):
         assert "<script>" not in block.html_text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in block.html_text
         assert "<img src=x" not in block.html_text and "&lt;b&gt;title&lt;/b&gt;" in block.html_text
@@ -24,7 +24,7 @@ def test_figure_alt_text_is_escaped_into_its_attribute():
     import matplotlib.pyplot as plt
 
     figure, _ = plt.subplots()
-    block = report.show_figure(figure, 'a "quoted" <alt>', caption="c <b>")
+    block = figure_blocks.show_figure(figure, 'a "quoted" <alt>', caption="c <b>")
     assert 'aria-label="a &quot;quoted&quot; &lt;alt&gt;"' in block.html_text
     assert "<title>a &quot;quoted&quot; &lt;alt&gt;</title>" in block.html_text or \
         "<title>a \"quoted\" &lt;alt&gt;</title>" in block.html_text
@@ -35,7 +35,7 @@ def test_figure_alt_text_is_escaped_into_its_attribute():
     (np.float64(0.25), 0.25), (np.int64(3), 3), (float("nan"), None), (None, None), (pd.NA, None), ("x", "x"),
 ])
 def test_plain_values_for_glue(value, expected):
-    result = report.plain(value)
+    result = number_format.plain(value)
     assert result == expected and type(result) is type(expected)
 
 
@@ -47,40 +47,40 @@ def test_plain_values_for_glue(value, expected):
     (91.7, "considerable"), (None, "not estimable"),
 ])
 def test_heterogeneity_words_follow_the_cochrane_bands(i2, words):
-    assert report.heterogeneity_phrase(i2) == words
+    assert pooled_results.heterogeneity_phrase(i2) == words
 
 
 def test_direction_says_whether_the_interval_excludes_no_effect():
     row = {"measure": "OR", "estimate": 1.22, "ci_low": 0.9, "ci_high": 1.64}
-    assert report.direction_phrase(row, positive="more", negative="less", null=1.0) == (
+    assert pooled_results.direction_phrase(row, positive="more", negative="less", null=1.0) == (
         "points to more (OR = 1.22, 95% CI 0.90 to 1.64), but the interval includes no effect")
     row = {"measure": "r", "estimate": -0.3, "ci_low": -0.5, "ci_high": -0.1}
-    assert report.direction_phrase(row, positive="more", negative="less", null=0.0) == (
+    assert pooled_results.direction_phrase(row, positive="more", negative="less", null=0.0) == (
         "points to less (r = −0.30, 95% CI −0.50 to −0.10), and the interval excludes no effect")
-    assert report.direction_phrase({"estimate": None}, positive="a", negative="b", null=0) == "cannot be pooled"
+    assert pooled_results.direction_phrase({"estimate": None}, positive="a", negative="b", null=0) == "cannot be pooled"
 
 
 def test_comparison_with_a_published_estimate():
     # no comparative word without a computed "comparable" verdict (analysis.pooling.comparison)
-    assert report.comparison_word(0.241, 0.089) == "not directly comparable"
-    assert report.comparison_word(0.241, 0.089, "partly comparable", False) == "not directly comparable"
-    assert report.comparison_word(0.241, 0.089, "comparable", False) == "larger"
-    assert report.comparison_word(0.05, 0.089, "comparable", False) == "smaller"
-    assert report.comparison_word(0.0891, 0.089, "comparable", True) == "in line with"
-    assert report.comparison_word(None, 0.089) == "not comparable"
+    assert pooled_results.comparison_word(0.241, 0.089) == "not directly comparable"
+    assert pooled_results.comparison_word(0.241, 0.089, "partly comparable", False) == "not directly comparable"
+    assert pooled_results.comparison_word(0.241, 0.089, "comparable", False) == "larger"
+    assert pooled_results.comparison_word(0.05, 0.089, "comparable", False) == "smaller"
+    assert pooled_results.comparison_word(0.0891, 0.089, "comparable", True) == "in line with"
+    assert pooled_results.comparison_word(None, 0.089) == "not comparable"
 
 
 def test_effect_phrase_states_k_and_n_or_says_not_pooled():
     row = {"measure": "r", "estimate": 0.2414, "ci_low": -0.0287, "ci_high": 0.4787, "k": 4, "n": 8371}
-    assert report.effect_phrase(row) == "r = 0.24 (95% CI −0.03 to 0.48; k = 4, N = 8,371)"
-    assert report.effect_phrase({"estimate": None, "k": 1, "n": 346}) == "not pooled (k = 1, N = 346)"
+    assert pooled_results.effect_phrase(row) == "r = 0.24 (95% CI −0.03 to 0.48; k = 4, N = 8,371)"
+    assert pooled_results.effect_phrase({"estimate": None, "k": 1, "n": 346}) == "not pooled (k = 1, N = 346)"
 
 
 def test_csv_download_carries_the_table():
     import base64
 
     frame = pd.DataFrame({"study": ["Gould 2002"], "chi2": ["3.8"]})
-    block = report.download_link(frame, "t.csv")
+    block = tables.download_link(frame, "t.csv")
     payload = block.html_text.split("base64,", 1)[1].split('"', 1)[0]
     assert base64.b64decode(payload).decode() == "study,chi2\nGould 2002,3.8\n"
 
@@ -99,7 +99,7 @@ def test_figures_are_inline_svg_with_real_text_and_computed_numbers():
     for title in ("first", "second"):
         figure, ax = plt.subplots()
         ax.set_title(title)
-        blocks.append(report.show_figure(figure, f"alt {title}", caption=title))
+        blocks.append(figure_blocks.show_figure(figure, f"alt {title}", caption=title))
     first, second = (block.html_text for block in blocks)
     assert "<svg" in first and "<text" in first  # text stays text: sharp, searchable, measurable
     assert "Figure 1.</span> first" in first and "Figure 2.</span> second" in second
@@ -128,7 +128,7 @@ def test_tables_show_reader_labels_not_column_ids():
     from analysis.views import reader_labels
 
     frame = pd.DataFrame({"study_id": ["Gould2002"], "yi": [0.1], "Already a label": ["x"]})
-    block = report.static_table(frame, table_id="t")
+    block = tables.static_table(frame, table_id="t")
     assert ">Study ID<" in block.html_text and ">Effect size (analysis scale)<" in block.html_text
     assert ">study_id<" not in block.html_text and ">yi<" not in block.html_text
     assert ">Already a label<" in block.html_text
@@ -150,7 +150,7 @@ def test_every_codebook_column_has_a_reader_label():
 
 def test_searchable_table_counts_its_rows():
     frame = pd.DataFrame({"record_id": ["R1", "R2", "R3"]})
-    block = report.searchable_table(frame, table_id="t", filename="t.csv")
+    block = tables.searchable_table(frame, table_id="t", filename="t.csv")
     assert '<span class="review-row-count" aria-live="polite">3 rows</span>' in block.html_text
     assert "base64," in block.html_text  # the download keeps the full data
 
@@ -169,16 +169,16 @@ def test_screening_decisions_show_the_titles_they_are_about():
 
 def test_booleans_read_as_words():
     frame = pd.DataFrame({"pooled": [True, False]})
-    block = report.static_table(frame, table_id="t")
+    block = tables.static_table(frame, table_id="t")
     assert ">yes<" in block.html_text and ">no<" in block.html_text and "True" not in block.html_text
 
 
 def test_wide_tables_become_cards_and_narrow_ones_stay_tables():
     narrow = pd.DataFrame({"study_id": ["Gould2002"], "n": [519]})
     wide = pd.DataFrame({f"column {i}": ["a fairly long value here"] for i in range(12)})
-    assert report.fits_as_table(narrow) and not report.fits_as_table(wide)
-    assert "review-table-stacked" not in report.static_table(narrow, table_id="a").html_text
-    assert "review-table-stacked" in report.static_table(wide, table_id="b").html_text
+    assert tables.fits_as_table(narrow) and not tables.fits_as_table(wide)
+    assert "review-table-stacked" not in tables.static_table(narrow, table_id="a").html_text
+    assert "review-table-stacked" in tables.static_table(wide, table_id="b").html_text
 
 
 def test_duplicate_labels_are_numbered_not_shown_as_ids():
@@ -189,6 +189,6 @@ def test_duplicate_labels_are_numbered_not_shown_as_ids():
 
 
 def test_certainty_sentence_is_marked_with_its_question():
-    block = report.certainty_sentence("q2_interventions", "We are uncertain whether <x>; very low certainty.")
+    block = blocks.certainty_sentence("q2_interventions", "We are uncertain whether <x>; very low certainty.")
     assert 'data-question="q2"' in block.html_text and "&lt;x&gt;" in block.html_text
     assert repr(block) == "We are uncertain whether <x>; very low certainty."

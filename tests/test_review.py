@@ -18,8 +18,8 @@ from analysis.evidence import extraction
 from analysis.selection import prisma
 from analysis import questions, review
 from analysis.search import records
-from analysis.versions import releases
-from analysis.views import report
+from analysis.versions import release_archive, release_history
+from analysis.views import flow_tables, glue, pooled_results
 from analysis.pooling import synthesis
 from analysis.io import validate
 from analysis.io.paths import REPO_ROOT
@@ -103,7 +103,7 @@ def test_every_count_has_one_value_wherever_it_is_shown():
     def add(name: str, value) -> None:
         shown.setdefault(name, set()).add(int(value))
 
-    for name, value in report.count_glue_names().items():
+    for name, value in glue.count_glue_names().items():
         add(name, value)
     # the PRISMA table and diagram input, per question
     for part in current.questions:
@@ -113,18 +113,18 @@ def test_every_count_has_one_value_wherever_it_is_shown():
                 add(f"{qid}_{row.box}", row.n)
         add(f"{qid}_unique_records", part.clusters["cluster_id"].nunique())
         add(f"{qid}_records_identified", len(part.records))
-        add(f"{qid}_unique_records", report.dedup_summary().set_index("Question").loc[part.question.label, "Unique records"])
+        add(f"{qid}_unique_records", flow_tables.dedup_summary().set_index("Question").loc[part.question.label, "Unique records"])
     # the landing page's overview table
-    overview = report.review_overview().set_index("Question")
+    overview = flow_tables.review_overview().set_index("Question")
     for part in current.questions:
         row = overview.loc[part.question.label]
         add(f"{part.question.id}_records_identified", row["Records identified"])
         add(f"{part.question.id}_new_studies_included", row["New studies included"])
         add(f"{part.question.id}_reports_not_retrieved", row["Reports awaiting full text"])
     # the release log, when its last release was made from these data
-    status = releases.release_status()
+    status = release_history.release_status()
     if status["data_matches"]:
-        last = releases.read_releases().iloc[-1]
+        last = release_archive.read_releases().iloc[-1]
         add("all_search_runs", last["n_search_runs"])
         add("all_records_identified", last["n_records"])
         add("all_new_studies_included", last["n_included"])
@@ -167,7 +167,7 @@ def test_participants_of_unknown_size_are_counted_not_dropped():
         unknown_studies = pooled.effect_sizes.loc[sizes.isna(), "study_id"].nunique() if len(sizes) else 0
         assert row["n_unknown"] == unknown_studies
         if row["n_unknown"]:
-            assert "print" in report.participants_phrase(row)
+            assert "print" in pooled_results.participants_phrase(row)
 
 
 def test_one_question_id_is_accepted_in_either_spelling_and_unknown_ones_are_named():

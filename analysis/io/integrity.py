@@ -127,10 +127,10 @@ def archive_problems(root: Path) -> list[Problem]:
     """The release log and results archive: every row, the last one too, as written."""
     if not (root / "releases").exists():
         return []
-    from analysis.versions import releases
+    from analysis.versions.release_archive import verify_archive
 
     found = []
-    for text in releases.verify_archive(root / "releases"):
+    for text in verify_archive(root / "releases"):
         relative = text.replace(str(root) + "/", "")
         name, _, message = relative.partition(": ")
         match = re.match(r"line (\d+)", message)

@@ -155,14 +155,14 @@ def release_kind(conclusions_changed: bool, new_search_runs: int, numbers_change
 def stored_conclusions(version: str | None = None) -> pd.DataFrame:
     """The conclusions recorded by the releases (``data/releases/conclusions.csv``), as text;
     only rows of releases in the release log."""
-    from . import releases
+    from . import release_archive
 
-    path = releases.releases_dir() / "conclusions.csv"
+    path = release_archive.releases_dir() / "conclusions.csv"
     columns = ["version", *CONCLUSION_COLUMNS, "changed"]
     if not path.exists():
         return pd.DataFrame(columns=columns, dtype=object)
     table = read_csv_text(path)
-    table = table[table["version"].isin(set(releases.read_releases()["version"]))]
+    table = table[table["version"].isin(set(release_archive.read_releases()["version"]))]
     if version is not None:
         table = table[table["version"] == version]
     return table.reset_index(drop=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import html
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +22,7 @@ from analysis.io.paths import data_dir
 from analysis.io.validate import read_csv_text
 
 __all__ = ["LIVING_COLUMNS", "add_months", "living_mode", "living_mode_problems",
-           "search_flags", "status_banner", "status_summary"]
+           "search_flags", "status_summary"]
 
 LIVING_COLUMNS = ("question", "source", "status", "status_date", "search_frequency_months",
                   "last_search", "next_search_due", "overdue", "update_triggers",
@@ -125,12 +124,12 @@ def _short(source: str, limit: int = 40) -> str:
 def status_summary(as_of: str | dt.date | None = None) -> dict:
     """What the status banner says: release, per-question status, the next due search.
 
-    Keys: release (label of :func:`analysis.versions.releases.release_status`), questions (list of
+    Keys: release (label of :func:`analysis.versions.release_history.release_status`), questions (list of
     dicts: question, status, last_search, next_search_due, overdue), next_search_due (the
     earliest due date of an active source, or None), overdue (any active source overdue),
     living (any source still active).
     """
-    from . import releases
+    from .release_history import release_status
 
     table = living_mode(as_of)
     questions = []
@@ -144,31 +143,7 @@ def status_summary(as_of: str | dt.date | None = None) -> dict:
                           "next_search_due": min(dues) if dues else None,
                           "overdue": bool(rows["overdue"].any())})
     dues = [q["next_search_due"] for q in questions if q["next_search_due"]]
-    return {"release": releases.release_status()["label"], "questions": questions,
+    return {"release": release_status()["label"], "questions": questions,
             "next_search_due": min(dues) if dues else None,
             "overdue": any(q["overdue"] for q in questions),
             "living": any(q["status"] == "active" for q in questions)}
-
-
-def status_banner(as_of: str | dt.date | None = None):
-    """The living-review status banner for the book (an HtmlBlock with a plain-text twin)."""
-    from analysis.views.report import HtmlBlock
-
-    summary = status_summary(as_of)
-    mode = "Living systematic review" if summary["living"] else "Retired from living mode"
-    parts = [f"{mode}. Current version: {summary['release']}."]
-    for question in summary["questions"]:
-        from analysis.questions import question as registry_question
-
-        text = f"Question {registry_question(question['question']).number}: {question['status']}"
-        text += f", last searched {question['last_search'] or 'never'}"
-        if question["next_search_due"]:
-            text += (f", search overdue since {question['next_search_due']}" if question["overdue"]
-                     else f", next search due {question['next_search_due']}")
-        parts.append(text + ".")
-    plain_text = " ".join(parts)
-    css = "warning" if summary["overdue"] else "note"
-    items = "".join(f"<li>{html.escape(part)}</li>" for part in parts[1:])
-    html_text = (f'<div class="admonition {css} review-living-status"><p>'
-                 f"{html.escape(parts[0])}</p><ul>{items}</ul></div>")
-    return HtmlBlock(html_text, plain_text)

@@ -237,13 +237,13 @@ def _anticipated_effect(spec: synthesis.AnalysisSpec, source: str) -> float | No
 
 
 def _stored_statistics() -> pd.DataFrame:
-    from . import releases
+    from . import release_archive
 
-    path = releases.releases_dir() / "monitoring.csv"
+    path = release_archive.releases_dir() / "monitoring.csv"
     if not path.exists():
         return pd.DataFrame(columns=["version", *STATISTIC_COLUMNS])
     table = read_csv_text(path)
-    released = set(releases.read_releases()["version"])
+    released = set(release_archive.read_releases()["version"])
     return table[table["version"].isin(released)]
 
 
@@ -257,10 +257,10 @@ def monitoring_table(include_data: bool = False) -> pd.DataFrame:
     without an anticipated effect in ``monitoring_plan.csv`` has one row with the reason in
     ``label``. With ``include_data`` the current, unreleased data are a last look "data".
     """
-    from . import releases
+    from . import release_archive
 
     stored = _stored_statistics()
-    order = list(releases.read_releases()["version"])
+    order = list(release_archive.read_releases()["version"])
     if include_data:
         now = release_statistics()
         now.insert(0, "version", "data")

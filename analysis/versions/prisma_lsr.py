@@ -44,9 +44,9 @@ def _living() -> pd.DataFrame:
 
 
 def _releases() -> pd.DataFrame:
-    from . import releases
+    from . import release_archive
 
-    return releases.read_releases()
+    return release_archive.read_releases()
 
 
 def _living_in_title() -> str | None:

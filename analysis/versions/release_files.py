@@ -66,17 +66,17 @@ def read_sidecar(name: str) -> pd.DataFrame:
 
 def _appended(name: str, rows: list[list], listed: set[str], version: str) -> bytes:
     """The sidecar's bytes with ``rows`` appended; refuses rows of an unlisted release."""
-    from .releases import ReleaseError, _lines
+    from .release_archive import ReleaseError, csv_lines
 
     path = _releases_dir() / name
-    old = path.read_bytes() if path.exists() else _lines([list(SIDECARS[name])])
+    old = path.read_bytes() if path.exists() else csv_lines([list(SIDECARS[name])])
     for number, row in enumerate(csv.DictReader(io.StringIO(old.decode("utf-8"))), start=2):
         if row.get("version") not in listed:
             raise ReleaseError(f"{path}: line {number}: rows of release {row.get('version')}, "
                                f"which releases.csv does not list (an interrupted release?)")
         if row.get("version") == version:
             raise ReleaseError(f"{path}: line {number}: release {version} already has rows")
-    return old + _lines(rows)
+    return old + csv_lines(rows)
 
 
 def _flow_rows(version: str) -> list[list]:
@@ -143,7 +143,7 @@ def release_files(version: str, date: str, results: pd.DataFrame, conclusion_row
     """Every file the release writes besides the log and the results archive: path -> bytes."""
     from . import monitoring
     from analysis.pooling import synthesis
-    from .releases import _lines
+    from .release_archive import csv_lines
 
     folder = _releases_dir()
     files: dict[Path, bytes] = {}
@@ -164,8 +164,8 @@ def release_files(version: str, date: str, results: pd.DataFrame, conclusion_row
         [version, change] for change in authored if change not in assigned], listed, version)
 
     columns = ["version", *synthesis.RESULT_COLUMNS]
-    header = _lines([columns])
-    rows = _lines([[version if c == "version" else record.get(c) for c in columns]
+    header = csv_lines([columns])
+    rows = csv_lines([[version if c == "version" else record.get(c) for c in columns]
                    for record in results.to_dict("records")])
     archive, contents = archive_bytes(version, date, rows, header)
     archive_path = folder / "archives" / f"review-{version}.zip"

@@ -34,9 +34,9 @@ FLOW_COLUMNS = ("version", "date", "question", *[f"new_{s}" for s in FLOW_STEPS]
 
 
 def _log() -> pd.DataFrame:
-    from . import releases
+    from . import release_archive
 
-    return releases.read_releases()
+    return release_archive.read_releases()
 
 
 def _published_rows() -> list[dict]:
@@ -67,9 +67,9 @@ def _int(value) -> int:
 
 
 def _primary_studies(version: str) -> set[str]:
-    from . import releases
+    from . import release_archive
 
-    results = releases.read_results(version)
+    results = release_archive.read_results(version)
     rows = results[(results["scenario"] == "primary") & (results["model_name"] == "primary")]
     return {study.strip() for text in rows["studies"] if text for study in str(text).split(";")}
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from analysis.io.paths import REPO_ROOT
 
-from .report import HtmlBlock
+from .blocks import HtmlBlock
 
 __all__ = ["NOT_STATED", "FRONT_MATTER_FILE", "CITATION_FILE", "citation_text", "front_matter",
            "front_matter_block"]

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from analysis.measures import measure
 from analysis.questions import analyses_of, question as registry_question
-from .report import fmt_ci, fmt_num, participants_phrase, plain
+from .number_format import fmt_ci, fmt_num, plain
+from .pooled_results import participants_phrase
 
 __all__ = ["Finding", "finding", "key_message", "abstract_results", "authors_conclusions"]
 

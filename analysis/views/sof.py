@@ -34,7 +34,8 @@ import html
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
-from .report import HtmlBlock, fmt_ci, fmt_num, plain
+from .blocks import HtmlBlock
+from .number_format import fmt_ci, fmt_num, plain
 
 __all__ = ["CERTAINTY_SYMBOLS", "absolute_effects", "control_risk_from_arms", "published_outcome_rows",
            "summary_of_findings_html"]
@@ -195,7 +196,7 @@ def summary_of_findings_html(rows: Sequence[Mapping[str, Any]], *, table_id: str
                              comparison: str = "") -> HtmlBlock:
     """The summary-of-findings table of ``rows`` (fields in the module docstring), GRADEpro layout.
 
-    Every text is escaped. Returns an :class:`~analysis.views.report.HtmlBlock` whose plain-text twin
+    Every text is escaped. Returns an :class:`~analysis.views.blocks.HtmlBlock` whose plain-text twin
     lists one line per outcome and the footnotes.
     """
     if not rows:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .report import HtmlBlock
+from .blocks import HtmlBlock
 
 __all__ = ["characteristics_of_included_studies", "study_card_fields"]
 
