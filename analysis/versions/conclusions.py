@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import review
 from analysis.pooling import synthesis
 from analysis.io.paths import data_dir
 from analysis.io.validate import read_csv_text
@@ -85,7 +86,7 @@ def conclusions(results: pd.DataFrame | None = None) -> pd.DataFrame:
     the conclusion in words.
     """
     if results is None:
-        results = synthesis.results_table(scenarios=True)
+        results = review.current().results.copy()
     certainty = _certainties(data_dir())
     records = []
     for spec in synthesis.ANALYSES:

@@ -8,7 +8,7 @@ Two append-only tables live in ``data/releases/``:
     SHA-256 of the release's rows in ``results.csv`` and the SHA-256 of every byte of
     ``releases.csv`` before the row (so any later edit of an earlier row is detected).
 ``results.csv``
-    the release's version followed by every column of ``synthesis.results_table()``.
+    the release's version followed by every column of the review's results table (``Review.results``).
 
 Version numbers follow semantic versioning (https://semver.org) read for a review: *major* when
 a new search run was added since the last release, *minor* when data changed a pooled number,
@@ -437,7 +437,7 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
     n_search_runs = totals["search_runs"]
     n_records, n_included = totals["records_identified"], totals["new_studies_included"]
     if results is None:
-        results = synthesis.results_table(scenarios=True)
+        results = review.current().results.copy()
     from . import conclusions as reader_conclusions
     from . import living
     from . import release_files as sidecars
@@ -605,7 +605,7 @@ def what_changed(current: str | None = None, previous: str | None = None) -> pd.
     versions = list(log["version"])
     dates = dict(zip(log["version"], log["date"]))
     if current == "data":
-        current_results = _primary_rows(synthesis.results_table(scenarios=False))
+        current_results = _primary_rows(review.current().primary_results.copy())
         current_date = None
         default_previous = versions[-1] if versions else None
     else:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import review
 from analysis.measures import p_value
 from analysis.questions import ANALYSES, QUESTIONS as REGISTRY
 
@@ -343,7 +344,7 @@ def prisma_figure(question: str) -> HtmlBlock:
         f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
         f"{counts['new_studies_included']} new studies included."
     )
-    return show_figure(prisma.plot_prisma_flow(dict(counts), sources=prisma.sources_searched(part.question.id)),
+    return show_figure(prisma.plot_prisma_flow(dict(counts), sources=prisma.sources_searched(part.search_log)),
                        alt, caption=f"PRISMA 2020 flow diagram, {part.question.label}.")
 
 
@@ -511,7 +512,7 @@ def _printed_published(synthesis_id: Any) -> str:
     """A published result as printed: "r 0.089", "OR 1.67 (1.05 to 2.94)"."""
     from analysis.pooling import display_rules, synthesis
 
-    row = synthesis.published_row(synthesis_id)
+    row = synthesis.published_row(review.current().published, synthesis_id)
     if not row.get("estimate"):
         return "no estimate printed"
     text = f"{row['measure']} {display_rules.printed_number(row['estimate'])}"
