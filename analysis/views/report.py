@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-from analysis import review
 from analysis.measures import p_value
 from analysis.questions import ANALYSES, QUESTIONS as REGISTRY
 
@@ -510,6 +509,7 @@ def participants_phrase(row: dict) -> str:
 
 def _printed_published(synthesis_id: Any) -> str:
     """A published result as printed: "r 0.089", "OR 1.67 (1.05 to 2.94)"."""
+    from analysis import review
     from analysis.pooling import display_rules, synthesis
 
     row = synthesis.published_row(review.current().published, synthesis_id)

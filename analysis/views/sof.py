@@ -119,7 +119,6 @@ def published_outcome_rows(question: str, covered_ids: Iterable[str]) -> list[di
     has ``k`` None ("Not synthesised in this version") and a comment quoting the published
     review's own finding.
     """
-    from analysis import review
     from analysis.pooling.synthesis import ANALYSES
 
     short = question.split("_", 1)[0]
@@ -344,8 +343,6 @@ def rows_for_question(question: str) -> list[dict]:
         if spec.published_note:
             row["comment_notes"] = [spec.published_note]
         if k >= 2:  # the small-k panel's robustness verdict (analysis.pooling.panel)
-            from analysis import review
-
             found = review.current().question(short).sensitivity(spec.outcome, "panel")
             if found is not None:
                 row.setdefault("comment_notes", []).append(found.footnote())
