@@ -81,7 +81,7 @@ def _certainties(root) -> dict[str, str]:
 def conclusions(results: pd.DataFrame | None = None) -> pd.DataFrame:
     """One conclusion per outcome from a results table (default: the data as they are now).
 
-    ``results`` has the columns of :func:`analysis.pooling.synthesis.results_table` (with scenarios,
+    ``results`` has the columns of the review's results (``Review.results``) (with scenarios,
     so that robustness can be judged). Columns :data:`CONCLUSION_COLUMNS`; ``statement`` is
     the conclusion in words.
     """

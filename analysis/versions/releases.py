@@ -573,8 +573,8 @@ def _primary_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 def _published_view_rows() -> list[dict]:
     """The published reviews as "version 0": their pooled results as printed."""
-    comparison = synthesis.published_comparison(results=pd.DataFrame(
-        columns=list(synthesis.RESULT_COLUMNS)))
+    comparison = synthesis.published_comparison(pd.DataFrame(columns=list(synthesis.RESULT_COLUMNS)),
+                                                review.current().published)
     rows = []
     for record in comparison.to_dict("records"):
         rows.append({
