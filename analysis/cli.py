@@ -198,11 +198,13 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_queue(args: argparse.Namespace) -> int:
+    from . import review
     from .search import records as rec
     from .selection import screening as scr
 
     question = _question(args.question)
-    queue = scr.screening_queue(question, args.stage, reviewer=args.reviewer, progress=True)
+    part = review.current().question(question)
+    queue = scr.screening_queue(part.clusters, part.screening, args.stage, reviewer=args.reviewer)
     if args.out:
         form = scr.screening_form(queue, args.stage, args.reviewer)
         rec.write_atomic(Path(args.out), scr.form_csv(form))
@@ -228,10 +230,10 @@ def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_screen(args: argparse.Namespace) -> int:
-    from .selection import screening as scr
+    from . import screening_decisions
 
     question = _question(args.question)
-    appended = scr.append_decisions(args.decisions, question)
+    appended = screening_decisions.append_decisions(args.decisions, question)
     _written.append(f"{appended} decision(s) were appended")
     print(f"{appended} decision(s) appended to data/{question}/screening.csv")
     return 0
@@ -250,12 +252,13 @@ def add_arrived_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_arrived(args: argparse.Namespace) -> int:
-    from .selection import screening as scr
+    from . import screening_decisions
 
     question = _question(args.question)
     arrived = _iso_date(args.date) if args.date else None
-    done = scr.resolve_awaiting(question, args.record_id, args.decision, reviewer=args.reviewer,
-                                reason=args.reason, note=args.note, arrived=arrived)
+    done = screening_decisions.resolve_awaiting(question, args.record_id, args.decision,
+                                                reviewer=args.reviewer, reason=args.reason,
+                                                note=args.note, arrived=arrived)
     _written.append(f"the decision on {args.record_id} was recorded")
     print(f"{done['record_id']}: full-text decision of {done['reviewer']} is now "
           f"{done['decision']}" + (f" ({done['reason']})" if done["reason"] else "")

@@ -18,20 +18,18 @@ Held tables are shared: callers must not modify them (copy first).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 
 from . import questions as registry
-from .measures import Measure, measure
 from .io.paths import data_dir
+from .pooling.synthesis import Pooled
 
-__all__ = ["Review", "QuestionReview", "Pooled", "current", "clear_cache"]
+__all__ = ["Review", "QuestionReview", "current", "clear_cache"]
 
 _LOCK = threading.Lock()
 _CACHE: dict[Path, tuple[tuple, "Review"]] = {}
@@ -64,41 +62,6 @@ def clear_cache() -> None:
     """Forget every built review (tests that rewrite files within one clock tick use it)."""
     with _LOCK:
         _CACHE.clear()
-
-
-@dataclass(frozen=True)
-class Pooled:
-    """One pooled analysis: a result row (plain values) and what it was computed from."""
-
-    row: Mapping[str, Any]  # every key of synthesis.RESULT_COLUMNS
-    spec: registry.AnalysisSpec
-    model: registry.ModelSpec
-    scale: str  # the analysis scale the rows were pooled on (a route scenario may swap it)
-    effect_sizes: pd.DataFrame  # the pooled rows, ordered by year
-    result: Any  # the engine's MetaResult, or None when not pooled
-    subgroups: pd.DataFrame
-
-    @property
-    def measure(self) -> Measure:
-        return measure(self.scale)
-
-    @property
-    def yi(self) -> np.ndarray:
-        return self.effect_sizes["yi"].astype(float).to_numpy()
-
-    @property
-    def vi(self) -> np.ndarray:
-        return self.effect_sizes["vi"].astype(float).to_numpy()
-
-    @property
-    def labels(self) -> list[str]:
-        column = "label" if "label" in self.effect_sizes.columns else "study_id"
-        return [str(label) for label in self.effect_sizes[column]]
-
-    def as_dict(self) -> dict:
-        """The result row with ``spec``, ``effect_sizes``, ``result`` and ``subgroups``."""
-        return {**self.row, "spec": self.spec, "effect_sizes": self.effect_sizes,
-                "result": self.result, "subgroups": self.subgroups}
 
 
 class QuestionReview:
@@ -254,7 +217,7 @@ class QuestionReview:
         elif kind == "panel":
             from .pooling import panel
 
-            value = panel.outcome_panel(self.question.id, outcome, data_dir=self.review.root)
+            value = panel.pooled_panel(pooled, data_dir=self.review.root)
         else:
             raise KeyError(f"unknown sensitivity analysis {kind!r}")
         self._sensitivity[key] = value

@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis import review
 from analysis import cli
 from analysis.versions import release_archive, release_changes
 from analysis.io import safe_csv, validate
-from analysis.pooling import synthesis
 from conftest import snapshot
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
@@ -170,7 +170,8 @@ def test_formulas_are_neutralised_in_files_for_people():
 def test_the_screening_form_has_the_abstract_and_no_live_formula(data_copy, tmp_path):
     from analysis.selection import screening
 
-    queue = screening.screening_queue("q1_webhelp", "title_abstract")
+    part = review.current().question("q1_webhelp")
+    queue = screening.screening_queue(part.clusters, part.screening, "title_abstract")
     assert "abstract" in queue.columns
     queue = pd.concat([queue, pd.DataFrame([{"record_id": "X:1", "title": "=HYPERLINK(\"http://e\")",
                                              "abstract": "@SUM(A1)"}])], ignore_index=True)
@@ -294,7 +295,7 @@ def test_every_state_check_accepts_can_be_computed(data_copy):
         accepted += 1
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            table = synthesis.results_table(scenarios=True)
+            table = review.current().results.copy()
         assert len(table) and table["pooled"].notna().all()
         assert not caught, [str(w.message) for w in caught]  # nothing left out silently
     assert accepted and refused  # the draws reach both sides of the contract

@@ -12,6 +12,7 @@ import math
 import matplotlib.pyplot as plt
 import pytest
 
+from analysis import review
 from analysis.pooling import display_rules, synthesis
 from analysis.engine import models
 from analysis.figures import plots
@@ -33,7 +34,7 @@ def test_question_1_pooled_by_the_log_odds_ratio_route_matches_metafor():
     # (tests/reference/routes_metafor.R); the same five effect sizes from the data, whatever
     # else the review holds, are R's to 1e-8, and the engine pools R's exactly as rma does.
     ref = REF["q1_log_or_route"]
-    data = synthesis.run_analysis("q1", "depression_webhelp")["effect_sizes"].set_index("study_id")
+    data = review.current().pooled("q1", "depression_webhelp").as_dict()["effect_sizes"].set_index("study_id")
     for study, yi, vi in zip(ref["studies"], ref["yi"], ref["vi"]):
         assert data.loc[study, "yi"] == pytest.approx(yi, abs=TOL) and data.loc[study, "vi"] == pytest.approx(vi, abs=TOL)
     result = models.meta_analysis(ref["yi"], ref["vi"], method="REML", test="knha")
@@ -73,7 +74,7 @@ def test_no_prediction_interval_below_three_studies():
 
 
 def test_forest_plot_leaves_out_a_subgroup_test_with_single_study_subgroups():
-    row = synthesis.run_analysis("q1", "depression_webhelp")
+    row = review.current().pooled("q1", "depression_webhelp").as_dict()
     rows = row["effect_sizes"]
     subgroup = models.subgroup_analysis(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float),
                                         rows["subgroup"].astype(str).to_numpy(), method="REML",

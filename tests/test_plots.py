@@ -28,6 +28,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
+from analysis import review
 from analysis.engine import models, sensitivity
 from analysis.figures import plots
 from analysis.evidence import rob  # noqa: E402
@@ -433,7 +434,7 @@ def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
         figure_blocks.leave_one_out_figure(short, outcome)
         figure_blocks.cumulative_figure(short, outcome)
         figure_blocks.funnel_figure(short, outcome)
-        comparison = synthesis.published_comparison()
+        comparison = review.current().comparison.copy()
         figure_blocks.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
     assert len(drawn) >= 12
     small = [(alt, round(px, 2)) for alt, px in drawn if px < 10]

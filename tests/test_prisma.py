@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from analysis import review  # noqa: E402
 from analysis.selection import prisma  # noqa: E402
 from analysis.search import records as rec  # noqa: E402
 
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 def test_q1_counts_reproduce_the_reported_flow(first_round):
     """q1 SOURCE_README: 560 records, 288 duplicates removed, 272 screened; excluded 69 / 64 /
     37 / 72 (no extractable statistic) / 20 / 6; 4 included."""
-    counts = prisma.prisma_counts("q1_webhelp")
+    counts = dict(review.current().question("q1_webhelp").counts)
     assert counts["records_identified"] == 560
     assert counts["duplicates_removed"] == 288
     assert counts["records_screened"] == 272
@@ -41,7 +42,7 @@ def test_q1_counts_reproduce_the_reported_flow(first_round):
 
 def test_q1_records_by_collection(first_round):
     """queries.csv: 82 article-page and 2 documentation-page queries; their recorded hits."""
-    counts = prisma.prisma_counts("q1_webhelp")
+    counts = dict(review.current().question("q1_webhelp").counts)
     assert sum(counts["records_by_source"].values()) == 560
     assert counts["records_by_source"]["index: documentation pages"] == 23  # Q036 and Q037's recorded hits
 
@@ -54,7 +55,7 @@ def test_q2_counts_and_the_one_difference_from_the_report(first_round):
     page of Gulliver et al. 2012 found by the third-pass query Q061 and added after the counts
     table was written; it is a copy of R0133 (same review), so it adds one record and one
     duplicate and leaves the 156 screened unchanged."""
-    counts = prisma.prisma_counts("q2_interventions")
+    counts = dict(review.current().question("q2_interventions").counts)
     records = rec.load_records("q2_interventions").set_index("record_id")
     assert records.loc["R0395", "query_id"] == "Q061"
     labelled = rec.labelled_clusters("q2_interventions").set_index("record_id")
@@ -72,11 +73,11 @@ def test_q2_counts_and_the_one_difference_from_the_report(first_round):
 def test_previous_version_counts_come_from_the_abstracts(first_round):
     """Bizzotto 2023 abstract: "48 studies ... included in the qualitative synthesis and 19
     included in the meta-analysis"; Ni 2025 abstract: "Thirteen studies were included"."""
-    q1 = prisma.prisma_counts("q1_webhelp")
+    q1 = dict(review.current().question("q1_webhelp").counts)
     assert (q1["previous_studies"], q1["previous_studies_meta_analysis"]) == (48, 19)
     assert q1["total_studies_at_most"] == 48 + 4
     assert "previous_reports" not in q1  # not printed in the abstract
-    q2 = prisma.prisma_counts("q2_interventions")
+    q2 = dict(review.current().question("q2_interventions").counts)
     assert q2["previous_studies"] == 13 and "previous_studies_meta_analysis" not in q2
     for question in ("q1_webhelp", "q2_interventions"):
         table = pd.read_csv(first_round / question / "searches" / "previous_version.csv", dtype=str)
@@ -86,7 +87,7 @@ def test_previous_version_counts_come_from_the_abstracts(first_round):
 
 
 def test_counts_are_plain_ints():
-    counts = prisma.prisma_counts("q1_webhelp")
+    counts = dict(review.current().question("q1_webhelp").counts)
     for key, value in counts.items():
         if isinstance(value, dict):
             assert all(type(v) is int for v in value.values()), key
@@ -95,7 +96,7 @@ def test_counts_are_plain_ints():
 
 
 def test_prisma_table_is_tidy(first_round):
-    table = prisma.prisma_table("q1_webhelp")
+    table = prisma.counts_table(review.current().question("q1_webhelp").counts)
     assert table.columns.tolist() == ["section", "box", "label", "n"]
     assert table["n"].dtype.kind == "i"
     boxes = table.set_index("box")
@@ -114,13 +115,13 @@ def test_counts_follow_the_data(tmp_path, monkeypatch):
     row = (table["record_id"] == "R0002") & (table["stage"] == "full_text")
     table.loc[row, ["decision", "reason"]] = ["include", ""]
     table.to_csv(path, index=False)
-    counts = prisma.prisma_counts("q1_webhelp")
+    counts = dict(review.current().question("q1_webhelp").counts)
     assert counts["reports_not_retrieved"] == 71 and counts["new_studies_included"] == 5
     assert counts["reports_assessed"] == 5
 
 
 def test_plot_draws_the_boxes_from_the_counts(first_round):
-    counts = prisma.prisma_counts("q1_webhelp")
+    counts = dict(review.current().question("q1_webhelp").counts)
     fig, ax = plt.subplots(figsize=(10, 9))
     returned = prisma.plot_prisma_flow(counts, ax=ax)
     assert returned is fig
@@ -140,12 +141,12 @@ def test_heading_names_what_was_searched_and_counts_stay_with_their_labels():
     matplotlib.use("Agg")
     from matplotlib.text import Text
 
-    sources = prisma.sources_searched("q1_webhelp")
+    sources = prisma.sources_searched(review.current().question("q1_webhelp").search_log)
     assert sources and all("(" not in s for s in sources)
     heading = prisma.identification_heading(sources)
     assert "databases and registers" not in heading and sources[0] in heading
     assert prisma.identification_heading([]) == "Identification of new studies (no search recorded)"
-    fig = prisma.plot_prisma_flow(prisma.prisma_counts("q1_webhelp"), sources=sources)
+    fig = prisma.plot_prisma_flow(dict(review.current().question("q1_webhelp").counts), sources=sources)
     texts = [t.get_text() for t in fig.findobj(Text)]
     assert heading in [t.replace("\n", " ") for t in texts]  # wrapped to the bar, never cut
     for text in texts:
@@ -156,7 +157,7 @@ def test_heading_names_what_was_searched_and_counts_stay_with_their_labels():
 def test_current_counts_add_up(question):
     """Invariants of the current data (they hold at any size of the review): every box of the
     flow is the sum of the boxes it splits into."""
-    counts = prisma.prisma_counts(question)
+    counts = dict(review.current().question(question).counts)
     assert counts["records_identified"] == counts["duplicates_removed"] + counts["records_screened"]
     assert counts["records_excluded"] == sum(counts["records_excluded_by_reason"].values())
     assert counts["reports_sought"] == counts["reports_not_retrieved"] + counts["reports_assessed"]

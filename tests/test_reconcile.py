@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import review
 from analysis.reviewers import agreement, reconcile, review_forms
 from analysis.views import agreement_report
 from analysis.evidence import extraction
@@ -161,7 +162,7 @@ def test_real_data_every_disagreement_is_resolved_or_flagged():
         recorded = sorted(pd.read_csv(DATA / validate.schemas.question_folder(question) / "screening_sample.csv",
                                       dtype=str)["record_id"])
         drawn = review_forms.draw_screening_sample(question, sample.fraction, sample.seed)
-        unique = review_forms.screening.unique_records(validate.schemas.question_folder(question))
+        unique = review.current().question(question).clusters
         if int((unique["record_id"] == unique["first_record_id"]).sum()) == sample.population:
             assert drawn == recorded
 

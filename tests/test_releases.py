@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli
+from analysis import cli, review as review_object
 from analysis.versions import fingerprint, release_archive, release_command, release_history
 from analysis.pooling import synthesis
 
@@ -44,7 +44,8 @@ def review(tmp_path, monkeypatch):
     shutil.copytree(REPO_DATA, data, ignore=shutil.ignore_patterns("releases"))
     monkeypatch.setenv("REVIEW_DATA_DIR", str(data))
     state = {"results": _results(), "problems": []}
-    monkeypatch.setattr(synthesis, "results_table", lambda scenarios=True: state["results"])
+    # every release step reads the results the review holds: here, the fixed table above
+    monkeypatch.setattr(review_object.Review, "results", property(lambda self: state["results"]))
     monkeypatch.setattr(release_command, "validation_problems", lambda: list(state["problems"]))
     state["data"] = data
     state["log"] = data / "releases" / "releases.csv"

@@ -108,7 +108,7 @@ def test_every_count_has_one_value_wherever_it_is_shown():
     # the PRISMA table and diagram input, per question
     for part in current.questions:
         qid = part.question.id
-        for row in prisma.prisma_table(qid).itertuples(index=False):
+        for row in prisma.counts_table(review.current().question(qid).counts).itertuples(index=False):
             if row.box in part.counts and not isinstance(part.counts[row.box], dict):
                 add(f"{qid}_{row.box}", row.n)
         add(f"{qid}_unique_records", part.clusters["cluster_id"].nunique())
@@ -172,8 +172,8 @@ def test_participants_of_unknown_size_are_counted_not_dropped():
 
 def test_one_question_id_is_accepted_in_either_spelling_and_unknown_ones_are_named():
     for entry in questions.QUESTIONS:
-        assert prisma.prisma_counts(entry.id) == prisma.prisma_counts(entry.folder)
+        assert dict(review.current().question(entry.id).counts) == dict(review.current().question(entry.folder).counts)
         assert records.question_dir(entry.id) == records.question_dir(entry.folder)
-        assert synthesis.run_analysis(entry.folder, questions.analyses_of(entry.id)[0].outcome)["question"] == entry.id
+        assert review.current().pooled(entry.folder, questions.analyses_of(entry.id)[0].outcome).as_dict()["question"] == entry.id
     with pytest.raises(KeyError, match="unknown question 'q9'; known: q1"):
         questions.question("q9")

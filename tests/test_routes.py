@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from analysis import review
 from analysis.evidence import extraction, routes
 from analysis.pooling import synthesis
 
@@ -14,7 +15,7 @@ def test_primary_route_and_its_alternative_are_both_pooled(question, outcome):
     route = extraction.primary_route(question)
     assert table.loc["primary", "route"] == route["route"]
     assert table.loc["alternative", "route"] == route["alternative"]
-    alternative = synthesis.run_analysis(question, outcome, route["assumption_id"])
+    alternative = review.current().pooled(question, outcome, route["assumption_id"]).as_dict()
     assert table.loc["alternative", "estimate"] == alternative["estimate"]
     assert table.loc["primary", "measure"] != table.loc["alternative", "measure"]
 
@@ -57,7 +58,7 @@ def test_generation_is_derived_from_printed_ages_and_year():
 
 
 def test_generation_z_analysis_uses_only_generation_z_samples():
-    row = synthesis.run_analysis("q1", "depression_webhelp_generation_z")
+    row = review.current().pooled("q1", "depression_webhelp_generation_z").as_dict()
     assert set(row["effect_sizes"]["population_group"]) <= {"Generation Z"}
     text = routes.generation_z_statement()
     assert "Bizzotto" in text and "larger" not in text and "smaller" not in text

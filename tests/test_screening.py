@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis import review
 from analysis.selection import screening as scr
 from analysis.cli import main
 
@@ -16,6 +17,12 @@ NEW_IDS = [f"2026-12-01_S002_medline-pubmed:{i}" for i in (1, 2, 3)]
 
 
 from conftest import snapshot  # noqa: E402  (shared with the other command tests)
+
+
+def _held(question: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A question's clusters and decisions as the review holds them now."""
+    part = review.current().question(question)
+    return part.clusters, part.screening
 
 
 @pytest.fixture
@@ -161,12 +168,12 @@ def test_conflicts_and_consensus():
 # Queue
 # ---------------------------------------------------------------------------------------------
 def test_first_round_queue_is_empty():
-    assert scr.screening_queue("q1_webhelp", "title_abstract").empty
-    assert scr.screening_queue("q2_interventions", "full_text").empty
+    assert scr.screening_queue(*_held("q1_webhelp"), "title_abstract").empty
+    assert scr.screening_queue(*_held("q2_interventions"), "full_text").empty
 
 
 def test_only_new_unique_records_enter_the_queue(q2_with_update, tmp_path, capsys):
-    queue = scr.screening_queue("q2_interventions", "title_abstract")
+    queue = scr.screening_queue(*_held("q2_interventions"), "title_abstract")
     assert queue["record_id"].tolist() == NEW_IDS
     assert queue.columns.tolist() == scr.QUEUE_COLUMNS
     form = tmp_path / "form.csv"
@@ -189,9 +196,9 @@ def test_screen_appends_and_the_queue_moves_on(q2_with_update, tmp_path, capsys)
     assert len(after) == rows_before + 2
     assert after.iloc[-1][["record_id", "reason", "note"]].tolist() == [NEW_IDS[1], "not a controlled trial",
                                                                         "cross-sectional survey"]
-    assert scr.screening_queue("q2_interventions", "title_abstract")["record_id"].tolist() == [NEW_IDS[2]]
-    assert scr.screening_queue("q2_interventions", "full_text")["record_id"].tolist() == [NEW_IDS[0]]
-    assert scr.screening_queue("q2_interventions", "title_abstract", reviewer="reviewer_2")["record_id"].tolist() == NEW_IDS
+    assert scr.screening_queue(*_held("q2_interventions"), "title_abstract")["record_id"].tolist() == [NEW_IDS[2]]
+    assert scr.screening_queue(*_held("q2_interventions"), "full_text")["record_id"].tolist() == [NEW_IDS[0]]
+    assert scr.screening_queue(*_held("q2_interventions"), "title_abstract", reviewer="reviewer_2")["record_id"].tolist() == NEW_IDS
 
 
 REFUSALS = [  # (rows, question, expected message after "<file>, line N: ")
@@ -268,7 +275,7 @@ def test_a_partly_filled_queue_form_is_accepted(q2_with_update, tmp_path, capsys
 
 
 def test_screening_summary():
-    summary = scr.screening_summary("q2_interventions")
+    summary = scr.screening_summary("q2_interventions", *_held("q2_interventions"))
     assert summary["title_abstract"]["final"] == {"exclude": 123, "include": 33}
     assert summary["full_text"]["final"] == {"awaiting_full_text": 30, "include": 3}
     assert summary["full_text"]["kappa"] is None and summary["full_text"]["queue"] == 0

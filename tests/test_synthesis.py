@@ -85,7 +85,7 @@ def _compare(row: dict, expected: dict, tolerance: float) -> None:
     ("q1", Q1.outcome, "zcor"), ("q2", "behaviour", "logor"), ("q2", "intentions", "smd")])
 def test_primary_model_matches_metafor_on_the_readers_scale(reference_review, question, outcome, dataset):
     expected = DATASETS[dataset]["primary"]
-    row = synthesis.run_analysis(question, outcome)
+    row = review.current().pooled(question, outcome).as_dict()
     assert (row["method"], row["test"], row["k"]) == ("REML", "knha", expected["k"])
     _compare(row, expected, ITERATIVE)
     assert row["pooled"] is True
@@ -95,22 +95,22 @@ def test_primary_model_matches_metafor_on_the_readers_scale(reference_review, qu
 @pytest.mark.parametrize("question, outcome, dataset", [
     ("q1", Q1.outcome, "zcor"), ("q2", "behaviour", "logor"), ("q2", "intentions", "smd")])
 def test_dersimonian_laird_sensitivity_matches_metafor(reference_review, question, outcome, dataset):
-    row = synthesis.run_analysis(question, outcome, model="dl_z")
+    row = review.current().pooled(question, outcome, model="dl_z").as_dict()
     assert (row["method"], row["test"]) == ("DL", "z")
     _compare(row, DATASETS[dataset]["dl_z"], CLOSED)
 
 
 def test_readers_scale_is_r_for_correlations_and_or_for_odds_ratios(reference_review):
-    q1 = synthesis.run_analysis("q1", Q1.outcome)
+    q1 = review.current().pooled("q1", Q1.outcome).as_dict()
     assert q1["measure"] == "r" and q1["estimate"] == pytest.approx(math.tanh(q1["estimate_model_scale"]), abs=CLOSED)
-    q2 = synthesis.run_analysis("q2", "behaviour")
+    q2 = review.current().pooled("q2", "behaviour").as_dict()
     assert q2["measure"] == "OR" and q2["estimate"] == pytest.approx(math.exp(q2["estimate_model_scale"]), rel=CLOSED)
     assert "REML, Knapp-Hartung" in q2["model"] and "k = 4" in q2["model"]
 
 
 def test_one_or_no_study_is_not_pooled_and_says_so(reference_review):
-    one = synthesis.run_analysis("q2", "attitudes")
-    none = synthesis.run_analysis("q2", "stigma")
+    one = review.current().pooled("q2", "attitudes").as_dict()
+    none = review.current().pooled("q2", "stigma").as_dict()
     assert (one["k"], one["pooled"], none["k"], none["pooled"]) == (1, False, 0, False)
     for row in (one, none):
         assert row["model"].startswith("not pooled")
@@ -125,7 +125,7 @@ def test_one_or_no_study_is_not_pooled_and_says_so(reference_review):
 
 
 def test_results_table_has_one_row_per_outcome_scenario_and_model(reference_review):
-    table = synthesis.results_table(scenarios=True)
+    table = review.current().results.copy()
     assert list(table.columns) == list(synthesis.RESULT_COLUMNS)
     # every analysis: primary data (primary model + DL/z) and the drop_first scenario.
     assert len(table) == 3 * len(synthesis.ANALYSES)
@@ -134,22 +134,22 @@ def test_results_table_has_one_row_per_outcome_scenario_and_model(reference_revi
     for value in table.to_numpy().ravel():
         assert value is None or type(value) in (str, bool, int, float), type(value)
         assert not (isinstance(value, float) and math.isnan(value))
-    primary_only = synthesis.results_table(scenarios=False)
+    primary_only = review.current().primary_results.copy()
     assert len(primary_only) == len(synthesis.ANALYSES)
     assert set(primary_only["scenario"]) == {"primary"} and set(primary_only["model_name"]) == {"primary"}
 
 
 def test_sensitivity_scenario_pools_fewer_studies(reference_review):
-    dropped = synthesis.run_analysis("q1", Q1.outcome, scenario="drop_first")
+    dropped = review.current().pooled("q1", Q1.outcome, scenario="drop_first").as_dict()
     assert dropped["k"] == 4 and "ChristensenSmith1995" not in dropped["studies"]
-    assert dropped["estimate"] != synthesis.run_analysis("q1", Q1.outcome)["estimate"]
+    assert dropped["estimate"] != review.current().pooled("q1", Q1.outcome).as_dict()["estimate"]
 
 
 @pytest.mark.parametrize("question, outcome, dataset", [
     ("q1", Q1.outcome, "zcor"), ("q2", "behaviour", "logor"), ("q2", "intentions", "smd")])
 def test_cumulative_meta_analysis_matches_metafor_cumul(reference_review, question, outcome, dataset):
     expected = DATASETS[dataset]["cumulative"]
-    table = synthesis.cumulative_by_study(question, outcome)
+    table = review.current().question(question).sensitivity(outcome, "cumulative")
     assert list(table["added"]) == DATASETS[dataset]["study_id"]
     for column in ("estimate", "ci_low", "ci_high"):
         assert [float(v) for v in table[column]] == pytest.approx(expected[column], rel=ITERATIVE, abs=ITERATIVE)
@@ -157,7 +157,7 @@ def test_cumulative_meta_analysis_matches_metafor_cumul(reference_review, questi
 
 
 def test_subgroups_pool_only_where_two_or_more(reference_review):
-    groups = synthesis.run_analysis("q1", Q1.outcome)["subgroups"].set_index("subgroup")
+    groups = review.current().pooled("q1", Q1.outcome).as_dict()["subgroups"].set_index("subgroup")
     assert groups.loc["forums", "k"] == 2 and groups.loc["forums", "pooled"] is True
     assert groups.loc["self-help", "pooled"] is False and groups.loc["self-help", "estimate"] is None
     assert groups.loc["forums", "subgroup_by"] == "form of web-based help seeking"
@@ -193,7 +193,7 @@ def test_rows_of_one_study_count_its_participants_once(reference_review, monkeyp
 def test_published_estimates_are_set_beside_this_reviews(reference_review):
     # Values as printed in the abstracts: Bizzotto et al. 2023 (J Med Internet Res 25:e36964)
     # "r=0.089; P=.009"; Ni et al. 2025 (BMC Psychiatry 25:528) "OR = 1.67, 95% CI: 1.05, 2.94".
-    table = synthesis.published_comparison().set_index(["question", "outcome"])
+    table = review.current().comparison.copy().set_index(["question", "outcome"])
     q1 = table.loc[("q1", "depression_webhelp")]
     assert (q1["published_measure"], q1["published_estimate"], q1["published_p"]) == ("r", 0.089, ".009")
     assert q1["published_ci_low"] is None and "online support groups" in q1["note"]
@@ -207,17 +207,17 @@ def test_every_outcome_in_the_review_data_has_an_analysis():
     # An outcome in data/ without an entry in ANALYSES would silently drop out of the book.
     for question in ("q1", "q2"):
         defined = {spec.outcome for spec in synthesis.ANALYSES if spec.question == question}
-        for scenario in synthesis.scenario_names(question):
-            outcomes = set(synthesis.load_effect_sizes(question, scenario)["outcome"])
+        for scenario in review.current().question(question).scenarios:
+            outcomes = set(review.current().question(question).effect_sizes(scenario)["outcome"])
             assert outcomes <= defined, (question, scenario, outcomes - defined)
 
 
 def test_results_on_the_review_data_pool_every_effect_size_once():
-    table = synthesis.results_table(scenarios=True)
+    table = review.current().results.copy()
     loaded = {}
     for record in table.to_dict("records"):
         key = (record["question"], record["scenario"])
-        effects = loaded.setdefault(key, synthesis.load_effect_sizes(*key)) if key not in loaded else loaded[key]
+        effects = loaded.setdefault(key, review.current().question(key[0]).effect_sizes(key[1])) if key not in loaded else loaded[key]
         spec = synthesis.analysis_spec(record["question"], record["outcome"])
         rows = effects[effects["outcome"] == (spec.source_outcome or spec.outcome)]
         if spec.population_group is not None:
@@ -233,8 +233,8 @@ def test_arms_compared_with_a_split_control_add_up_to_the_trial():
     # control split between the two comparisons, the rows hold 111 + 69 and 57 + 69 people,
     # which together are the trial's 306; the sensitivity analysis must not report fewer
     # participants than the primary one that combines the arms.
-    primary = synthesis.run_analysis("q2", "behaviour")
-    split = synthesis.run_analysis("q2", "behaviour", "shared_control_combined")
+    primary = review.current().pooled("q2", "behaviour").as_dict()
+    split = review.current().pooled("q2", "behaviour", "shared_control_combined").as_dict()
     assert split["k"] > primary["k"]
     assert split["n"] == primary["n"]
     rows = split["effect_sizes"]

@@ -204,7 +204,7 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
     ``pooled_results`` has at least the columns ``outcome, k, n, measure, estimate, ci_low,
     ci_high`` (estimate and CI already on the reader's scale: OR, r, SMD...), one row per pooled
     outcome; ``grade_table`` is :func:`load_grade_table`'s frame (or any frame with its columns).
-    When ``pooled_results`` also has ``outcome_label`` (as ``synthesis.results_table`` does,
+    When ``pooled_results`` also has ``outcome_label`` (as the review's ``Review.results`` does,
     filtered to one scenario and model), outcomes are matched on it.
     Returns the columns of ``SOF_COLUMNS``. Outcomes that no study informs read "no studies";
     an outcome with studies but no pooled row or no estimate reads "not pooled".

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import review
 from .grade import (DOMAINS, _has_studies, _number, _text, certainty, certainty_level,
                     load_grade_table, summary_of_findings)
 
@@ -170,7 +171,7 @@ def computed_judgements(question: str) -> pd.DataFrame:
         if not _has_studies(row) or row["outcome"] not in labels:
             continue
         spec = labels[row["outcome"]]
-        result = synthesis.run_analysis(spec.question, spec.outcome)
+        result = review.current().pooled(spec.question, spec.outcome).as_dict()
         rows = result["effect_sizes"]
         back = measures.measure(spec.analysis_measure).back_transform
         measure = result["measure"]
@@ -233,7 +234,7 @@ def grade_contradictions(question: str) -> list[str]:
     for spec in synthesis.ANALYSES:
         if spec.question != _question_id(question):
             continue
-        rows = synthesis.run_analysis(spec.question, spec.outcome)["effect_sizes"]
+        rows = review.current().pooled(spec.question, spec.outcome).as_dict()["effect_sizes"]
         if len(rows):
             half = _Z_ALPHA * np.sqrt(rows["vi"].astype(float).to_numpy())
             yi = rows["yi"].astype(float).to_numpy()
@@ -289,7 +290,7 @@ def grade_summary(question: str) -> GradeSummary:
     grade_table["certainty_level"] = pd.array(
         [certainty_level(r) for r in grade_table.to_dict("records")], dtype="Int64")
     grade_table["certainty"] = [certainty(r) for r in grade_table.to_dict("records")]
-    results = synthesis.results_table(scenarios=False)
+    results = review.current().primary_results.copy()
     results = results[results["question"] == _question_id(question)]
     results = results[results["outcome_label"].isin(grade_table["outcome"])]
     sof = summary_of_findings(results, grade_table)

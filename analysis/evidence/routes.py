@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import review
 from analysis.pooling import display_rules, synthesis
 from . import extraction
 from analysis.pooling.comparison import r_from_odds_ratio
@@ -50,7 +51,7 @@ def route_comparison(question: str, outcome: str) -> pd.DataFrame:
         rows.append(("alternative", routes["alternative"], routes["assumption_id"]))
     records = []
     for role, route, scenario in rows:
-        result = synthesis.run_analysis(question, outcome, scenario)
+        result = review.current().pooled(question, outcome, scenario).as_dict()
         r_display = None
         if result["measure"] == "OR" and synthesis._plain(result["estimate"]) is not None:
             r_display = r_from_odds_ratio(result["estimate"])
@@ -69,7 +70,7 @@ def route_statement(question: str, outcome: str) -> str:
     primary = table.loc["primary"]
     text = f"Primary route: {primary['rule']}; pooled result {primary['result']}"
     spec = synthesis.analysis_spec(question, outcome)
-    published = synthesis.published_row(spec.published_id)
+    published = synthesis.published_row(review.current().published, spec.published_id)
     if primary["r_display"] is not None and published.get("measure") == "r":
         text += (f", shown as r = {display_rules.format_estimate('r', primary['r_display'])} "
                  f"for display only (equal groups, the largest r an odds ratio allows)")
@@ -88,10 +89,10 @@ def sensitivity_table(question: str, outcome: str) -> pd.DataFrame:
     Columns: scenario, change, kind, k, result, tested (bool).
     """
     descriptions = extraction.scenario_descriptions(question).set_index("scenario")
-    primary_k = synthesis.run_analysis(question, outcome)["k"]
+    primary_k = review.current().pooled(question, outcome).as_dict()["k"]
     records = []
-    for scenario in synthesis.scenario_names(question):
-        result = synthesis.run_analysis(question, outcome, scenario)
+    for scenario in review.current().question(question).scenarios:
+        result = review.current().pooled(question, outcome, scenario).as_dict()
         change = str(descriptions.loc[scenario, "change"])
         kind = str(descriptions.loc[scenario, "kind"])
         tested = result["k"] >= 2
@@ -135,7 +136,7 @@ def generation_z_statement() -> str:
     """The Generation Z result in words, beside Bizzotto et al.'s, with no comparative word."""
     from analysis.pooling.comparison import published_comparison_table
 
-    row = synthesis.run_analysis("q1", "depression_webhelp_generation_z")
+    row = review.current().pooled("q1", "depression_webhelp_generation_z").as_dict()
     groups = generation_table("q1")
     members = list(groups.loc[groups["group"] == extraction.GENERATION_Z, "study"])
     unknown = int((groups["group"] == "not classifiable").sum())

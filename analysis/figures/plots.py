@@ -1037,7 +1037,7 @@ def _comparison_rows(table: pd.DataFrame) -> list[dict]:
 def estimates_comparison_plot(table: pd.DataFrame, ax=None):
     """This review's pooled estimates beside the published reviews' (Bizzotto 2023, Ni 2025).
 
-    ``table`` is ``synthesis.published_comparison()``: one row per outcome with this review's
+    ``table`` is the review's ``Review.comparison``: one row per outcome with this review's
     ``measure, k, estimate, ci_low, ci_high`` and ``published_review, published_measure,
     published_estimate, published_ci_low, published_ci_high, published_p``. One panel per
     outcome (own scale: OR on a log axis); a value without a printed CI is a point alone.

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 from scipy import stats
 
+from analysis import review
 from . import display_rules, synthesis
 from analysis.io import schemas
 from analysis.measures import measure
@@ -106,7 +107,7 @@ def _here(analysis: str, results: pd.DataFrame) -> tuple[Any, dict | None]:
 def _scope_result(spec: Any, scope: str) -> dict | None:
     """This review's result for one subgroup (a form of help seeking, an intervention type):
     pooled where it holds two or more effects, else the single study's own estimate and 95% CI."""
-    analysis = synthesis.run_analysis(spec.question, spec.outcome)
+    analysis = review.current().pooled(spec.question, spec.outcome).as_dict()
     rows = analysis["effect_sizes"]
     rows = rows[rows["subgroup"].astype(str) == scope] if len(rows) else rows
     if rows.empty:
@@ -201,11 +202,11 @@ def comparative_sentence(record: dict) -> str:
 def published_comparison_table(results: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every published result beside its matching analysis, with verdict, reason and sentence.
 
-    ``results`` defaults to ``synthesis.results_table(scenarios=False)``. Published numbers are
+    ``results`` defaults to the review's primary results (``Review.primary_results``). Published numbers are
     shown exactly as printed; this review's with the decimals of its measure.
     """
     if results is None:
-        results = synthesis.results_table(scenarios=False)
+        results = review.current().primary_results.copy()
     published = load(None, "published_syntheses")
     records = []
     for row in published.astype(object).where(published.notna(), "").to_dict("records"):
@@ -214,7 +215,7 @@ def published_comparison_table(results: pd.DataFrame | None = None) -> pd.DataFr
         if row["analysis"]:
             spec, mine = _here(row["analysis"], results)
             if mine and int(mine["k"]) >= 1:
-                subgroups = synthesis.run_analysis(spec.question, spec.outcome)["subgroups"]
+                subgroups = review.current().pooled(spec.question, spec.outcome).as_dict()["subgroups"]
         verdict, reasons = _verdict(row, spec, mine, subgroups)
         if mine and row["scope"] != "all" and subgroups is not None \
                 and row["scope"] in set(subgroups["subgroup"]):

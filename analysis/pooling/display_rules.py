@@ -132,7 +132,7 @@ _ANALYSIS_SCALE = {"r": (math.tanh, "ZCOR"), "OR": (math.exp, "logOR"), "SMD": (
 
 
 def prediction_interval_of_row(row: Mapping[str, Any]) -> tuple[float, float] | None:
-    """The t(k - 2) prediction interval of one ``synthesis.results_table`` row, on the reader's
+    """The t(k - 2) prediction interval of one row of the review's results (``Review.results``), on the reader's
     scale; None when k < 3 or the row is not pooled.
 
     Uses the row's analysis-scale estimate, its SE and tau²: mu +- t(0.975, k - 2) sqrt(se² + tau²).

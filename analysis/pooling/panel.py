@@ -37,7 +37,7 @@ from analysis.engine import models
 from analysis.io import schemas
 from analysis.engine.bayes import BayesResult, TauPrior, bayes_meta_analysis
 
-__all__ = ["PanelResult", "small_k_panel", "panel_for", "outcome_panel", "load_priors",
+__all__ = ["PanelResult", "small_k_panel", "panel_for", "pooled_panel", "load_priors",
            "load_thresholds", "Threshold"]
 
 
@@ -373,27 +373,13 @@ def panel_for(question: str, outcome: str, yi, vi, labels=None, *, measure: str,
                          clusters=clusters, data_dir=data_dir)
 
 
-def outcome_panel(question: str, outcome: str, scenario: str = "primary", *,
-                  effect_sizes: pd.DataFrame | None = None, level: float = 0.95,
-                  data_dir=None) -> PanelResult | None:
-    """The panel of one outcome of ``analysis.pooling.synthesis.ANALYSES`` in one data scenario,
-    from the same effect sizes the pooled analysis uses; None when fewer than two effect
-    sizes are available (nothing is pooled)."""
-    from . import synthesis
-
-    spec = synthesis.analysis_spec(question, outcome)
-    if effect_sizes is None:  # the rows the review pooled (held, not recomputed)
-        from analysis import review
-
-        pooled = review.current(data_dir).question(question).pooled(outcome, scenario)
-        rows, measure = pooled.effect_sizes, pooled.scale
-    else:
-        rows = synthesis._effect_sizes(spec, scenario, effect_sizes)
-        measure = synthesis.rows_scale(spec, rows)
+def pooled_panel(pooled, *, level: float = 0.95, data_dir=None) -> PanelResult | None:
+    """The panel of one pooled analysis (a :class:`analysis.pooling.synthesis.Pooled`), from the
+    same effect sizes it pooled; None when fewer than two effect sizes are available (nothing
+    is pooled)."""
+    rows = pooled.effect_sizes
     if len(rows) < 2:
         return None
-    labels = [str(label) for label in rows.get("label", rows["study_id"])]
-    return panel_for(spec.question, spec.outcome, rows["yi"].astype(float).to_numpy(),
-                     rows["vi"].astype(float).to_numpy(), labels,
-                     measure=measure, level=level,
+    return panel_for(pooled.spec.question, pooled.spec.outcome, pooled.yi, pooled.vi, pooled.labels,
+                     measure=pooled.scale, level=level,
                      clusters=[str(s) for s in rows["study_id"]], data_dir=data_dir)

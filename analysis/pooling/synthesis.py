@@ -1,8 +1,7 @@
 """The review's syntheses: one analysis of the registry pooled on one scenario's effect sizes.
 
-:func:`pool` computes; the review object (:mod:`analysis.review`) calls it once per analysis,
-scenario and model and holds the result, and :func:`run_analysis` and :func:`results_table`
-read what the review holds. Which analyses exist and which models they use is the registry's
+:func:`pool` computes a frozen :class:`Pooled`; the review object (:mod:`analysis.review`)
+calls it once per analysis, scenario and model and holds the result. Which analyses exist and which models they use is the registry's
 (:mod:`analysis.questions`); scales and back-transforms are the table of measures'
 (:mod:`analysis.measures`).
 
@@ -17,13 +16,15 @@ measure, so two measure families are never mixed in one pooled result.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import Any, Mapping
 
+import numpy as np
 import pandas as pd
 
 from analysis.engine import models
-from analysis.measures import canonical_measure, finite_or_none, measure
+from analysis.measures import Measure, canonical_measure, finite_or_none, measure
 from analysis.questions import ANALYSES, MODELS, AnalysisSpec, ModelSpec, analysis_spec
 
 __all__ = [
@@ -32,17 +33,13 @@ __all__ = [
     "MODELS",
     "RESULT_COLUMNS",
     "analysis_spec",
-    "load_effect_sizes",
-    "scenario_names",
     "pool",
     "run_analysis",
-    "results_table",
     "published_comparison",
     "cumulative_table",
-    "cumulative_by_study",
 ]
 
-# The columns of results_table, in order (the release archive stores every one of them).
+# The columns of the review's results table, in order (the release archive stores every one of them).
 RESULT_COLUMNS: tuple[str, ...] = (
     "question", "outcome", "outcome_label", "scenario", "model_name", "method", "test",
     "measure", "pooled", "k", "k_studies", "n", "n_unknown", "estimate", "ci_low", "ci_high",
@@ -52,6 +49,41 @@ RESULT_COLUMNS: tuple[str, ...] = (
 
 _plain = finite_or_none
 _Z975 = NormalDist().inv_cdf(0.975)  # the 97.5% normal quantile
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One pooled analysis: a result row (plain values) and what it was computed from."""
+
+    row: Mapping[str, Any]  # every key of RESULT_COLUMNS
+    spec: AnalysisSpec
+    model: ModelSpec
+    scale: str  # the analysis scale the rows were pooled on (a route scenario may swap it)
+    effect_sizes: pd.DataFrame  # the pooled rows, ordered by year
+    result: Any  # the engine's MetaResult, or None when not pooled
+    subgroups: pd.DataFrame
+
+    @property
+    def measure(self) -> Measure:
+        return measure(self.scale)
+
+    @property
+    def yi(self) -> np.ndarray:
+        return self.effect_sizes["yi"].astype(float).to_numpy()
+
+    @property
+    def vi(self) -> np.ndarray:
+        return self.effect_sizes["vi"].astype(float).to_numpy()
+
+    @property
+    def labels(self) -> list[str]:
+        column = "label" if "label" in self.effect_sizes.columns else "study_id"
+        return [str(label) for label in self.effect_sizes[column]]
+
+    def as_dict(self) -> dict:
+        """The result row with ``spec``, ``effect_sizes``, ``result`` and ``subgroups``."""
+        return {**self.row, "spec": self.spec, "effect_sizes": self.effect_sizes,
+                "result": self.result, "subgroups": self.subgroups}
 
 
 def _back(spec: AnalysisSpec, value: Any, scale: str | None = None) -> float | None:
@@ -66,18 +98,6 @@ def rows_scale(spec: AnalysisSpec, rows: pd.DataFrame) -> str:
     return canonical_measure(rows["measure"].iloc[0])
 
 
-def load_effect_sizes(question: str, scenario: str) -> pd.DataFrame:
-    """Every effect size of one question in one data scenario, as the review holds them."""
-    from analysis import review
-
-    return review.current().question(question).effect_sizes(scenario)
-
-
-def scenario_names(question: str) -> list[str]:
-    """The data scenarios of one question, "primary" first."""
-    from analysis import review
-
-    return list(review.current().question(question).scenarios)
 
 
 def _effect_sizes(spec: AnalysisSpec, scenario: str, table: pd.DataFrame) -> pd.DataFrame:
@@ -161,14 +181,12 @@ def _one_line(spec: AnalysisSpec, model: ModelSpec, row: dict) -> str:
 def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primary",
          model: str = "primary"):
     """Pool one analysis on one scenario's effect sizes (the question's whole table; the
-    analysis picks its outcome's rows) with one model: a :class:`analysis.review.Pooled`.
+    analysis picks its outcome's rows) with one model: a :class:`Pooled`.
 
     Its ``row`` has every key of :data:`RESULT_COLUMNS` (numbers are plain floats or None;
     estimate, CI and prediction interval on the reader's scale, tau², Q and I² on the analysis
     scale).
     """
-    from analysis.review import Pooled
-
     model_spec = MODELS[model]
     rows = _effect_sizes(spec, scenario, effect_sizes)
     scale = rows_scale(spec, rows)
@@ -213,19 +231,15 @@ def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primar
 
 
 def run_analysis(question: str, outcome: str, scenario: str = "primary",
-                 model: str = "primary", effect_sizes: pd.DataFrame | None = None) -> dict:
+                 model: str = "primary", *, effect_sizes: pd.DataFrame) -> dict:
     """One pooled analysis as a dict: every key of :data:`RESULT_COLUMNS`, plus ``spec``,
     ``effect_sizes`` (the pooled rows), ``result`` (the engine's MetaResult, or None when not
     pooled) and ``subgroups`` (one row per subgroup, pooled where it holds two or more).
 
-    By default the review's held result (fitted once); with ``effect_sizes`` (a question's
-    table in ``scenario``, as :func:`load_effect_sizes` returns it) pooled from those.
+    Pooled from ``effect_sizes`` (a question's table in ``scenario``); the review's held
+    results are ``review.current().pooled(...)``, fitted once.
     """
-    if effect_sizes is not None:
-        return pool(analysis_spec(question, outcome), effect_sizes, scenario, model).as_dict()
-    from analysis import review
-
-    return review.current().pooled(question, outcome, scenario, model).as_dict()
+    return pool(analysis_spec(question, outcome), effect_sizes, scenario, model).as_dict()
 
 
 def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame, scale: str) -> pd.DataFrame:
@@ -252,34 +266,14 @@ def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame, scale: 
     return object_frame(records, columns)
 
 
-def results_table(scenarios: bool = True) -> pd.DataFrame:
-    """Every pooled result of the review: one row per question x outcome x scenario x model.
 
-    With ``scenarios=False`` only the primary data with the primary model. With
-    ``scenarios=True`` also every sensitivity scenario of the data (primary model) and the
-    primary data under DerSimonian-Laird with z. Columns are :data:`RESULT_COLUMNS`; numeric
-    cells are plain Python floats/ints or None (object columns, so nothing turns into NaN).
-    """
-    from analysis import review
-
-    current = review.current()
-    return (current.results if scenarios else current.primary_results).copy()
-
-
-def published_comparison(results: pd.DataFrame | None = None,
-                         published: pd.DataFrame | None = None) -> pd.DataFrame:
+def published_comparison(results: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
     """This review's primary estimate for each outcome beside the published review's.
 
-    One row per outcome of :data:`ANALYSES`. ``results`` and ``published`` default to the
-    review's primary results and ``data/published_syntheses.csv``. Published values are as
+    One row per outcome of :data:`ANALYSES`. ``results``: the review's results (its primary
+    rows are used); ``published``: ``data/published_syntheses.csv``. Published values are as
     printed (their k and N where printed; None otherwise).
     """
-    if results is None or published is None:
-        from analysis import review
-
-        current = review.current()
-        results = current.primary_results if results is None else results
-        published = current.published if published is None else published
     primary = results[(results["scenario"] == "primary") & (results["model_name"] == "primary")]
     theirs_by_id = {str(record["synthesis_id"]): record for record in published.to_dict("records")}
     records = []
@@ -308,12 +302,10 @@ def published_comparison(results: pd.DataFrame | None = None,
     return object_frame(records, list(records[0]))
 
 
-def published_row(synthesis_id: Any) -> dict[str, str]:
-    """One published result of ``data/published_syntheses.csv`` as printed (text cells; empty
-    dict for an unknown or missing id)."""
-    from analysis import review
-
-    table = review.current().published
+def published_row(published: pd.DataFrame, synthesis_id: Any) -> dict[str, str]:
+    """One published result of ``published`` (``data/published_syntheses.csv``) as printed
+    (text cells; empty dict for an unknown or missing id)."""
+    table = published
     match = table[table["synthesis_id"] == str(synthesis_id or "")]
     if match.empty:
         return {}
@@ -328,7 +320,7 @@ def _int_or_none(text: Any) -> int | None:
 def cumulative_table(pooled) -> pd.DataFrame:
     """The pooled estimate as each study was added, oldest first (a cumulative meta-analysis).
 
-    Step i pools the first i effect sizes of a :class:`analysis.review.Pooled` (ordered by year,
+    Step i pools the first i effect sizes of a :class:`Pooled` (ordered by year,
     then study id) with its model, as metafor's ``cumul()`` does (Lau et al. 1992, N Engl J Med
     327:248; Viechtbauer 2010, J Stat Softw 36(3)), through
     ``sensitivity.cumulative_meta_analysis``. Step 1 is not pooled: it shows the first study's
@@ -360,13 +352,3 @@ def cumulative_table(pooled) -> pd.DataFrame:
             "i2": _plain(fit["i2"]) if step >= 2 else None,
         })
     return object_frame(records, columns)
-
-
-def cumulative_by_study(question: str, outcome: str, scenario: str = "primary") -> pd.DataFrame:
-    """:func:`cumulative_table` of one held analysis (primary model)."""
-    from analysis import review
-
-    part = review.current().question(question)
-    if scenario == "primary":
-        return part.sensitivity(outcome, "cumulative")
-    return cumulative_table(part.pooled(outcome, scenario))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import review, screening_decisions
 from analysis.search import records as rec
 from analysis.evidence import rob
 from analysis.io import schemas
@@ -85,7 +86,7 @@ def draw_screening_sample(question: str, fraction: float, seed: int) -> list[str
     """The seeded random sample of unique records (first occurrences) for a second screener:
     ceil(fraction x N) ids drawn without replacement by numpy's default generator from the sorted
     ids, returned sorted. The same seed and fraction always give the same sample."""
-    table = screening.unique_records(schemas.question_folder(question))
+    table = review.current().question(question).clusters
     ids = sorted(table.loc[table["record_id"] == table["first_record_id"], "record_id"])
     size = math.ceil(fraction * len(ids))
     return sorted(np.random.default_rng(seed).choice(ids, size=size, replace=False).tolist())
@@ -95,7 +96,7 @@ def screening_form(question: str, reviewer: str, fraction: float, seed: int) -> 
     """A screening form (the columns of ``screening.csv`` plus title, year, journal, url) for the
     seeded sample; no decision of any reviewer is shown."""
     sample = draw_screening_sample(question, fraction, seed)
-    table = screening.unique_records(schemas.question_folder(question)).set_index("record_id").loc[sample]
+    table = review.current().question(question).clusters.set_index("record_id").loc[sample]
     form = pd.DataFrame({"record_id": sample, "stage": "title_abstract", "reviewer": reviewer,
                          "decision": "", "reason": "", "note": ""})
     for column in ("title", "year", "journal", "url"):
@@ -145,7 +146,7 @@ def append_form(path: Path | str, question: str, table: str,
 def store_screening_sample(path: Path | str, question: str, fraction: float, seed: int,
                            data_dir: Path | str | None = None) -> int:
     """Store a filled screening form of the seeded sample: its decisions go to ``screening.csv``
-    (through :func:`analysis.selection.screening.append_decisions`) and the sample (ids, reviewer, seed,
+    (through :func:`analysis.screening_decisions.append_decisions`) and the sample (ids, reviewer, seed,
     fraction, population) to ``screening_sample.csv``. The form must hold a decision on every
     record of the sample the seed draws, and nothing else. Returns the number of decisions."""
     folder = schemas.question_folder(question)
@@ -168,10 +169,10 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
     if problems:
         raise FormError(problems)
     try:
-        stored = screening.append_decisions(path, folder)
+        stored = screening_decisions.append_decisions(path, folder)
     except screening.ScreeningError as error:
         raise FormError(error.problems) from None
-    table = screening.unique_records(folder)
+    table = review.current().question(folder).clusters
     population = int((table["record_id"] == table["first_record_id"]).sum())
     target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schemas.SCREENING_SAMPLE.file
     rows = [{"record_id": r, "reviewer": next(iter(reviewers)), "stage": str(form["stage"].iloc[0]),

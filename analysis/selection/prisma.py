@@ -61,13 +61,10 @@ def _records_by_source(records: pd.DataFrame, queries: pd.DataFrame | None) -> d
     return counts
 
 
-def sources_searched(question: str) -> list[str]:
-    """The sources of the search log as a reader reads them ("index of publicly available
-    article pages"), each once, in the order first searched."""
-    from analysis import review
-
-    log = review.current().question(question).search_log
-    names = [re.sub(r"\s*\(.*?\)\s*", " ", str(source)).strip() for source in log["source"].dropna()]
+def sources_searched(search_log: pd.DataFrame) -> list[str]:
+    """The sources of a question's search log as a reader reads them ("index of publicly
+    available article pages"), each once, in the order first searched."""
+    names = [re.sub(r"\s*\(.*?\)\s*", " ", str(source)).strip() for source in search_log["source"].dropna()]
     return list(dict.fromkeys(name for name in names if name))
 
 
@@ -159,12 +156,6 @@ def flow_counts(question: str, *, clusters: pd.DataFrame, automatic: pd.DataFram
     return counts
 
 
-def prisma_counts(question: str) -> dict:
-    """The flow counts of a question as the review holds them (:func:`flow_counts`)."""
-    from analysis import review
-
-    return dict(review.current().question(question).counts)
-
 
 _LABELS = [
     ("identification", "search_runs", "Search runs (one per query; one per export added later)"),
@@ -192,10 +183,6 @@ _LABELS = [
     ("included", "total_studies_at_most", "Total studies included in review (at most; overlap with the previous version not checkable)"),
 ]
 
-
-def prisma_table(question: str) -> pd.DataFrame:
-    """:func:`counts_table` of a question's held counts."""
-    return counts_table(prisma_counts(question))
 
 
 def counts_table(counts) -> pd.DataFrame:
@@ -252,7 +239,7 @@ def _arrow(ax, start, end):
 
 
 def plot_prisma_flow(counts: dict, ax=None, *, sources: list[str] | None = None):
-    """Draw the PRISMA 2020 flow diagram for an updated review from :func:`prisma_counts`.
+    """Draw the PRISMA 2020 flow diagram for an updated review from a question's flow counts (:func:`flow_counts`, as the review holds them).
 
     Boxes and arrows in matplotlib; phase labels in blue bars, the "Previous studies" column
     headed in orange and the new-studies column in sky blue (Okabe-Ito colours, safe for colour

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import review
 from analysis.pooling import synthesis
 from analysis.io.paths import data_dir
 from analysis.io.validate import read_csv_text
@@ -80,12 +81,12 @@ def _certainties(root) -> dict[str, str]:
 def conclusions(results: pd.DataFrame | None = None) -> pd.DataFrame:
     """One conclusion per outcome from a results table (default: the data as they are now).
 
-    ``results`` has the columns of :func:`analysis.pooling.synthesis.results_table` (with scenarios,
+    ``results`` has the columns of the review's results (``Review.results``) (with scenarios,
     so that robustness can be judged). Columns :data:`CONCLUSION_COLUMNS`; ``statement`` is
     the conclusion in words.
     """
     if results is None:
-        results = synthesis.results_table(scenarios=True)
+        results = review.current().results.copy()
     certainty = _certainties(data_dir())
     records = []
     for spec in synthesis.ANALYSES:

@@ -8,7 +8,7 @@ Two append-only tables:
     SHA-256 of the release's rows in ``results.csv`` and the SHA-256 of every byte of
     ``releases.csv`` before the row (so any later edit of an earlier row is detected).
 ``results.csv``
-    the release's version followed by every column of ``synthesis.results_table()``.
+    the release's version followed by every column of the review's results table (``Review.results``).
 
 Earlier rows are never rewritten: before appending, the files are checked against the hashes
 they carry and against ``SHA256SUMS`` (the hashes of both files after the last release, which

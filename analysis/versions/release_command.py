@@ -123,7 +123,7 @@ def plan_release(summary: str, date: str | None = None, kind: str | None = None,
     n_search_runs = totals["search_runs"]
     n_records, n_included = totals["records_identified"], totals["new_studies_included"]
     if results is None:
-        results = synthesis.results_table(scenarios=True)
+        results = review.current().results.copy()
     from . import conclusions as reader_conclusions
     from . import living
     from . import release_files as sidecars

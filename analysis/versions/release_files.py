@@ -80,12 +80,12 @@ def _appended(name: str, rows: list[list], listed: set[str], version: str) -> by
 
 
 def _flow_rows(version: str) -> list[list]:
-    from analysis.selection import prisma
+    from analysis import review
     from analysis.io import schemas
 
     rows = []
     for question, folder in schemas.QUESTIONS.items():
-        counts = prisma.prisma_counts(folder)
+        counts = dict(review.current().question(folder).counts)
         studies = data_dir() / folder / "studies.csv"
         included = len(pd.read_csv(studies, dtype=str)) if studies.exists() else 0
         rows.append([version, question, counts["search_runs"], counts["records_identified"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from analysis import review
 from analysis.pooling import synthesis
 
 from .fingerprint import data_fingerprint
@@ -42,8 +43,8 @@ def _primary_rows(results: pd.DataFrame) -> pd.DataFrame:
 
 def _published_view_rows() -> list[dict]:
     """The published reviews as "version 0": their pooled results as printed."""
-    comparison = synthesis.published_comparison(results=pd.DataFrame(
-        columns=list(synthesis.RESULT_COLUMNS)))
+    comparison = synthesis.published_comparison(pd.DataFrame(columns=list(synthesis.RESULT_COLUMNS)),
+                                                review.current().published)
     rows = []
     for record in comparison.to_dict("records"):
         rows.append({
@@ -74,7 +75,7 @@ def what_changed(current: str | None = None, previous: str | None = None) -> pd.
     versions = list(log["version"])
     dates = dict(zip(log["version"], log["date"]))
     if current == "data":
-        current_results = _primary_rows(synthesis.results_table(scenarios=False))
+        current_results = _primary_rows(review.current().primary_results.copy())
         current_date = None
         default_previous = versions[-1] if versions else None
     else:

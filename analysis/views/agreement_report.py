@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import review
 from analysis.reviewers import reconcile
 from analysis.io import schemas
 from analysis.selection import screening
@@ -57,7 +58,7 @@ def screening_agreement(question: str, data_dir: Path | str | None = None) -> Sc
     agreed = decisions[decisions["reviewer"] == screening.CONSENSUS].set_index("record_id")
     both = [r for r in sample["record_id"] if r in first.index and r in other.index]
     kappa = cohen_kappa_ci([first.at[r, "decision"] for r in both], [other.at[r, "decision"] for r in both])
-    titles = screening.unique_records(folder).set_index("record_id")["title"]
+    titles = review.current().question(folder).clusters.set_index("record_id")["title"]
 
     def shown(table: pd.DataFrame, record: str) -> str:
         if record not in table.index:

@@ -93,7 +93,7 @@ def prisma_figure(question: str) -> HtmlBlock:
         f"{counts['reports_not_retrieved']} not retrieved, {counts['reports_assessed']} assessed, "
         f"{counts['new_studies_included']} new studies included."
     )
-    return show_figure(prisma.plot_prisma_flow(dict(counts), sources=prisma.sources_searched(part.question.id)),
+    return show_figure(prisma.plot_prisma_flow(dict(counts), sources=prisma.sources_searched(part.search_log)),
                        alt, caption=f"PRISMA 2020 flow diagram, {part.question.label}.")
 
 

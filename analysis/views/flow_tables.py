@@ -145,9 +145,10 @@ def review_overview() -> pd.DataFrame:
 
 def _printed_published(synthesis_id: Any) -> str:
     """A published result as printed: "r 0.089", "OR 1.67 (1.05 to 2.94)"."""
+    from analysis import review
     from analysis.pooling import display_rules, synthesis
 
-    row = synthesis.published_row(synthesis_id)
+    row = synthesis.published_row(review.current().published, synthesis_id)
     if not row.get("estimate"):
         return "no estimate printed"
     text = f"{row['measure']} {display_rules.printed_number(row['estimate'])}"

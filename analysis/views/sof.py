@@ -34,6 +34,7 @@ import html
 import math
 from typing import Any, Iterable, Mapping, Sequence
 
+from analysis import review
 from .blocks import HtmlBlock
 from .number_format import fmt_ci, fmt_num, plain
 
@@ -119,7 +120,6 @@ def published_outcome_rows(question: str, covered_ids: Iterable[str]) -> list[di
     has ``k`` None ("Not synthesised in this version") and a comment quoting the published
     review's own finding.
     """
-    from analysis import review
     from analysis.pooling.synthesis import ANALYSES
 
     short = question.split("_", 1)[0]
@@ -314,7 +314,7 @@ def rows_for_question(question: str) -> list[dict]:
 
     short = question.split("_", 1)[0]
     folder = {"q1": "q1_webhelp", "q2": "q2_interventions"}.get(short, question)
-    results = synthesis.results_table(scenarios=False)
+    results = review.current().primary_results.copy()
     results = results[(results["question"] == short) & (results["model_name"] == "primary")]
     judgements = {str(r["outcome"]): r for r in grade.load_grade_table(folder).to_dict("records")}
     # imprecision and inconsistency are computed from the numbers; their footnote is the computed
@@ -344,8 +344,6 @@ def rows_for_question(question: str) -> list[dict]:
         if spec.published_note:
             row["comment_notes"] = [spec.published_note]
         if k >= 2:  # the small-k panel's robustness verdict (analysis.pooling.panel)
-            from analysis import review
-
             found = review.current().question(short).sensitivity(spec.outcome, "panel")
             if found is not None:
                 row.setdefault("comment_notes", []).append(found.footnote())
@@ -353,7 +351,7 @@ def rows_for_question(question: str) -> list[dict]:
             row["effect_text"] = (f"one study: {spec.reader_measure} {fmt_num(row['estimate'])} "
                                   f"({fmt_ci(row['ci_low'], row['ci_high'])})")
         if spec.reader_measure in RATIO_MEASURES and k:
-            effect_rows = synthesis.run_analysis(short, spec.outcome)["effect_sizes"]
+            effect_rows = review.current().pooled(short, spec.outcome).as_dict()["effect_sizes"]
             risk = control_risk_from_arms(short, effect_rows)
             if risk:
                 row["control_risk"], row["control_risk_source"] = risk
