@@ -16,6 +16,7 @@ __all__ = [
     "FIXED_METHODS",
     "METHOD_NAMES",
     "unique_labels",
+    "effect_arrays",
     "validate_effects",
     "check_method",
     "check_test",
@@ -86,15 +87,22 @@ def _labels_or_default(labels: Sequence[Any] | None, k: int) -> Sequence[str]:
     return out
 
 
-def validate_effects(yi, vi, labels=None, *, what: str = "meta-analysis"):
-    """Check effect sizes and sampling variances once; return float arrays and labels."""
+def effect_arrays(yi, vi, *, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """yi and vi as flat float arrays of one length, at least one study; their values are
+    the caller's to check."""
     y = np.asarray(yi, dtype=float).ravel()
     v = np.asarray(vi, dtype=float).ravel()
     if y.shape != v.shape:
         raise ValueError(f"{what}: yi has {y.size} values but vi has {v.size}")
-    k = y.size
-    if k == 0:
+    if y.size == 0:
         raise ValueError(f"{what}: no studies given (k = 0)")
+    return y, v
+
+
+def validate_effects(yi, vi, labels=None, *, what: str = "meta-analysis"):
+    """Check effect sizes and sampling variances once; return float arrays and labels."""
+    y, v = effect_arrays(yi, vi, what=what)
+    k = y.size
     names = _labels_or_default(labels, k)
     if np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all():
         return y, v, names
@@ -110,10 +118,11 @@ def validate_effects(yi, vi, labels=None, *, what: str = "meta-analysis"):
     return y, v, names
 
 
-def check_method(method: str) -> str:
+def check_method(method: str, allowed: Sequence[str] = TAU2_METHODS) -> str:
+    """The method's name in capitals, if it is one of ``allowed``."""
     m = str(method).upper()
-    if m not in TAU2_METHODS:
-        raise ValueError(f"unknown tau² method {method!r}; choose one of {', '.join(TAU2_METHODS)}")
+    if m not in allowed:
+        raise ValueError(f"unknown tau² method {method!r}; choose one of {', '.join(allowed)}")
     return m
 
 

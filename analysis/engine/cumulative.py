@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .batched_fits import fit_masked_rows, fit_table, label_table, warn_failed
-from .sensitivity_checks import check_sensitivity_method, check_sensitivity_test, validate_studies
+from .checks import check_method
+from .sensitivity_checks import SENSITIVITY_METHODS, check_sensitivity_test, validate_studies
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas loads only inside the function that uses it
@@ -29,7 +30,7 @@ def cumulative_meta_analysis(yi, vi, order=None, *, labels=None, method: str = "
     """
     import pandas as pd
 
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="cumulative meta-analysis")
     k = y.size
     if order is None:

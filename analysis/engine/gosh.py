@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .batched_fits import fit_many
-from .sensitivity_checks import COMMON_EFFECT_METHODS, check_sensitivity_method, require_k, validate_studies
+from .checks import check_method
+from .sensitivity_checks import COMMON_EFFECT_METHODS, SENSITIVITY_METHODS, require_k, validate_studies
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
@@ -89,7 +90,7 @@ def gosh(yi, vi, *, labels=None, method: str = "FE", max_subsets: int = 1_000_00
     import pandas as pd
     from scipy import stats
 
-    m = check_sensitivity_method(method)
+    m = check_method(method, SENSITIVITY_METHODS)
     y, v, names = validate_studies(yi, vi, labels, what="GOSH")
     k = y.size
     require_k(k, 2, "GOSH")

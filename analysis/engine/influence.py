@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .batched_fits import BATCH_CELLS, fit_masked_rows, fit_one, fit_table, label_table, warn_failed
-from .sensitivity_checks import (COMMON_EFFECT_METHODS, check_sensitivity_method,
-                                 check_sensitivity_test, min_k_model, require_k, validate_studies)
+from .checks import check_method
+from .sensitivity_checks import (COMMON_EFFECT_METHODS, SENSITIVITY_METHODS, check_sensitivity_test,
+                                 min_k_model, require_k, validate_studies)
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
@@ -42,7 +43,7 @@ def leave_one_out(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     """
     import pandas as pd
 
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="leave-one-out")
     require_k(y.size, 2, "leave-one-out")
     fits = fit_masked_rows(y, v, _leave_one_out_mask(y.size), y.size, method=m, test=t,
@@ -70,7 +71,7 @@ def influence_diagnostics(yi, vi, *, labels=None, method: str = "REML", test: st
     ``influential``: metafor's rule, any of |DFFITS| > 3 sqrt(p / (k - p)), the chi²(1)
     probability of Cook's distance > 0.5, hat > 3 p / k, or |DFBETAS| > 1.
     """
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="influence diagnostics")
     k = y.size
     require_k(k, 3 if m not in COMMON_EFFECT_METHODS else 2, f"influence diagnostics ({m})")
@@ -129,7 +130,7 @@ def baujat(yi, vi, *, labels=None, method: str = "REML", test: str = "z",
     """
     import pandas as pd
 
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="Baujat")
     require_k(y.size, min_k_model(m) + 1, f"Baujat ({m})")
     full = fit_one(y, v, m, t, threshold=threshold, maxiter=maxiter)

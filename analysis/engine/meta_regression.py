@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .checks import FIXED_METHODS, METHOD_NAMES, check_level, check_method, check_test, validate_effects
+from .coefficients import coefficient_records
 from .distributions import chi2_sf
 from .meta_analysis import fit_model, heterogeneity
 from .tau2 import fit_tau2
@@ -87,10 +88,7 @@ class RegressionResult:
                                "h2": float(self.h2),
                                "r2": None if self.r2 is None else float(self.r2),
                                "summary": self.summary()}
-        out["coefficients"] = [
-            {key: (str(val) if key == "term" else float(val)) for key, val in row.items()}
-            for row in self.coefficients.to_dict(orient="records")
-        ]
+        out["coefficients"] = coefficient_records(self.coefficients)
         return out
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .checks import check_level, validate_effects
+from .coefficients import CoefficientTable, coefficient_records
 from .tau2 import fit_tau2
 from .wls import InterceptOnly, design_matrix
 
@@ -19,7 +20,7 @@ __all__ = ["MultilevelResult", "multilevel_meta_analysis"]
 
 
 @dataclass
-class MultilevelResult:
+class MultilevelResult(CoefficientTable):
     """Three-level model (effect sizes within clusters), ``metafor::rma.mv(yi, vi,
     random = ~ 1 | cluster/es, method = "REML")``. ``sigma2 = (between clusters, within
     clusters)``; ``coefficients`` as in RegressionResult; ``loglik`` is metafor's REML
@@ -35,14 +36,6 @@ class MultilevelResult:
     loglik: float = float("nan")
     converged: bool = True
 
-    @property
-    def estimate(self) -> float:
-        return float(self.coefficients["estimate"].iloc[0])
-
-    @property
-    def se(self) -> float:
-        return float(self.coefficients["se"].iloc[0])
-
     def summary(self, digits: int = 2) -> str:
         row = self.coefficients.iloc[0]
         test = "Knapp-Hartung-type t" if self.test == "t" else "z test"
@@ -54,9 +47,7 @@ class MultilevelResult:
         return {"k": int(self.k), "n_clusters": int(self.n_clusters), "test": self.test,
                 "level": float(self.level), "sigma2_between": float(self.sigma2[0]),
                 "sigma2_within": float(self.sigma2[1]), "loglik": float(self.loglik),
-                "coefficients": [{key: (str(val) if key == "term" else float(val))
-                                  for key, val in row.items()}
-                                 for row in self.coefficients.to_dict(orient="records")],
+                "coefficients": coefficient_records(self.coefficients),
                 "summary": self.summary()}
 
 

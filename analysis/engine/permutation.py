@@ -12,8 +12,9 @@ import numpy as np
 
 from .batched_fits import BATCH_CELLS, TEST_NAMES, concat_fits, fit_many
 from .gosh import subset_masks
-from .sensitivity_checks import (check_sensitivity_method, check_sensitivity_test, min_k_model,
-                                 require_k, validate_studies)
+from .checks import check_method
+from .sensitivity_checks import (SENSITIVITY_METHODS, check_sensitivity_test, min_k_model, require_k,
+                                 validate_studies)
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas loads only inside the function that uses it
@@ -110,7 +111,7 @@ def permutation_test(yi, vi, X=None, *, n_perm: int = 1000, seed: int | None = 0
     """
     import pandas as pd
 
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="permutation test")
     k = y.size
     n_perm = int(n_perm)

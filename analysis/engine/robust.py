@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .coefficients import CoefficientTable, coefficient_records
 from .meta_analysis import MetaResult
 from .meta_regression import RegressionResult
 
@@ -37,7 +38,7 @@ __all__ = ["CR2Result", "cluster_robust_cr2", "RobustResult", "robust_variance"]
 
 
 @dataclass(frozen=True, eq=False)
-class CR2Result:
+class CR2Result(CoefficientTable):
     """CR2 cluster-robust coefficients: ``coefficients`` has term, estimate, se, statistic,
     df (Satterthwaite), pval, ci_low, ci_high; ``vb`` the CR2 variance matrix."""
 
@@ -46,14 +47,6 @@ class CR2Result:
     n_clusters: int = 0
     method: str = ""
     level: float = 0.95
-
-    @property
-    def estimate(self) -> float:
-        return float(self.coefficients["estimate"].iloc[0])
-
-    @property
-    def se(self) -> float:
-        return float(self.coefficients["se"].iloc[0])
 
     @property
     def df(self) -> float:
@@ -168,7 +161,7 @@ def cluster_robust_cr2(result, cluster, *, level: float | None = None) -> CR2Res
 
 
 @dataclass
-class RobustResult:
+class RobustResult(CoefficientTable):
     """Cluster-robust (sandwich) inference for a fitted model, as ``metafor::robust()``:
     CR1 variance (n/(n - p) small-sample factor), t(n - p) tests and intervals, and for
     meta-regressions an F(m, n - p) omnibus test; n = number of clusters."""
@@ -183,14 +176,6 @@ class RobustResult:
     tau2: float = 0.0
     method: str = ""
 
-    @property
-    def estimate(self) -> float:
-        return float(self.coefficients["estimate"].iloc[0])
-
-    @property
-    def se(self) -> float:
-        return float(self.coefficients["se"].iloc[0])
-
     def summary(self, digits: int = 2) -> str:
         row = self.coefficients.iloc[0]
         return (f"{self.method}, cluster-robust (CR1, t({self.df})), {self.n_clusters} clusters: "
@@ -201,9 +186,7 @@ class RobustResult:
                 "method": self.method,
                 "qm": None if self.qm is None else float(self.qm),
                 "qm_pval": None if self.qm_pval is None else float(self.qm_pval),
-                "coefficients": [{key: (str(val) if key == "term" else float(val))
-                                  for key, val in row.items()}
-                                 for row in self.coefficients.to_dict(orient="records")],
+                "coefficients": coefficient_records(self.coefficients),
                 "summary": self.summary()}
 
 

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .checks import unique_labels  # metafor's .make.unique(): "A.1", "A.2"
+from .checks import effect_arrays, unique_labels  # unique_labels: metafor's .make.unique(): "A.1", "A.2"
 
 __all__ = [
     "COMMON_EFFECT_METHODS",
@@ -17,7 +17,6 @@ __all__ = [
     "ONE_BY_ONE_METHODS",
     "SENSITIVITY_METHODS",
     "validate_studies",
-    "check_sensitivity_method",
     "check_sensitivity_test",
     "require_k",
     "min_k_model",
@@ -40,12 +39,7 @@ def _labels(labels: Sequence[Any] | None, k: int) -> list[str]:
 
 def validate_studies(yi, vi, labels=None, *, what: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Float arrays of effect sizes and sampling variances; a ValueError names each bad study."""
-    y = np.asarray(yi, dtype=float).ravel()
-    v = np.asarray(vi, dtype=float).ravel()
-    if y.shape != v.shape:
-        raise ValueError(f"{what}: yi has {y.size} values but vi has {v.size}")
-    if y.size == 0:
-        raise ValueError(f"{what}: no studies given (k = 0)")
+    y, v = effect_arrays(yi, vi, what=what)
     names = _labels(labels, y.size)
     problems = [f"{names[i]}: effect size yi is {y[i]} (must be a finite number)"
                 for i in np.flatnonzero(~np.isfinite(y))]
@@ -54,13 +48,6 @@ def validate_studies(yi, vi, labels=None, *, what: str) -> tuple[np.ndarray, np.
     if problems:
         raise ValueError(f"{what}: " + "; ".join(problems))
     return y, v, names
-
-
-def check_sensitivity_method(method: str) -> str:
-    m = str(method).upper()
-    if m not in SENSITIVITY_METHODS:
-        raise ValueError(f"unknown tau² method {method!r}; choose one of {', '.join(SENSITIVITY_METHODS)}")
-    return m
 
 
 def check_sensitivity_test(test: str) -> str:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .batched_fits import fit_one
-from .sensitivity_checks import (COMMON_EFFECT_METHODS, check_sensitivity_method,
-                                 check_sensitivity_test, require_k, validate_studies)
+from .checks import check_method
+from .sensitivity_checks import (COMMON_EFFECT_METHODS, SENSITIVITY_METHODS, check_sensitivity_test,
+                                 require_k, validate_studies)
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
@@ -118,7 +119,7 @@ def egger_test(yi, vi, *, method: str = "REML", test: str = "z", level: float = 
     k = 2). Warns and reports ``k_sufficient=False`` below 10 studies; whether to show the
     test is the caller's policy.
     """
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y, v, names = validate_studies(yi, vi, labels, what="Egger's test")
     k = y.size
     require_k(k, 2 if m in COMMON_EFFECT_METHODS else 3, f"Egger's test ({m})")

@@ -11,8 +11,9 @@ import numpy as np
 
 from .batched_fits import fit_one
 from .meta_analysis import meta_analysis
-from .sensitivity_checks import (COMMON_EFFECT_METHODS, check_sensitivity_method,
-                                 check_sensitivity_test, require_k, validate_studies)
+from .checks import check_method
+from .sensitivity_checks import (COMMON_EFFECT_METHODS, SENSITIVITY_METHODS, check_sensitivity_test,
+                                 require_k, validate_studies)
 from .tau2 import DEFAULT_MAXITER, DEFAULT_THRESHOLD
 
 if TYPE_CHECKING:  # pandas and scipy load only inside the functions that use them
@@ -89,7 +90,7 @@ def trim_and_fill(yi, vi, *, estimator: str = "L0", side: str | None = None,
     est = str(estimator).upper()
     if est not in ("L0", "R0"):
         raise ValueError(f"unknown trim-and-fill estimator {estimator!r}; choose 'L0' or 'R0'")
-    m, t = check_sensitivity_method(method), check_sensitivity_test(test)
+    m, t = check_method(method, SENSITIVITY_METHODS), check_sensitivity_test(test)
     y0, v0, names = validate_studies(yi, vi, labels, what="trim-and-fill")
     k = y0.size
     require_k(k, 2, "trim-and-fill")
