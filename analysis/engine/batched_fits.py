@@ -341,6 +341,7 @@ def fit_many(Y, V, X, M, *, method: str, test: str = "z", level: float = 0.95,
 
 
 def warn_failed(fits: BatchedFits, names: Sequence[str], what: str) -> None:
+    """Warn, naming the fits (up to ten) whose tau² did not converge."""
     bad = np.flatnonzero(fits.failed)
     if bad.size:
         listed = ", ".join(str(names[i]) for i in bad[:10]) + (" ..." if bad.size > 10 else "")
@@ -350,6 +351,7 @@ def warn_failed(fits: BatchedFits, names: Sequence[str], what: str) -> None:
 
 def fit_one(y, v, method, test="z", level=0.95, threshold=DEFAULT_THRESHOLD, X=None,
              maxiter=DEFAULT_MAXITER, tol=None) -> BatchedFits:
+    """One fit of all studies (a batch of one row)."""
     Xb = None if X is None else X[None]
     return fit_many(y[None], v, Xb, np.ones((1, y.size)), method=method, test=test,
                      level=level, threshold=threshold, maxiter=maxiter, tol=tol)
@@ -360,6 +362,7 @@ BATCH_CELLS = 4_000_000
 
 
 def concat_fits(parts: list[BatchedFits]) -> BatchedFits:
+    """Batches of fits joined into one, rows in order."""
     if len(parts) == 1:
         return parts[0]
     merged = {}
@@ -393,6 +396,7 @@ def label_table(table: pd.DataFrame, analysis: str, method: str, test: str | Non
 
 
 def fit_table(fits: BatchedFits) -> dict[str, np.ndarray]:
+    """The columns every refitting analysis's table shares, one value per fit."""
     return {
         "estimate": fits.beta[:, 0], "se": fits.se[:, 0], "statistic": fits.stat[:, 0],
         "pval": fits.pval[:, 0], "ci_low": fits.ci_low[:, 0], "ci_high": fits.ci_high[:, 0],

@@ -140,6 +140,7 @@ def check_enough_studies(method: str, k: int, p: int = 1) -> None:
 
 
 def check_test(test: str) -> str:
+    """"z" or "knha" (Knapp-Hartung, also spelt "hksj", "kh", "knapp-hartung")."""
     t = str(test).lower()
     if t in ("hksj", "kh", "knapp-hartung"):
         t = "knha"
@@ -149,6 +150,7 @@ def check_test(test: str) -> str:
 
 
 def check_level(level: float) -> float:
+    """A confidence level in (0, 1); 95 is read as 0.95."""
     level = float(level)
     if level > 1:  # allow 95 as well as 0.95, as metafor does
         level = level / 100

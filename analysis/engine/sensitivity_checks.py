@@ -61,6 +61,7 @@ def check_sensitivity_test(test: str) -> str:
 
 
 def require_k(k: int, minimum: int, what: str) -> None:
+    """An error naming ``what`` when there are fewer than ``minimum`` studies."""
     if k < minimum:
         raise ValueError(f"{what} needs at least {minimum} studies (k = {k})")
 

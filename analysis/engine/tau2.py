@@ -135,6 +135,8 @@ def r_uniroot(f, lower: float, upper: float, *, tol: float = DEFAULT_TOL, maxite
 
 @dataclass
 class Tau2Fit:
+    """tau² and its standard error as one estimator found them."""
+
     tau2: float
     se_tau2: float
     iterations: int = 0
@@ -193,6 +195,8 @@ def fit_tau2(y: np.ndarray, v: np.ndarray, X: np.ndarray, method: str, *,
               stepadj: float = 1.0, tau2_init: float | None = None,
               tau2_max: float | None = None, ll0check: bool = True,
               converged: bool = False) -> Tau2Fit:
+    """tau² of checked arrays and a design (see :func:`design_matrix`) by ``method``, with
+    metafor's control values; :func:`estimate_tau2` is the checked entry point."""
     k, p = X.shape
     if converged:
         threshold = min(threshold, CONVERGED_THRESHOLD)
@@ -407,6 +411,7 @@ def q_profile_tau2_ci(yi, vi, *, X=None, intercept: bool = True, level: float = 
 
 
 def q_profile_bounds(y, v, X, level, tau2_estimate, tol=DEFAULT_TOL, maxiter=1000):
+    """:func:`q_profile_tau2_ci` of checked arrays and a design."""
     k, p = X.shape
     if k - p < 1:
         raise ValueError(f"Q-profile interval needs k > {p} studies (k = {k})")

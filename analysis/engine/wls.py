@@ -22,6 +22,8 @@ class InterceptOnly:
 
 
 def design_matrix(X, k: int, intercept: bool):
+    """The design of k studies and its term names: :class:`InterceptOnly` without moderators,
+    else the moderators (array, Series or DataFrame), checked, with an intercept column first."""
     if X is None:
         return InterceptOnly(k), ["intercept"]
     pd = sys.modules.get("pandas")  # not imported yet: X cannot be a pandas object
