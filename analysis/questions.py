@@ -73,7 +73,7 @@ class ModelSpec:
     """One random-effects model: tau² estimator and the test for the pooled estimate."""
 
     name: str  # short key stored in results: "primary" or "dl_z"
-    method: str  # tau² estimator, as in models.meta_analysis
+    method: str  # tau² estimator, as in analysis.engine.meta_analysis.meta_analysis
     test: str  # "knha" (t with k-1 df, Knapp-Hartung) or "z"
     description: str
 

@@ -196,7 +196,9 @@ class QuestionReview:
         """A sensitivity analysis of the primary analysis of ``outcome``, computed on first use
         from the held arrays: "leave_one_out", "cumulative", "baujat", "gosh", "egger", "panel" (the
         small-k inference panel of :mod:`analysis.pooling.panel`, None below two studies)."""
-        from .engine import sensitivity
+        from .engine.gosh import gosh
+        from .engine.influence import baujat, leave_one_out
+        from .engine.small_study import egger_test
         from .pooling import synthesis
 
         key = (outcome, kind)
@@ -205,15 +207,15 @@ class QuestionReview:
         pooled = self.pooled(outcome)
         method, test = pooled.model.method, pooled.model.test
         if kind == "leave_one_out":
-            value = sensitivity.leave_one_out(pooled.yi, pooled.vi, labels=pooled.labels, method=method, test=test)
+            value = leave_one_out(pooled.yi, pooled.vi, labels=pooled.labels, method=method, test=test)
         elif kind == "cumulative":
             value = synthesis.cumulative_table(pooled)
         elif kind == "baujat":
-            value = sensitivity.baujat(pooled.yi, pooled.vi, labels=pooled.labels, method=method, test=test)
+            value = baujat(pooled.yi, pooled.vi, labels=pooled.labels, method=method, test=test)
         elif kind == "gosh":
-            value = sensitivity.gosh(pooled.yi, pooled.vi, labels=pooled.labels, method="FE")
+            value = gosh(pooled.yi, pooled.vi, labels=pooled.labels, method="FE")
         elif kind == "egger":
-            value = sensitivity.egger_test(pooled.yi, pooled.vi, method=method)
+            value = egger_test(pooled.yi, pooled.vi, method=method)
         elif kind == "panel":
             from .pooling import panel
 
@@ -225,7 +227,7 @@ class QuestionReview:
 
     def subgroup_analysis(self, outcome: str, scenario: str = "primary") -> Any:
         """The subgroup analysis of one held analysis (None with fewer than two subgroups)."""
-        from .engine import models
+        from .engine.subgroups import subgroup_analysis
 
         key = (outcome, f"subgroups:{scenario}")
         if key not in self._sensitivity:
@@ -233,7 +235,7 @@ class QuestionReview:
             rows = pooled.effect_sizes
             value = None
             if pooled.result is not None and rows["subgroup"].nunique() >= 2:
-                value = models.subgroup_analysis(
+                value = subgroup_analysis(
                     pooled.yi, pooled.vi, rows["subgroup"].astype(str).to_numpy(),
                     method=pooled.model.method, test=pooled.model.test, labels=pooled.labels)
             self._sensitivity[key] = value

@@ -14,7 +14,8 @@ import pytest
 
 from analysis import review
 from analysis.pooling import display_rules, synthesis
-from analysis.engine import models
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.subgroups import subgroup_analysis
 from analysis.figures import plots
 from analysis.io.paths import REPO_ROOT
 
@@ -37,7 +38,7 @@ def test_question_1_pooled_by_the_log_odds_ratio_route_matches_metafor():
     data = review.current().pooled("q1", "depression_webhelp").as_dict()["effect_sizes"].set_index("study_id")
     for study, yi, vi in zip(ref["studies"], ref["yi"], ref["vi"]):
         assert data.loc[study, "yi"] == pytest.approx(yi, abs=TOL) and data.loc[study, "vi"] == pytest.approx(vi, abs=TOL)
-    result = models.meta_analysis(ref["yi"], ref["vi"], method="REML", test="knha")
+    result = meta_analysis(ref["yi"], ref["vi"], method="REML", test="knha")
     assert result.estimate == pytest.approx(ref["estimate"], abs=TOL)
     assert result.se == pytest.approx(ref["se"], abs=TOL)
     assert result.tau2 == pytest.approx(ref["tau2"], abs=TOL)
@@ -65,7 +66,7 @@ def _effect_table(ref):
 
 
 def test_no_prediction_interval_below_three_studies():
-    fit = models.meta_analysis([0.1, 0.3], [0.02, 0.03], method="REML", test="knha")
+    fit = meta_analysis([0.1, 0.3], [0.02, 0.03], method="REML", test="knha")
     intervals = display_rules.prediction_intervals(fit)
     assert not intervals.shown and intervals.shown_low is None
     assert display_rules.prediction_interval_of_row({"k": 2, "measure": "OR",
@@ -76,7 +77,7 @@ def test_no_prediction_interval_below_three_studies():
 def test_forest_plot_leaves_out_a_subgroup_test_with_single_study_subgroups():
     row = review.current().pooled("q1", "depression_webhelp").as_dict()
     rows = row["effect_sizes"]
-    subgroup = models.subgroup_analysis(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float),
+    subgroup = subgroup_analysis(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float),
                                         rows["subgroup"].astype(str).to_numpy(), method="REML",
                                         test="knha", labels=list(rows["label"]))
     fig = plots.forest_plot(row["result"], scale="exp", labels=list(rows["label"]), subgroup=subgroup)

@@ -35,8 +35,10 @@ def test_normal_functions_match_ndtr_ndtri():
 
 
 def test_engine_import_and_z_fit_load_neither_pandas_nor_scipy():
-    code = ("import sys; from analysis import models, sensitivity; "
-            "r = models.meta_analysis([0.1, 0.3, 0.2, 0.5, -0.1], [0.01, 0.02, 0.015, 0.03, 0.02]); "
+    code = ("import sys; from analysis.engine import checks, wls, tau2, meta_analysis, meta_regression, "
+            "subgroups, multilevel, sensitivity_checks, batched_fits, influence, cumulative, gosh, "
+            "permutation, small_study, trim_and_fill; "
+            "r = meta_analysis.meta_analysis([0.1, 0.3, 0.2, 0.5, -0.1], [0.01, 0.02, 0.015, 0.03, 0.02]); "
             "r.summary(); print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'rapidfuzz') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

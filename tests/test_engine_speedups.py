@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from analysis.engine import models
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine import tau2
+from analysis.engine.tau2 import estimate_tau2
 
 
 def _data(k, seed=7):
@@ -32,18 +34,18 @@ def test_converged_mode_reaches_the_root(k):
     reml, pm = (brentq(f, 0, 10, xtol=1e-15, rtol=1e-15) if f(0) > 0 else 0.0
                 for f in (lambda t: _reml_score(y, v, t), lambda t: _pm_equation(y, v, t)))
     assert k < 10 or min(reml, pm) > 0  # the larger sets test an interior root
-    assert models.estimate_tau2(y, v, "REML", converged=True) == pytest.approx(reml, abs=1e-11)
-    assert models.estimate_tau2(y, v, "PM", converged=True) == pytest.approx(pm, abs=1e-11)
+    assert estimate_tau2(y, v, "REML", converged=True) == pytest.approx(reml, abs=1e-11)
+    assert estimate_tau2(y, v, "PM", converged=True) == pytest.approx(pm, abs=1e-11)
     # the default stops where metafor stops: the same value as before, not the converged one
-    assert models.estimate_tau2(y, v, "PM") == models.estimate_tau2(y, v, "PM", tol=np.finfo(float).eps ** 0.25)
-    res = models.meta_analysis(y, v, method="REML", converged=True)
+    assert estimate_tau2(y, v, "PM") == estimate_tau2(y, v, "PM", tol=np.finfo(float).eps ** 0.25)
+    res = meta_analysis(y, v, method="REML", converged=True)
     assert res.tau2 == pytest.approx(reml, abs=1e-11)
 
 
 @pytest.mark.parametrize("method", ["DL", "HS"])
 def test_reused_common_effect_q_equals_a_separate_fit(method):
     y, v = _data(25)
-    res, fe = models.meta_analysis(y, v, method=method), models.meta_analysis(y, v, method="FE")
+    res, fe = meta_analysis(y, v, method=method), meta_analysis(y, v, method="FE")
     assert res.q == fe.q and res.q_pval == fe.q_pval and res.typical_vi == fe.typical_vi
 
 
@@ -53,4 +55,4 @@ def test_half_range_bounds_the_median_absolute_deviation(k):
     for _ in range(200):
         y = rng.standard_cauchy(k) if k % 2 else rng.exponential(size=k)
         raw_mad = np.median(np.abs(y - np.median(y)))
-        assert raw_mad <= models._half_range_bound(y)
+        assert raw_mad <= tau2._half_range_bound(y)

@@ -12,8 +12,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis.engine.models as M
-import analysis.engine.sensitivity as S
+from analysis.engine.checks import unique_labels
+from analysis.engine.cumulative import cumulative_meta_analysis
+from analysis.engine.influence import leave_one_out
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.small_study import begg_test, egger_test
+from analysis.engine.trim_and_fill import trim_and_fill
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "gaps_metafor.json").read_text())
@@ -29,7 +33,7 @@ def _ref(values):
 
 @pytest.mark.parametrize("which", ["nielweise_cumul", "nielweise_l1o"])
 def test_a_fit_that_fails_is_nan_in_every_column_like_metafor(which):
-    fn = S.cumulative_meta_analysis if which.endswith("cumul") else S.leave_one_out
+    fn = cumulative_meta_analysis if which.endswith("cumul") else leave_one_out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         table = fn(NW_Y, NW_V)
@@ -57,7 +61,7 @@ def _check_trimfill(res, ref):
 def test_trim_and_fill_passes_its_control_to_every_refit():
     ref = REF["trimfill_control"]
     ctrl = {"threshold": ref["control"]["threshold"], "maxiter": ref["control"]["maxiter"]}
-    res = S.trim_and_fill(BCG_Y, BCG_V, threshold=ctrl["threshold"], control=ctrl)
+    res = trim_and_fill(BCG_Y, BCG_V, threshold=ctrl["threshold"], control=ctrl)
     _check_trimfill(res, ref)
     assert_allclose(res.fit.i2, ref["i2"], **TOL["iterative_derived"])
 
@@ -65,15 +69,15 @@ def test_trim_and_fill_passes_its_control_to_every_refit():
 def test_trim_and_fill_reml_with_k3_and_k0_2_fits_the_one_study_set():
     ref = REF["trimfill_k3"]
     rows = np.array(ref["rows"]) - 1
-    _check_trimfill(S.trim_and_fill(BCG_Y[rows], BCG_V[rows]), ref)
+    _check_trimfill(trim_and_fill(BCG_Y[rows], BCG_V[rows]), ref)
 
 
 def test_trim_and_fill_stops_when_a_refit_does_not_converge():
     assert "did not converge" in REF["trimfill_fails"]["error"]
     with pytest.raises(ValueError, match="did not converge"):
-        S.trim_and_fill(BCG_Y, BCG_V, control={"maxiter": 1})
+        trim_and_fill(BCG_Y, BCG_V, control={"maxiter": 1})
     with pytest.raises(ValueError, match="unknown control"):
-        S.trim_and_fill(BCG_Y, BCG_V, control={"treshold": 1e-8})
+        trim_and_fill(BCG_Y, BCG_V, control={"treshold": 1e-8})
 
 
 def test_k2_small_study_tests_return_what_metafor_returns():
@@ -81,8 +85,8 @@ def test_k2_small_study_tests_return_what_metafor_returns():
     y, v = BCG_Y[:2], BCG_V[:2]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # fewer than 10 studies
-        egger = S.egger_test(y, v, method="FE")
-        begg = S.begg_test(y, v)
+        egger = egger_test(y, v, method="FE")
+        begg = begg_test(y, v)
     fe, lm = ref["regtest_fe"], ref["regtest_lm"]
     assert_allclose([egger.statistic, egger.pval, egger.limit_estimate, egger.limit_ci_low,
                      egger.limit_ci_high, egger.slope],
@@ -96,35 +100,35 @@ def test_k2_small_study_tests_return_what_metafor_returns():
     assert np.isnan([egger.lm_statistic, egger.lm_pval, egger.lm_limit_ci_low,
                      egger.lm_limit_ci_high]).all()
     assert (begg.tau, begg.pval) == (ref["ranktest"]["tau"], ref["ranktest"]["pval"])
-    _check_trimfill(S.trim_and_fill(y, v, method="FE"), ref["trimfill_fe"])
+    _check_trimfill(trim_and_fill(y, v, method="FE"), ref["trimfill_fe"])
     with pytest.raises(ValueError, match="k = 2"):
-        S.egger_test(y, v, method="REML")
+        egger_test(y, v, method="REML")
 
 
 def test_repeated_labels_are_made_unique_as_metafor_does():
     given, expected = REF["labels"]["given"], REF["labels"]["made_unique"]
-    assert M.unique_labels(given) == expected
-    table = S.leave_one_out(BCG_Y[:6], BCG_V[:6], labels=given)
+    assert unique_labels(given) == expected
+    table = leave_one_out(BCG_Y[:6], BCG_V[:6], labels=given)
     assert list(table["study"]) == expected
-    assert M.meta_analysis(BCG_Y[:6], BCG_V[:6], labels=given).labels == expected
+    assert meta_analysis(BCG_Y[:6], BCG_V[:6], labels=given).labels == expected
 
 
 @pytest.mark.parametrize("method", ["REML", "ML", "DL", "FE"])
 def test_fit_statistics_match_metafor_fitstats(method):
     ref = REF["fitstats"][method]
-    stats = M.meta_analysis(BCG_Y, BCG_V, method=method).fitstats()
+    stats = meta_analysis(BCG_Y, BCG_V, method=method).fitstats()
     assert ref["names"] == ["logLik:", "deviance:", "AIC:", "BIC:", "AICc:"]
     assert_allclose([stats[n] for n in ("loglik", "deviance", "aic", "bic", "aicc")],
                     ref["values"], **TOL["iterative_derived"])
 
 
 def test_knapp_hartung_factor_and_q_profile_tolerance():
-    assert_allclose(M.meta_analysis(BCG_Y, BCG_V, test="knha").s2w, REF["s2w"]["value"],
+    assert_allclose(meta_analysis(BCG_Y, BCG_V, test="knha").s2w, REF["s2w"]["value"],
                     **TOL["iterative_derived"])
-    assert M.meta_analysis(BCG_Y, BCG_V).s2w == 1.0
+    assert meta_analysis(BCG_Y, BCG_V).s2w == 1.0
     ref = REF["tau2_ci"]
-    tight = M.meta_analysis(BCG_Y, BCG_V, ci_tol=ref["tol"][0]).tau2_ci
-    loose = M.meta_analysis(BCG_Y, BCG_V, ci_tol=ref["tol"][1]).tau2_ci
+    tight = meta_analysis(BCG_Y, BCG_V, ci_tol=ref["tol"][0]).tau2_ci
+    loose = meta_analysis(BCG_Y, BCG_V, ci_tol=ref["tol"][1]).tau2_ci
     assert_allclose(tight, ref["tight"], **TOL["iterative_derived"])
     # uniroot stops at the same point as R's for the same tolerance
     assert_allclose(loose, ref["loose"], **TOL["iterative_derived"])
@@ -134,7 +138,7 @@ def test_knapp_hartung_factor_and_q_profile_tolerance():
 def test_trim_and_fill_passes_the_root_finding_tolerance_to_paule_mandel_refits():
     ref = REF["trimfill_pm_tol"]
     y, v = np.array(ref["data_yi"]), np.array(ref["data_vi"])
-    res = S.trim_and_fill(y, v, method="PM", control={"tol": ref["tol"]})
+    res = trim_and_fill(y, v, method="PM", control={"tol": ref["tol"]})
     _check_trimfill(res, ref)
     # without it, the refits stop elsewhere: the tolerance is really used
-    assert abs(S.trim_and_fill(y, v, method="PM").tau2 - ref["tau2"]) > 1e-6
+    assert abs(trim_and_fill(y, v, method="PM").tau2 - ref["tau2"]) > 1e-6

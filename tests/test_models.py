@@ -1,4 +1,5 @@
-"""analysis.engine.models against metafor 3.8-1 (reference values in tests/reference/models_metafor.json,
+"""The engine's models (analysis.engine.tau2, meta_analysis, meta_regression, subgroups, robust,
+multilevel) against metafor 3.8-1 (reference values in tests/reference/models_metafor.json,
 produced once by tests/reference/models_metafor.R; R is never called here).
 
 Datasets (as shipped with metafor):
@@ -29,7 +30,12 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from analysis.engine import models as M
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.meta_regression import meta_regression
+from analysis.engine.multilevel import multilevel_meta_analysis
+from analysis.engine.robust import robust_variance
+from analysis.engine.subgroups import subgroup_analysis
+from analysis.engine.tau2 import estimate_tau2
 from tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "models_metafor.json").read_text())
@@ -48,7 +54,7 @@ def _fit(key):
     d = DATA[ds]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return M.meta_analysis(d["yi"], d["vi"], method=method, test="z" if test == "z" else "knha",
+        return meta_analysis(d["yi"], d["vi"], method=method, test="z" if test == "z" else "knha",
                                knha_floor=test == "adhoc")
 
 
@@ -82,7 +88,7 @@ def test_estimate_tau2_matches_metafor(key):
     ds, method, _ = key.split("|")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        tau2 = M.estimate_tau2(DATA[ds]["yi"], DATA[ds]["vi"], method)
+        tau2 = estimate_tau2(DATA[ds]["yi"], DATA[ds]["vi"], method)
     assert_allclose(tau2, REF["fits"][key]["tau2"], **_tols(method)[0])
     assert isinstance(tau2, float)
 
@@ -132,8 +138,8 @@ def test_higgins_prediction_interval_uses_t_with_k_minus_2():
     """Higgins, Thompson & Spiegelhalter (2009) / Cochrane Handbook 10.10.4.3:
     mu ± t(k-2) sqrt(se² + tau²); the half-width ratio to the default (z) PI is t/z."""
     d = DATA["bcg_rr"]
-    default = M.meta_analysis(d["yi"], d["vi"])
-    higgins = M.meta_analysis(d["yi"], d["vi"], pi_method="higgins")
+    default = meta_analysis(d["yi"], d["vi"])
+    higgins = meta_analysis(d["yi"], d["vi"], pi_method="higgins")
     assert default.pi_method == "metafor" and higgins.pi_df == 11
     ratio = (higgins.pi_high - higgins.estimate) / (default.pi_high - default.estimate)
     assert_allclose(ratio, 2.200985160082949 / 1.959963984540054, **TOL["closed_form"])  # qt(.975,11)/qnorm(.975)
@@ -146,7 +152,7 @@ def test_meta_regression_matches_metafor(key):
     _, method, test = key.split("|")
     d = DATA["bcg_rr"]
     X = pd.DataFrame(rec["X"], columns=["ablat", "year"])
-    res = M.meta_regression(d["yi"], d["vi"], X, method=method, test=test)
+    res = meta_regression(d["yi"], d["vi"], X, method=method, test=test)
     tol = TOL["ill_conditioned"]
     table = res.coefficients
     assert list(table["term"]) == ["intercept", "ablat", "year"]
@@ -167,7 +173,7 @@ def test_subgroups_match_metafor():
     differences = rma(est, sei, mods=~group, method="FE") QM; mixed model with one tau²."""
     rec = REF["subgroups"]["bcg_alloc|REML"]
     d = DATA["bcg_rr"]
-    res = M.subgroup_analysis(d["yi"], d["vi"], rec["groups"])
+    res = subgroup_analysis(d["yi"], d["vi"], rec["groups"])
     assert list(res.groups) == ["random", "alternate", "systematic"]
     for g, r in res.groups.items():
         assert_allclose(r.estimate, rec["group_estimates"][g], **TOL["iterative_derived"])
@@ -185,7 +191,7 @@ def test_subgroups_match_metafor():
 def test_subgroup_with_one_study_is_pooled_as_common_effect():
     d = DATA["bcg_rr"]
     groups = ["a"] * 12 + ["b"]
-    res = M.subgroup_analysis(d["yi"], d["vi"], groups)
+    res = subgroup_analysis(d["yi"], d["vi"], groups)
     single = res.groups["b"]
     assert single.method == "FE" and single.k == 1
     assert single.estimate == d["yi"][12]
@@ -198,10 +204,10 @@ def test_cluster_robust_matches_metafor(key):
     rec = REF["robust"][key]
     d = DATA["konstantopoulos2011"]
     if "year" in key:
-        fit = M.meta_regression(d["yi"], d["vi"], pd.Series(d["year"], name="year", dtype=float))
+        fit = meta_regression(d["yi"], d["vi"], pd.Series(d["year"], name="year", dtype=float))
     else:
-        fit = M.meta_analysis(d["yi"], d["vi"])
-    rb = M.robust_variance(fit, d["district"])
+        fit = meta_analysis(d["yi"], d["vi"])
+    rb = robust_variance(fit, d["district"])
     assert rb.df == rec["df"] and rb.n_clusters == rec["n_clusters"]
     for name in ("se", "statistic", "pval", "ci_low", "ci_high"):
         assert_allclose(rb.coefficients[name].to_numpy(), rec[name], **TOL["ill_conditioned"], err_msg=name)
@@ -214,7 +220,7 @@ def test_three_level_model_matches_rma_mv():
     """rma.mv(yi, vi, random = ~ 1 | district/school) (Konstantopoulos 2011)."""
     rec = REF["multilevel"]
     d = DATA["konstantopoulos2011"]
-    res = M.multilevel_meta_analysis(d["yi"], d["vi"], d["district"])
+    res = multilevel_meta_analysis(d["yi"], d["vi"], d["district"])
     assert res.converged and res.n_clusters == 11
     assert_allclose(res.sigma2, rec["sigma2"], **TOL["optimizer"])
     assert_allclose(res.loglik, rec["logLik"], **TOL["optimizer"])
@@ -225,48 +231,48 @@ def test_three_level_model_matches_rma_mv():
 # --------------------------------------------------------------------------- bad input
 def test_non_positive_variance_names_the_study():
     with pytest.raises(ValueError, match=r"Trial B: sampling variance vi = 0\.0 is not positive"):
-        M.meta_analysis([0.1, 0.2, 0.3], [0.01, 0.0, 0.02], labels=["Trial A", "Trial B", "Trial C"])
+        meta_analysis([0.1, 0.2, 0.3], [0.01, 0.0, 0.02], labels=["Trial A", "Trial B", "Trial C"])
     with pytest.raises(ValueError, match=r"study 3: sampling variance vi = -0\.1 is not positive"):
-        M.estimate_tau2([0.1, 0.2, 0.3], [0.01, 0.02, -0.1])
+        estimate_tau2([0.1, 0.2, 0.3], [0.01, 0.02, -0.1])
 
 
 def test_missing_values_are_errors_not_silent_nan():
     with pytest.raises(ValueError, match=r"study 2: effect size yi is nan"):
-        M.meta_analysis([0.1, float("nan"), 0.3], [0.01, 0.02, 0.03])
+        meta_analysis([0.1, float("nan"), 0.3], [0.01, 0.02, 0.03])
     with pytest.raises(ValueError, match=r"study 1: sampling variance vi is nan"):
-        M.meta_analysis([0.1, 0.2], [float("nan"), 0.02])
+        meta_analysis([0.1, 0.2], [float("nan"), 0.02])
 
 
 def test_length_mismatch():
     with pytest.raises(ValueError, match=r"yi has 3 values but vi has 2"):
-        M.meta_analysis([0.1, 0.2, 0.3], [0.01, 0.02])
+        meta_analysis([0.1, 0.2, 0.3], [0.01, 0.02])
     with pytest.raises(ValueError, match=r"labels has 1 entries but there are 2 studies"):
-        M.meta_analysis([0.1, 0.2], [0.01, 0.02], labels=["only one"])
+        meta_analysis([0.1, 0.2], [0.01, 0.02], labels=["only one"])
 
 
 @pytest.mark.parametrize("method", ["DL", "REML", "ML", "PM", "HS", "SJ", "HE", "EB"])
 def test_too_few_studies_for_random_effects(method):
     with pytest.raises(ValueError, match=rf"method {method} \(random effects\) needs at least 2 studies .*k = 1"):
-        M.meta_analysis([0.3], [0.01], method=method)
+        meta_analysis([0.3], [0.01], method=method)
 
 
 def test_other_argument_errors():
     with pytest.raises(ValueError, match=r"unknown tau² method 'XYZ'"):
-        M.estimate_tau2([0.1, 0.2], [0.01, 0.02], "XYZ")
+        estimate_tau2([0.1, 0.2], [0.01, 0.02], "XYZ")
     with pytest.raises(ValueError, match=r"unknown test 'wald'"):
-        M.meta_analysis([0.1, 0.2], [0.01, 0.02], test="wald")
+        meta_analysis([0.1, 0.2], [0.01, 0.02], test="wald")
     with pytest.raises(ValueError, match=r"needs k >= 3 \(k = 2\)"):
-        M.meta_analysis([0.1, 0.2], [0.01, 0.02], pi_method="higgins")
+        meta_analysis([0.1, 0.2], [0.01, 0.02], pi_method="higgins")
     with pytest.raises(ValueError, match=r"at least 2 subgroups"):
-        M.subgroup_analysis([0.1, 0.2], [0.01, 0.02], ["x", "x"])
+        subgroup_analysis([0.1, 0.2], [0.01, 0.02], ["x", "x"])
     with pytest.raises(ValueError, match=r"number of clusters \(1\) must be larger"):
-        M.robust_variance(M.meta_analysis([0.1, 0.2, 0.4], [0.01, 0.02, 0.03]), ["s", "s", "s"])
+        robust_variance(meta_analysis([0.1, 0.2, 0.4], [0.01, 0.02, 0.03]), ["s", "s", "s"])
     with pytest.raises(ValueError, match=r"not of full column rank"):
-        M.meta_regression([0.1, 0.2, 0.4, 0.5], [0.01, 0.02, 0.03, 0.04], np.ones(4))
+        meta_regression([0.1, 0.2, 0.4, 0.5], [0.01, 0.02, 0.03, 0.04], np.ones(4))
 
 
 def test_common_effect_allows_a_single_study():
-    res = M.meta_analysis([0.3], [0.04], method="FE")
+    res = meta_analysis([0.3], [0.04], method="FE")
     assert res.estimate == 0.3 and res.q_df == 0 and res.i2 == 0.0
     assert_allclose(res.se, 0.2, **TOL["closed_form"])
 
@@ -274,7 +280,7 @@ def test_common_effect_allows_a_single_study():
 def test_correlations_pooled_on_z_and_reported_as_r():
     """Molloy et al. (2014): metafor's REML estimate and CI on the z scale, back-transformed."""
     d, rec = DATA["molloy2014_zcor"], REF["fits"]["molloy2014_zcor|REML|z"]
-    on_r = M.meta_analysis(d["yi"], d["vi"]).on_scale(np.tanh)
+    on_r = meta_analysis(d["yi"], d["vi"]).on_scale(np.tanh)
     assert_allclose([on_r["estimate"], on_r["ci_low"], on_r["ci_high"]],
                     np.tanh([rec["estimate"], rec["ci_low"], rec["ci_high"]]), **TOL["iterative_derived"])
     assert type(on_r["estimate"]) is float

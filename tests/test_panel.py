@@ -187,14 +187,14 @@ def test_footnote_states_the_verdict_and_the_probability_ranges():
 
 
 def test_dependent_effects_add_a_cr2_row_and_independent_ones_do_not():
-    from analysis.engine import models
+    from analysis.engine.meta_analysis import meta_analysis
     from analysis.engine.robust import cluster_robust_cr2
 
     d = json.loads((Path(__file__).parent / "reference" / "robust_clubsandwich.json").read_text())["bcg"]
     res = P.small_k_panel(d["yi"], d["vi"], measure="logOR", priors=HN, clusters=d["cluster"])
     method = "REML with cluster-robust CR2 (3 clusters)"
     row = _row(res.table(), method)
-    cr2 = cluster_robust_cr2(models.meta_analysis(d["yi"], d["vi"]), d["cluster"]).coefficients.iloc[0]
+    cr2 = cluster_robust_cr2(meta_analysis(d["yi"], d["vi"]), d["cluster"]).coefficients.iloc[0]
     assert_allclose([row["estimate"], row["ci_low"], row["ci_high"]],
                     [cr2["estimate"], cr2["ci_low"], cr2["ci_high"]], rtol=0, atol=1e-14)
     assert method in res.verdict or res.holds

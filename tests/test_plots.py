@@ -29,7 +29,11 @@ from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from analysis import review
-from analysis.engine import models, sensitivity
+from analysis.engine.cumulative import cumulative_meta_analysis
+from analysis.engine.gosh import gosh
+from analysis.engine.influence import baujat, leave_one_out
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.subgroups import subgroup_analysis
 from analysis.figures import plots
 from analysis.evidence import rob  # noqa: E402
 from analysis.io.paths import data_dir  # noqa: E402
@@ -85,7 +89,7 @@ def bcg_forest(bcg_fit):
 
 @pytest.fixture(scope="module")
 def bcg_fit():
-    return models.meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
+    return meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
 
 
 def test_the_fit_is_metafors(bcg_fit):
@@ -163,8 +167,8 @@ def test_fifty_studies_stay_readable():
     k = 50
     yi = np.linspace(-0.4, 0.8, k)
     vi = 0.02 + 0.01 * (np.arange(k) % 7)
-    fit = models.meta_analysis(yi, vi, method="REML", labels=[f"Author {i + 1} et al." for i in range(k)])
-    small = models.meta_analysis(yi[:10], vi[:10], method="REML")
+    fit = meta_analysis(yi, vi, method="REML", labels=[f"Author {i + 1} et al." for i in range(k)])
+    small = meta_analysis(yi[:10], vi[:10], method="REML")
     fig = plots.forest_plot(fit, years=list(range(1975, 2025)), measure_label="SMD",
                             favours=("Favours control", "Favours intervention"))
     save(fig, "forest_k50")
@@ -178,8 +182,8 @@ def test_fifty_studies_stay_readable():
 
 def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
     ref = REFERENCE["subgroups"]["bcg_alloc|REML"]
-    sub = models.subgroup_analysis(BCG["yi"], BCG["vi"], ref["groups"], method="REML", labels=BCG_LABELS)
-    overall = models.meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
+    sub = subgroup_analysis(BCG["yi"], BCG["vi"], ref["groups"], method="REML", labels=BCG_LABELS)
+    overall = meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
     fig = plots.forest_plot(overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
     save(fig, "forest_subgroups")
     assert len(artists(fig, "subgroup_diamond")) == 3
@@ -197,7 +201,7 @@ def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
 def test_correlations_are_shown_as_r():
     data = REFERENCE["datasets"]["molloy2014_zcor"]
     fit_ref = REFERENCE["fits"]["molloy2014_zcor|REML|z"]
-    fit = models.meta_analysis(data["yi"], data["vi"], method="REML")
+    fit = meta_analysis(data["yi"], data["vi"], method="REML")
     fig = plots.forest_plot(fit, scale="r", measure_label="Correlation", favours=None)
     save(fig, "forest_r")
     assert fig.axes[0].get_xscale() == "linear"
@@ -239,7 +243,7 @@ def test_funnel_plot_has_contours_and_every_study(bcg_fit):
 
 
 def test_cumulative_forest_plot_by_year():
-    cum = sensitivity.cumulative_meta_analysis(BCG["yi"], BCG["vi"], order=BCG_YEARS, labels=BCG_LABELS)
+    cum = cumulative_meta_analysis(BCG["yi"], BCG["vi"], order=BCG_YEARS, labels=BCG_LABELS)
     fig = plots.cumulative_forest_plot(cum, scale="exp", measure="Risk ratio")
     save(fig, "cumulative")
     assert fig.axes[0].get_xscale() == "log"
@@ -261,7 +265,7 @@ def test_cumulative_plot_reads_the_synthesis_frame():
 
 
 def test_leave_one_out_plot(bcg_fit):
-    loo = sensitivity.leave_one_out(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
+    loo = leave_one_out(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
     fig = plots.leave_one_out_plot(loo, scale="exp", measure="Risk ratio", full_estimate=bcg_fit.estimate)
     save(fig, "leave_one_out")
     assert len(artists(fig, "loo_point")) == 13
@@ -275,7 +279,7 @@ def test_leave_one_out_plot(bcg_fit):
 
 
 def test_baujat_plot_labels_every_study():
-    data = sensitivity.baujat(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
+    data = baujat(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
     fig = plots.baujat_plot(data)
     save(fig, "baujat")
     assert len(artists(fig, "baujat_points")[0].get_offsets()) == 13
@@ -286,7 +290,7 @@ def test_baujat_plot_labels_every_study():
 
 
 def test_gosh_plot_is_deterministic():
-    result = sensitivity.gosh(BCG["yi"][:8], BCG["vi"][:8], method="FE")
+    result = gosh(BCG["yi"][:8], BCG["vi"][:8], method="FE")
     pngs = []
     for _ in range(2):
         fig = plots.gosh_plot(result, measure_label="Log risk ratio")
@@ -445,9 +449,9 @@ def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
 def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
     from matplotlib.text import Text
 
-    fit = models.meta_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]), method="REML",
+    fit = meta_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]), method="REML",
                                labels=["Alpha 2001", "Beta 2005"])
-    sub = models.subgroup_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]),
+    sub = subgroup_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]),
                                    np.array(["information support/psychoeducation/public service announcements", "b"]),
                                    method="REML", labels=["Alpha 2001", "Beta 2005"])
     fig = plots.forest_plot(fit, years=[2001, 2005], subgroup=sub, scale="exp",

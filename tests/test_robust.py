@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import analysis.engine.models as M
-from analysis.engine.robust import cluster_robust_cr2
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.meta_regression import meta_regression
+from analysis.engine.robust import cluster_robust_cr2, robust_variance
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "robust_clubsandwich.json").read_text())
@@ -22,10 +23,10 @@ def _fit(name, model):
     d = REF[name]
     y, v = np.array(d["yi"]), np.array(d["vi"])
     if model == "year":
-        return M.meta_regression(y, v, np.array(d["study_year"], float) - 1990, **CTRL), d
+        return meta_regression(y, v, np.array(d["study_year"], float) - 1990, **CTRL), d
     if model == "fe":
-        return M.meta_analysis(y, v, method="FE"), d
-    return M.meta_analysis(y, v, **CTRL), d
+        return meta_analysis(y, v, method="FE"), d
+    return meta_analysis(y, v, **CTRL), d
 
 
 @pytest.mark.parametrize("name, model", [("konstantopoulos", "intercept"), ("konstantopoulos", "year"),
@@ -41,7 +42,7 @@ def test_cr2_and_satterthwaite_match_clubsandwich(name, model):
                          ("ci_low", "ci_low"), ("ci_high", "ci_high")):
         assert_allclose(table[ours].to_numpy(), ref[theirs], **TOL["robust_cr2"], err_msg=ours)
     # beside CR1 (metafor's robust()): same clusters, different small-sample corrections
-    cr1 = M.robust_variance(fit, d["cluster"])
+    cr1 = robust_variance(fit, d["cluster"])
     assert_allclose(cr1.coefficients["se"].to_numpy(), ref["cr1_se"], **TOL["robust_cr2"])
     assert cr1.df == ref["cr1_df"]
 

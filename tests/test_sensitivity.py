@@ -1,4 +1,5 @@
-"""analysis.engine.sensitivity against metafor 3.8-1 (reference values in
+"""The sensitivity analyses and small-study tests (analysis.engine.influence, cumulative, gosh,
+permutation, small_study, trim_and_fill) against metafor 3.8-1 (reference values in
 tests/reference/sensitivity_metafor.json, produced once by tests/reference/sensitivity_metafor.R
 with control threshold 1e-10; R is never called here).
 
@@ -24,8 +25,14 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from analysis.engine import models
-from analysis.engine import sensitivity as S
+from analysis.engine.cumulative import cumulative_meta_analysis
+from analysis.engine.gosh import gosh
+from analysis.engine.influence import baujat, influence_diagnostics, leave_one_out
+from analysis.engine.meta_analysis import meta_analysis
+from analysis.engine.permutation import permutation_test
+from analysis.engine import small_study
+from analysis.engine.small_study import begg_test, egger_test, funnel_contours, pet_peese
+from analysis.engine.trim_and_fill import trim_and_fill
 from tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "sensitivity_metafor.json").read_text())
@@ -57,7 +64,7 @@ def _spec(name: str) -> tuple[str, str]:
 def test_leave_one_out_matches_metafor_leave1out(name):
     method, test = _spec(name)
     ref = REF["fits"][name]["leave1out"]
-    table = S.leave_one_out(BCG_Y, BCG_V, method=method, test=test, **CTRL)
+    table = leave_one_out(BCG_Y, BCG_V, method=method, test=test, **CTRL)
     assert list(table.columns) == ["study", "estimate", "se", "statistic", "pval", "ci_low",
                                    "ci_high", "q", "q_pval", "tau2", "i2", "h2"]
     for col in FIT_COLUMNS:
@@ -65,12 +72,12 @@ def test_leave_one_out_matches_metafor_leave1out(name):
 
 
 def test_leave_one_out_with_default_control_matches_single_fits_of_models():
-    # Same algorithm and stopping rule (threshold 1e-5) as analysis.engine.models.meta_analysis,
+    # Same algorithm and stopping rule (threshold 1e-5) as analysis.engine.meta_analysis,
     # which follows metafor step by step: the vectorised fits agree with one-by-one fits.
-    table = S.leave_one_out(HS_Y, HS_V, method="REML", test="knha")
+    table = leave_one_out(HS_Y, HS_V, method="REML", test="knha")
     for i in range(HS_Y.size):
         keep = np.arange(HS_Y.size) != i
-        one = models.meta_analysis(HS_Y[keep], HS_V[keep], method="REML", test="knha")
+        one = meta_analysis(HS_Y[keep], HS_V[keep], method="REML", test="knha")
         assert table["tau2"][i] == pytest.approx(one.tau2, abs=1e-12)
         assert table["estimate"][i] == pytest.approx(one.estimate, rel=1e-11)
         assert table["ci_low"][i] == pytest.approx(one.ci_low, rel=1e-11)
@@ -79,7 +86,7 @@ def test_leave_one_out_with_default_control_matches_single_fits_of_models():
 
 def test_leave_one_out_names_the_omitted_study():
     labels = REF["bcg"]["labels"]
-    table = S.leave_one_out(BCG_Y, BCG_V, labels=labels, method="DL")
+    table = leave_one_out(BCG_Y, BCG_V, labels=labels, method="DL")
     assert list(table["study"]) == labels
 
 
@@ -88,7 +95,7 @@ def test_leave_one_out_names_the_omitted_study():
 def test_influence_diagnostics_match_metafor_influence(name):
     method, test = _spec(name)
     ref = REF["fits"][name]["influence"]
-    table = S.influence_diagnostics(BCG_Y, BCG_V, method=method, test=test, **CTRL)
+    table = influence_diagnostics(BCG_Y, BCG_V, method=method, test=test, **CTRL)
     for col in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "qe_del", "hat",
                 "weight", "dfbetas"):
         assert_allclose(table[col], ref[col], **_tol(method), err_msg=col)
@@ -98,7 +105,7 @@ def test_influence_diagnostics_match_metafor_influence(name):
 def test_influence_flags_studies_under_the_common_effect_model():
     # metafor marks three BCG trials as influential in the FE model (reference above);
     # the rule is not vacuous on this dataset.
-    table = S.influence_diagnostics(BCG_Y, BCG_V, method="FE")
+    table = influence_diagnostics(BCG_Y, BCG_V, method="FE")
     assert table["influential"].sum() == sum(REF["fits"]["FE_z"]["influence"]["influential"]) == 3
 
 
@@ -107,7 +114,7 @@ def test_influence_flags_studies_under_the_common_effect_model():
 def test_baujat_matches_metafor(name):
     method, test = _spec(name)
     ref = REF["fits"][name]["baujat"]
-    table = S.baujat(BCG_Y, BCG_V, method=method, test=test, **CTRL)
+    table = baujat(BCG_Y, BCG_V, method=method, test=test, **CTRL)
     assert_allclose(table["x"], ref["x"], **_tol(method))
     assert_allclose(table["y"], ref["y"], **_tol(method))
 
@@ -118,7 +125,7 @@ def test_cumulative_by_year_matches_metafor_cumul(name):
     method, test = _spec(name)
     ref = REF["fits"][name]["cumul"]
     labels = [str(i + 1) for i in range(BCG_Y.size)]
-    table = S.cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method=method,
+    table = cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method=method,
                                        test=test, **CTRL)
     assert list(table["study"]) == ref["slab"]  # stable order of tied years, as R's order()
     assert list(table["k"]) == list(range(1, BCG_Y.size + 1))
@@ -129,8 +136,8 @@ def test_cumulative_by_year_matches_metafor_cumul(name):
 
 def test_cumulative_decreasing_reverses_distinct_years_and_keeps_ties_in_order():
     labels = [str(i + 1) for i in range(BCG_Y.size)]
-    up = S.cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method="DL")
-    down = S.cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method="DL",
+    up = cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method="DL")
+    down = cumulative_meta_analysis(BCG_Y, BCG_V, BCG_YEAR, labels=labels, method="DL",
                                       decreasing=True)
     assert list(down["order"]) == sorted(BCG_YEAR, reverse=True)
     # pooling all studies does not depend on the order
@@ -141,7 +148,7 @@ def test_cumulative_decreasing_reverses_distinct_years_and_keeps_ties_in_order()
 @pytest.mark.parametrize("method", ["FE", "DL", "REML"])
 def test_gosh_every_subset_of_six_trials_matches_metafor(method):
     ref = REF["gosh"][method]
-    result = S.gosh(BCG_Y[:6], BCG_V[:6], method=method, **CTRL)
+    result = gosh(BCG_Y[:6], BCG_V[:6], method=method, **CTRL)
     assert result.exact and len(result.table) == 63
     codes = (result.included.to_numpy() * (2 ** np.arange(6))).sum(axis=1)
     assert_array_equal(codes, ref["incl"])  # same subsets in the same order
@@ -151,14 +158,14 @@ def test_gosh_every_subset_of_six_trials_matches_metafor(method):
 
 def test_gosh_random_subsets_are_reproducible_and_fit_their_studies():
     y, v = HS_Y[:20], HS_V[:20]
-    a = S.gosh(y, v, method="FE", max_subsets=500, seed=7)
-    b = S.gosh(y, v, method="FE", max_subsets=500, seed=7)
+    a = gosh(y, v, method="FE", max_subsets=500, seed=7)
+    b = gosh(y, v, method="FE", max_subsets=500, seed=7)
     assert not a.exact and len(a.table) == 500
     pd.testing.assert_frame_equal(a.table, b.table)
     assert (a.table["k"].diff().dropna() >= 0).all()  # ordered by size, as metafor
     for i in (0, 137, 499):
         rows = a.included.iloc[i].to_numpy()
-        one = models.meta_analysis(y[rows], v[rows], method="FE")
+        one = meta_analysis(y[rows], v[rows], method="FE")
         assert a.table["estimate"][i] == pytest.approx(one.estimate, rel=1e-12)
         assert a.table["k"][i] == rows.sum()
 
@@ -168,11 +175,11 @@ def test_gosh_random_subsets_are_reproducible_and_fit_their_studies():
 def test_exact_permutation_test_matches_metafor_permutest(method):
     ref = REF["permutest"][method]
     y, v = BCG_Y[:6], BCG_V[:6]
-    res = S.permutation_test(y, v, method=method, **CTRL)
+    res = permutation_test(y, v, method=method, **CTRL)
     assert res.exact and res.n_perm == ref["int_only"]["n_perm"] == 64
     assert res.perm_pval == pytest.approx(ref["int_only"]["pval"], abs=1e-12)
     assert res.coefficients["statistic"][0] == pytest.approx(ref["int_only"]["zval"], rel=1e-8)
-    res = S.permutation_test(y, v, X=BCG_ABLAT[:6], method=method, **CTRL)
+    res = permutation_test(y, v, X=BCG_ABLAT[:6], method=method, **CTRL)
     assert res.exact and res.n_perm == ref["mods"]["n_perm"] == 360
     assert_allclose(res.coefficients["statistic"], ref["mods"]["zval"], rtol=1e-8)
     assert_allclose(res.coefficients["perm_pval"], ref["mods"]["pval"], atol=1e-12)
@@ -182,30 +189,30 @@ def test_exact_permutation_test_matches_metafor_permutest(method):
 
 def test_permutation_pvalue_equals_brute_force_enumeration_with_single_fits():
     # Exact test for k = 9: all 512 sign patterns, each refitted one by one with
-    # analysis.engine.models; the p-value is the share with |z| >= observed |z| (Follmann &
+    # analysis.engine.meta_analysis; the p-value is the share with |z| >= observed |z| (Follmann &
     # Proschan 1999), which the vectorised enumeration must reproduce exactly.
     y, v = HS_Y[:9], HS_V[:9]
-    observed = models.meta_analysis(y, v, method="REML").statistic
-    z = [models.meta_analysis(np.array(s) * y, v, method="REML").statistic
+    observed = meta_analysis(y, v, method="REML").statistic
+    z = [meta_analysis(np.array(s) * y, v, method="REML").statistic
          for s in itertools.product((1.0, -1.0), repeat=9)]
     expected = np.mean(np.abs(z) >= abs(observed) - math.sqrt(np.finfo(float).eps))
-    res = S.permutation_test(y, v, n_perm=1000, method="REML")
+    res = permutation_test(y, v, n_perm=1000, method="REML")
     assert res.exact and res.n_perm == 512
     assert res.perm_pval == expected
 
 
 def test_random_permutations_are_deterministic_and_close_to_the_exact_pvalue():
     y, v = HS_Y[:12], HS_V[:12]
-    exact = S.permutation_test(y, v, method="REML", exact=True)
-    a = S.permutation_test(y, v, n_perm=3000, seed=11, method="REML")
-    b = S.permutation_test(y, v, n_perm=3000, seed=11, method="REML")
+    exact = permutation_test(y, v, method="REML", exact=True)
+    a = permutation_test(y, v, n_perm=3000, seed=11, method="REML")
+    b = permutation_test(y, v, n_perm=3000, seed=11, method="REML")
     assert not a.exact and a.n_perm == 3000
     assert a.to_dict() == b.to_dict()
     # Monte Carlo error of a proportion from 3000 draws: 4 standard errors
     se = math.sqrt(exact.perm_pval * (1 - exact.perm_pval) / 3000)
     assert abs(a.perm_pval - exact.perm_pval) < 4 * se
-    c = S.permutation_test(HS_Y[:20], HS_V[:20], X=np.arange(20.0), n_perm=200, seed=1)
-    d = S.permutation_test(HS_Y[:20], HS_V[:20], X=np.arange(20.0), n_perm=200, seed=1)
+    c = permutation_test(HS_Y[:20], HS_V[:20], X=np.arange(20.0), n_perm=200, seed=1)
+    d = permutation_test(HS_Y[:20], HS_V[:20], X=np.arange(20.0), n_perm=200, seed=1)
     assert c.to_dict() == d.to_dict() and not c.exact
 
 
@@ -216,7 +223,7 @@ def test_trim_and_fill_matches_metafor_trimfill(name):
     parts = name.split("_")
     y, v = DATA[parts[0]]
     side = parts[3] if len(parts) > 3 else None
-    res = S.trim_and_fill(y, v, method=parts[1], estimator=parts[2], side=side,
+    res = trim_and_fill(y, v, method=parts[1], estimator=parts[2], side=side,
                           threshold=CTRL["threshold"])
     assert res.k0 == ref["k0"] and res.side == ref["side"]
     assert_array_equal(res.data["filled"].to_numpy(), np.array(ref["fill"]))
@@ -237,7 +244,7 @@ def test_trim_and_fill_fills_studies_in_the_bcg_example():
     # for the passive smoking studies
     assert REF["trimfill"]["bcg_FE_L0"]["k0"] == 4
     assert REF["trimfill"]["hackshaw_REML_L0"]["k0"] == 7
-    res = S.trim_and_fill(BCG_Y, BCG_V, method="FE")
+    res = trim_and_fill(BCG_Y, BCG_V, method="FE")
     assert res.data["filled"].sum() == 4 and res.fit.k == 17
 
 
@@ -248,7 +255,7 @@ def test_egger_rma_variant_matches_metafor_regtest(dataset, method):
     ref = REF["regtest"][f"{dataset}_rma_{method}"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # k = 13 is fine; no warning expected anyway
-        res = S.egger_test(*DATA[dataset], method=method, **CTRL)
+        res = egger_test(*DATA[dataset], method=method, **CTRL)
     tol = _tol(method)
     for attr, key in (("statistic", "zval"), ("pval", "pval"), ("slope", "slope"),
                       ("limit_estimate", "est"), ("limit_ci_low", "ci_low"),
@@ -260,7 +267,7 @@ def test_egger_rma_variant_matches_metafor_regtest(dataset, method):
 @pytest.mark.parametrize("dataset", ["bcg", "hackshaw"])
 def test_egger_classical_lm_variant_matches_metafor_regtest_lm(dataset):
     ref = REF["regtest"][f"{dataset}_lm"]
-    res = S.egger_test(*DATA[dataset])
+    res = egger_test(*DATA[dataset])
     assert res.lm_df == ref["dfs"]
     for attr, key in (("lm_statistic", "tval"), ("lm_pval", "pval"), ("lm_slope", "slope"),
                       ("lm_limit_estimate", "est"), ("lm_limit_ci_low", "ci_low"),
@@ -271,7 +278,7 @@ def test_egger_classical_lm_variant_matches_metafor_regtest_lm(dataset):
 @pytest.mark.parametrize("dataset", ["bcg", "hackshaw"])
 def test_begg_matches_metafor_ranktest(dataset):
     ref = REF["ranktest"][dataset]
-    res = S.begg_test(*DATA[dataset])
+    res = begg_test(*DATA[dataset])
     assert res.exact
     assert res.tau == pytest.approx(ref["tau"], abs=1e-12)
     assert res.pval == pytest.approx(ref["pval"], abs=1e-12)
@@ -288,13 +295,13 @@ def test_begg_exact_distribution_against_a_hand_enumeration():
             p = np.mean(np.array(concordant) >= c)
         else:
             p = np.mean(np.array(concordant) <= c)
-        assert S._kendall_exact_pval(n, s_stat) == pytest.approx(min(1.0, 2 * p), abs=1e-14)
+        assert small_study._kendall_exact_pval(n, s_stat) == pytest.approx(min(1.0, 2 * p), abs=1e-14)
 
 
 @pytest.mark.parametrize("dataset", ["bcg", "hackshaw", "mcdaniel"])
 def test_pet_peese_matches_weighted_lm_in_r(dataset):
     ref = REF["petpeese"][dataset]
-    res = S.pet_peese(*DATA[dataset])
+    res = pet_peese(*DATA[dataset])
     for part in ("pet", "peese"):
         for attr in ("estimate", "se", "pval"):
             assert_allclose(getattr(res, f"{part}_{attr}"), ref[part][attr], **TOL["closed_form"])
@@ -307,13 +314,13 @@ def test_pet_peese_matches_weighted_lm_in_r(dataset):
 def test_pet_peese_rule_chooses_both_branches_across_datasets():
     # R reference: PET intercept p = 0.40 (BCG) and 0.95 (passive smoking) -> PET;
     # p = 7.6e-12 (employment interviews) -> PEESE.
-    chosen = {d: S.pet_peese(*DATA[d]).chosen for d in DATA}
+    chosen = {d: pet_peese(*DATA[d]).chosen for d in DATA}
     assert chosen == {"bcg": "PET", "hackshaw": "PET", "mcdaniel": "PEESE"}
 
 
 # --------------------------------------------------------------------------- funnel contours
 def test_funnel_contours_are_normal_quantiles():
-    table = S.funnel_contours(0.2, 0.5, levels=(0.90, 0.95, 0.99), n=11)
+    table = funnel_contours(0.2, 0.5, levels=(0.90, 0.95, 0.99), n=11)
     assert set(table["level"]) == {0.90, 0.95, 0.99}
     row = table[(table["level"] == 0.95) & np.isclose(table["se"], 0.5)].iloc[0]
     # qnorm(0.975) = 1.959963984540054 (R)
@@ -321,57 +328,57 @@ def test_funnel_contours_are_normal_quantiles():
     row = table[(table["level"] == 0.99) & np.isclose(table["se"], 0.5)].iloc[0]
     assert row["lower"] == pytest.approx(0.2 - 2.5758293035489004 * 0.5, abs=1e-14)  # qnorm(0.995)
     with pytest.raises(ValueError, match="levels"):
-        S.funnel_contours(0, 1, levels=(95,))
+        funnel_contours(0, 1, levels=(95,))
 
 
 # --------------------------------------------------------------------------- guards
 def test_small_study_tests_warn_below_ten_studies_and_refuse_too_few():
     y, v = BCG_Y[:6], BCG_V[:6]
-    for fn in (S.egger_test, S.begg_test, S.pet_peese):
+    for fn in (egger_test, begg_test, pet_peese):
         with pytest.warns(UserWarning, match="k = 6"):
             assert fn(y, v).k_sufficient is False
     # Egger's random-effects variant and PET-PEESE need k >= 3; the rank test is defined
     # from k = 2, as in metafor (tests/test_gaps.py checks its values)
-    for fn in (S.egger_test, S.pet_peese):
+    for fn in (egger_test, pet_peese):
         with pytest.raises(ValueError, match=r"k = 2"):
             fn(y[:2], v[:2])
     with pytest.raises(ValueError, match=r"k = 1"):
-        S.begg_test(y[:1], v[:1])
+        begg_test(y[:1], v[:1])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert S.egger_test(BCG_Y, BCG_V).k_sufficient is True
+        assert egger_test(BCG_Y, BCG_V).k_sufficient is True
 
 
 def test_too_few_studies_for_the_method_raise_naming_k():
     with pytest.raises(ValueError, match=r"k = 1"):
-        S.leave_one_out(BCG_Y[:1], BCG_V[:1])
+        leave_one_out(BCG_Y[:1], BCG_V[:1])
     with pytest.raises(ValueError, match=r"k = 2"):
-        S.influence_diagnostics(BCG_Y[:2], BCG_V[:2], method="REML")
+        influence_diagnostics(BCG_Y[:2], BCG_V[:2], method="REML")
     with pytest.raises(ValueError, match=r"k = 2"):
-        S.trim_and_fill(BCG_Y[:2], BCG_V[:2])
+        trim_and_fill(BCG_Y[:2], BCG_V[:2])
 
 
 def test_bad_input_names_the_study():
     v = BCG_V.copy()
     v[3] = 0.0
     labels = REF["bcg"]["labels"]
-    for fn in (S.leave_one_out, S.influence_diagnostics, S.baujat, S.gosh, S.egger_test):
+    for fn in (leave_one_out, influence_diagnostics, baujat, gosh, egger_test):
         with pytest.raises(ValueError, match=labels[3].split()[0]):
             fn(BCG_Y, v, labels=labels)
     with pytest.raises(ValueError, match="unknown tau"):
-        S.leave_one_out(BCG_Y, BCG_V, method="XYZ")
+        leave_one_out(BCG_Y, BCG_V, method="XYZ")
     with pytest.raises(ValueError, match="order has 3 values"):
-        S.cumulative_meta_analysis(BCG_Y, BCG_V, [1, 2, 3])
+        cumulative_meta_analysis(BCG_Y, BCG_V, [1, 2, 3])
 
 
 def test_results_convert_to_plain_python_values():
     values = {}
-    values.update(S.egger_test(BCG_Y, BCG_V).to_dict())
-    values.update(S.begg_test(BCG_Y, BCG_V).to_dict())
-    values.update(S.trim_and_fill(BCG_Y, BCG_V).to_dict())
-    values.update(S.pet_peese(BCG_Y, BCG_V).to_dict())
-    values.update(S.permutation_test(BCG_Y[:6], BCG_V[:6]).to_dict())
-    values.update(S.gosh(BCG_Y[:6], BCG_V[:6]).to_dict())
+    values.update(egger_test(BCG_Y, BCG_V).to_dict())
+    values.update(begg_test(BCG_Y, BCG_V).to_dict())
+    values.update(trim_and_fill(BCG_Y, BCG_V).to_dict())
+    values.update(pet_peese(BCG_Y, BCG_V).to_dict())
+    values.update(permutation_test(BCG_Y[:6], BCG_V[:6]).to_dict())
+    values.update(gosh(BCG_Y[:6], BCG_V[:6]).to_dict())
     for name, value in values.items():
         assert type(value) in (float, int, str, bool, type(None)), name
 
@@ -379,23 +386,23 @@ def test_results_convert_to_plain_python_values():
 def test_fits_that_do_not_converge_are_reported_not_silent():
     # one Fisher scoring step is not enough for REML on the BCG data
     with pytest.warns(RuntimeWarning, match="did not converge"):
-        table = S.leave_one_out(BCG_Y, BCG_V, method="REML", maxiter=1)
+        table = leave_one_out(BCG_Y, BCG_V, method="REML", maxiter=1)
     assert table["tau2"].isna().any()
     with pytest.raises(ValueError, match="did not converge for the observed data"):
-        S.permutation_test(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
+        permutation_test(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
     # with a 1e-10 threshold, 100 iterations are too few for 2 of the 360 orderings
     with pytest.warns(RuntimeWarning, match="did not converge in 2 of 360"):
-        S.permutation_test(BCG_Y[:6], BCG_V[:6], X=BCG_ABLAT[:6], method="REML",
+        permutation_test(BCG_Y[:6], BCG_V[:6], X=BCG_ABLAT[:6], method="REML",
                            threshold=1e-10, maxiter=100)
     with pytest.warns(RuntimeWarning, match="did not converge"):
-        S.gosh(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
+        gosh(BCG_Y[:6], BCG_V[:6], method="REML", maxiter=1)
 
 
 def test_tables_and_results_name_the_method():
-    table = S.leave_one_out(BCG_Y, BCG_V, method="REML", test="knha")
+    table = leave_one_out(BCG_Y, BCG_V, method="REML", test="knha")
     assert table.attrs["summary"] == "Leave-one-out (REML, Knapp-Hartung, k = 13)"
-    assert S.influence_diagnostics(BCG_Y, BCG_V, method="DL").attrs["method"] == "DL"
-    assert "FE" in S.gosh(BCG_Y[:6], BCG_V[:6]).summary()
-    assert "64 exact permutations" in S.permutation_test(BCG_Y[:6], BCG_V[:6]).summary()
-    assert S.egger_test(BCG_Y, BCG_V).summary().startswith("Egger's test (REML")
-    assert "L0, REML" in S.trim_and_fill(BCG_Y, BCG_V).summary()
+    assert influence_diagnostics(BCG_Y, BCG_V, method="DL").attrs["method"] == "DL"
+    assert "FE" in gosh(BCG_Y[:6], BCG_V[:6]).summary()
+    assert "64 exact permutations" in permutation_test(BCG_Y[:6], BCG_V[:6]).summary()
+    assert egger_test(BCG_Y, BCG_V).summary().startswith("Egger's test (REML")
+    assert "L0, REML" in trim_and_fill(BCG_Y, BCG_V).summary()

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from .checks import validate_effects  # one input check for the whole engine
+
 __all__ = ["TauPrior", "BayesResult", "bayes_meta_analysis"]
 
 # Gauss-Kronrod 7/15 nodes and weights on [-1, 1] (Piessens et al. 1983, QUADPACK qk15).
@@ -401,9 +403,7 @@ def bayes_meta_analysis(yi, vi, *, prior: TauPrior, mu_prior: tuple[float, float
     prior. With the improper uniform tau prior and a flat mu prior the posterior is proper
     only for k >= 3 (the marginal likelihood decays like tau^-(k-1)); this raises otherwise.
     """
-    from .models import _validate  # one input check for the whole engine
-
-    y, v, names = _validate(yi, vi, labels, what="Bayesian meta-analysis")
+    y, v, names = validate_effects(yi, vi, labels, what="Bayesian meta-analysis")
     k = y.size
     if not prior.proper and mu_prior is None and k < 3:
         raise ValueError(f"Bayesian meta-analysis: the improper uniform prior for tau with a flat "

@@ -161,7 +161,7 @@ def computed_judgements(question: str) -> pd.DataFrame:
     """
     from analysis.pooling import display_rules, synthesis
     from analysis import measures
-    from analysis.engine import models
+    from analysis.engine.meta_analysis import meta_analysis
 
     table = load_grade_table(question)
     labels = {spec.label: spec for spec in synthesis.ANALYSES
@@ -179,8 +179,8 @@ def computed_judgements(question: str) -> pd.DataFrame:
         spread = inconsistency.judgement != "not serious" and len(rows) >= 2
         low, high = result["ci_low"], result["ci_high"]
         if spread:
-            common = models.meta_analysis(rows["yi"].astype(float).to_numpy(),
-                                          rows["vi"].astype(float).to_numpy(), method="FE")
+            common = meta_analysis(rows["yi"].astype(float).to_numpy(),
+                                   rows["vi"].astype(float).to_numpy(), method="FE")
             low, high = back(common.ci_low), back(common.ci_high)
         imprecision = judge_imprecision(measure, low, high, result["n"], result["n_unknown"],
                                         spread_counted=spread)

@@ -378,7 +378,7 @@ def forest_plot(result: Any, *, labels: Sequence[str] | None = None,
                 columns: Mapping[str, Sequence[str]] | None = None, ax=None):
     """A RevMan-style forest plot of one meta-analysis.
 
-    ``result``: a ``MetaResult`` (models.meta_analysis) or :func:`unpooled` studies; its ``yi``,
+    ``result``: a ``MetaResult`` (analysis.engine.meta_analysis.meta_analysis) or :func:`unpooled` studies; its ``yi``,
     ``vi`` are on the model scale (log OR, Fisher z, SMD). ``scale`` maps them to the reader's
     scale: "identity" (SMD, MD), "exp" (log OR -> OR on a log axis), "r" (Fisher z -> r).
     ``labels``/``years`` default to ``result.labels`` and no years. ``subgroup``: a
@@ -834,7 +834,7 @@ def cumulative_forest_plot(cumulative_df: pd.DataFrame, ax=None, *, measure: str
     ``cumulative_df`` has ``added`` (or ``study``/``label``), ``estimate``, ``ci_low``,
     ``ci_high``, optionally ``year``, ``k`` and ``measure``. Values on the reader's scale (as
     ``synthesis.cumulative_by_study`` returns; "OR" in ``measure`` draws a log axis), or on the
-    model scale (as ``sensitivity.cumulative_meta_analysis`` returns) with ``scale`` naming the
+    model scale (as ``analysis.engine.cumulative.cumulative_meta_analysis`` returns) with ``scale`` naming the
     back-transformation ("exp", "r", "identity") and ``measure`` the label.
     """
     label_col = _label_column(cumulative_df, ("label", "added", "study", "study_id"))
@@ -885,7 +885,7 @@ def leave_one_out_plot(loo_df: pd.DataFrame, ax=None, *, measure: str | None = N
     """Leave-one-out analysis: the pooled estimate with each study omitted in turn.
 
     ``loo_df`` has the omitted study (``study``/``omitted``/``label``), ``estimate``, ``ci_low``,
-    ``ci_high`` and optionally ``i2`` (shown as a column), as ``sensitivity.leave_one_out``
+    ``ci_high`` and optionally ``i2`` (shown as a column), as ``analysis.engine.influence.leave_one_out``
     returns. ``scale`` ("exp", "r", "identity") maps model-scale values to the reader's scale
     (None: already on it); ``full_estimate`` (same scale as the frame) draws the all-studies
     estimate as a dashed line.
@@ -984,7 +984,7 @@ def gosh_plot(gosh_df: pd.DataFrame, ax=None, *, measure_label: str = "Pooled es
     pooled estimate against I² for every subset of studies, with marginal histograms.
 
     ``gosh_df`` has ``estimate`` and ``i2`` (percent) per subset, or is a
-    ``sensitivity.GoshResult`` (its ``table`` is used); drawing is deterministic.
+    ``analysis.engine.gosh.GoshResult`` (its ``table`` is used); drawing is deterministic.
     """
     gosh_df = getattr(gosh_df, "table", gosh_df)
     est = gosh_df["estimate"].astype(float).to_numpy()

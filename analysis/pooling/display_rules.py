@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import special
 
-from analysis.engine import models
+from analysis.engine.meta_analysis import meta_analysis
 
 __all__ = [
     "MIN_STUDIES_PER_SUBGROUP", "MIN_K_PREDICTION", "DECIMALS", "show_subgroup_test",
@@ -80,7 +80,7 @@ class PredictionIntervals:
 
 
 def prediction_intervals(result: Any) -> PredictionIntervals:
-    """The intervals of one pooled result (a :class:`analysis.engine.models.MetaResult`).
+    """The intervals of one pooled result (a :class:`analysis.engine.meta_analysis.MetaResult`).
 
     The t(k - 2) interval is mu +- t(0.975, k - 2) sqrt(se² + tau²) (Higgins et al. 2009).
     """
@@ -97,7 +97,7 @@ def prediction_intervals(result: Any) -> PredictionIntervals:
 
 def prediction_intervals_of(yi: Any, vi: Any, *, method: str = "REML", test: str = "knha") -> PredictionIntervals:
     """Fit the model and return its :class:`PredictionIntervals` (k >= 2)."""
-    fit = models.meta_analysis(np.asarray(yi, float), np.asarray(vi, float), method=method, test=test)
+    fit = meta_analysis(np.asarray(yi, float), np.asarray(vi, float), method=method, test=test)
     return prediction_intervals(fit)
 
 

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from analysis.engine import models
+from analysis.engine.checks import validate_effects
+from analysis.engine.meta_analysis import meta_analysis
 from analysis.io import schemas
 from analysis.engine.bayes import BayesResult, TauPrior, bayes_meta_analysis
 
@@ -216,11 +217,11 @@ def _beyond(threshold: Threshold, x: float, p_above) -> float:
 
 
 def _frequentist_rows(y, v, names, level, threshold) -> tuple[list[PanelRow], bool]:
-    fe = models.meta_analysis(y, v, method="FE", level=level, labels=names)
-    dl = models.meta_analysis(y, v, method="DL", level=level, labels=names)
-    hk = models.meta_analysis(y, v, method="REML", test="knha", level=level, labels=names)
-    hk_floor = models.meta_analysis(y, v, method="REML", test="knha", knha_floor=True,
-                                    level=level, labels=names)
+    fe = meta_analysis(y, v, method="FE", level=level, labels=names)
+    dl = meta_analysis(y, v, method="DL", level=level, labels=names)
+    hk = meta_analysis(y, v, method="REML", test="knha", level=level, labels=names)
+    hk_floor = meta_analysis(y, v, method="REML", test="knha", knha_floor=True,
+                             level=level, labels=names)
     rows = [
         # a common-effect model predicts no spread of true effects: no prediction interval
         # (metafor's predict() gives none either)
@@ -238,7 +239,7 @@ def _frequentist_rows(y, v, names, level, threshold) -> tuple[list[PanelRow], bo
 
 
 def _prediction_rows(y, v, level, threshold) -> list[PanelRow]:
-    reml = models.meta_analysis(y, v, method="REML", level=level)
+    reml = meta_analysis(y, v, method="REML", level=level)
     k = y.size
     mu, scale = reml.estimate, math.sqrt(reml.se ** 2 + reml.tau2)
     alpha = 1 - level
@@ -309,7 +310,7 @@ def _cr2_row(y, v, names, clusters, level) -> PanelRow | None:
     n_clusters = int(codes.max()) + 1
     if n_clusters < 2 or n_clusters == len(codes):
         return None
-    fit = models.meta_analysis(y, v, method="REML", level=level, labels=names)
+    fit = meta_analysis(y, v, method="REML", level=level, labels=names)
     row = cluster_robust_cr2(fit, clusters, level=level).coefficients.iloc[0]
     return PanelRow(f"REML with cluster-robust CR2 ({n_clusters} clusters)", float(row["estimate"]),
                     float(row["ci_low"]), float(row["ci_high"]), float("nan"), float("nan"),
@@ -327,7 +328,7 @@ def small_k_panel(yi, vi, labels=None, *, measure: str, threshold: Threshold | N
     (e.g. study ids): when some cluster holds several effect sizes, a row with REML and CR2
     cluster-robust inference (Satterthwaite t; analysis.engine.robust) joins the panel. Needs k >= 2.
     """
-    y, v, names = models._validate(yi, vi, labels, what="small-k panel")
+    y, v, names = validate_effects(yi, vi, labels, what="small-k panel")
     names = list(names)
     k = y.size
     if k < 2:

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.engine import models
+from analysis.engine.meta_analysis import meta_analysis
 from analysis.measures import Measure, canonical_measure, finite_or_none, measure
 from analysis.questions import ANALYSES, MODELS, AnalysisSpec, ModelSpec, analysis_spec
 
@@ -204,7 +204,7 @@ def pool(spec: AnalysisSpec, effect_sizes: pd.DataFrame, scenario: str = "primar
         row[key] = None
     result = None
     if k >= 2:
-        result = models.meta_analysis(
+        result = meta_analysis(
             rows["yi"].astype(float).to_numpy(), rows["vi"].astype(float).to_numpy(),
             method=model_spec.method, test=model_spec.test,
             labels=[str(label) for label in rows.get("label", rows["study_id"])])
@@ -255,9 +255,9 @@ def _subgroups(spec: AnalysisSpec, model: ModelSpec, rows: pd.DataFrame, scale: 
                   "pooled": len(group) >= 2, "estimate": None, "ci_low": None,
                   "ci_high": None, "tau2": None, "i2": None}
         if len(group) >= 2:
-            fit = models.meta_analysis(group["yi"].astype(float).to_numpy(),
-                                       group["vi"].astype(float).to_numpy(),
-                                       method=model.method, test=model.test)
+            fit = meta_analysis(group["yi"].astype(float).to_numpy(),
+                                group["vi"].astype(float).to_numpy(),
+                                method=model.method, test=model.test)
             record.update(estimate=_back(spec, fit.estimate, scale),
                           ci_low=_back(spec, fit.ci_low, scale),
                           ci_high=_back(spec, fit.ci_high, scale), tau2=_plain(fit.tau2),
@@ -323,11 +323,11 @@ def cumulative_table(pooled) -> pd.DataFrame:
     Step i pools the first i effect sizes of a :class:`Pooled` (ordered by year,
     then study id) with its model, as metafor's ``cumul()`` does (Lau et al. 1992, N Engl J Med
     327:248; Viechtbauer 2010, J Stat Softw 36(3)), through
-    ``sensitivity.cumulative_meta_analysis``. Step 1 is not pooled: it shows the first study's
+    ``analysis.engine.cumulative.cumulative_meta_analysis``. Step 1 is not pooled: it shows the first study's
     own estimate with its 95% Wald interval. Columns: step, added, year, k, n, measure, pooled,
     estimate, ci_low, ci_high (reader's scale), tau2, i2 (analysis scale; None at step 1).
     """
-    from analysis.engine.sensitivity import cumulative_meta_analysis
+    from analysis.engine.cumulative import cumulative_meta_analysis
 
     spec, rows = pooled.spec, pooled.effect_sizes
     columns = ["step", "added", "year", "k", "n", "measure", "pooled", "estimate", "ci_low",

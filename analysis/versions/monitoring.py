@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from analysis.engine import models
+from analysis.engine.meta_analysis import meta_analysis
 from analysis.pooling import synthesis
 from analysis.io.paths import data_dir
 from analysis.io.validate import read_csv_text
@@ -182,7 +182,7 @@ def release_statistics(effect_sizes: dict[str, pd.DataFrame] | None = None) -> p
         if len(rows) >= 2:
             yi = rows["yi"].astype(float).to_numpy()
             vi = rows["vi"].astype(float).to_numpy()
-            fit = models.meta_analysis(yi, vi, method="DL", test="z")
+            fit = meta_analysis(yi, vi, method="DL", test="z")
             v_fixed = 1.0 / float(np.sum(1.0 / vi))
             v_random = float(fit.se) ** 2
             record.update(z=float(fit.estimate) / float(fit.se),
