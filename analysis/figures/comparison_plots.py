@@ -12,6 +12,8 @@ from analysis.figures.effect_axis import (MEASURE_SCALE, SCALES, apply_axis_scal
                                           draw_interval)
 from analysis.figures.style import (FIG_WIDTH, FONT_SIZE, OKABE_ITO, STUDY_COLOUR, finite, fmt,
                                     style_axis, with_ci)
+
+
 def _comparison_rows(table: pd.DataFrame) -> list[dict]:
     rows = []
     for _, r in table.iterrows():

@@ -12,6 +12,8 @@ from analysis.figures.style import (FIG_WIDTH, FONT_SIZE, GREY, OKABE_ITO, STUDY
                                     new_figure)
 
 _Z975 = float(stats.norm.isf(0.025))
+
+
 def funnel_plot(yi, vi, estimate: float, contours: bool = True, ax=None, *,
                 measure_label: str = "Log odds ratio", labels: Sequence[str] | None = None):
     """Contour-enhanced funnel plot (Peters JL et al. J Clin Epidemiol 2008;61:991-996).

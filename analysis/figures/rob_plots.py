@@ -14,7 +14,7 @@ from matplotlib import ticker
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.evidence import rob
+from analysis.evidence import rob  # rob imports nothing from figures: no import cycle
 from analysis.figures.style import FIG_WIDTH, FONT_SIZE, OKABE_ITO, new_figure
 
 # Risk-of-bias judgement -> (fill colour, symbol, legend text), after robvis

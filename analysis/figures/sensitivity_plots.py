@@ -13,6 +13,9 @@ from analysis.figures.effect_axis import (MEASURE_SCALE, SCALES, Scale, apply_ax
                                           axis_limits, draw_interval, named_scale)
 from analysis.figures.style import (FIG_WIDTH, FONT_SIZE, GREY, OKABE_ITO, STUDY_COLOUR, finite,
                                     fmt, new_figure, style_axis, with_ci)
+
+
+# --------------------------------------------------------------------------- rows of pooled estimates
 def _label_column(frame: pd.DataFrame, candidates: Sequence[str]) -> str:
     for name in candidates:
         if name in frame.columns:
@@ -190,6 +193,7 @@ def leave_one_out_plot_alt_text(loo_df: pd.DataFrame, *, measure: str | None = N
     return text
 
 
+# --------------------------------------------------------------------------- Baujat plot
 def baujat_plot(baujat_df: pd.DataFrame, ax=None):
     """Baujat plot (Baujat B et al. Stat Med 2002;21:2641-2652): each study's contribution to
     the Q statistic (x) against its influence on the pooled estimate (y), labelled by study."""
@@ -255,6 +259,7 @@ def baujat_plot_alt_text(baujat_df: pd.DataFrame, **_) -> str:
             f"largest influence on the pooled estimate ({fmt(baujat_df['y'].iloc[j])}).")
 
 
+# --------------------------------------------------------------------------- GOSH plot
 def gosh_plot(gosh_df: pd.DataFrame, ax=None, *, measure_label: str = "Pooled estimate", bins: int = 30):
     """GOSH plot (Olkin I, Dahabreh IJ, Trikalinos TA. Res Synth Methods 2012;3:214-223): the
     pooled estimate against I² for every subset of studies, with marginal histograms.
