@@ -29,7 +29,7 @@ class Measure:
     log_axis: bool  # ratio measures are drawn on a log axis
     axis_label: str  # reader's-scale axis title
     model_axis_label: str  # analysis-scale axis title (funnel plots)
-    plot_scale: str  # name of the scale in analysis.figures.plots: "r", "exp", "identity"
+    plot_scale: str  # name of the scale in analysis.figures.effect_axis: "r", "exp", "identity"
     decimals: int  # decimals shown for estimates and intervals
     favours: tuple[str, str]  # words under the left and right side of a forest plot
 

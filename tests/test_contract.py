@@ -196,7 +196,7 @@ def test_dollar_signs_in_labels_are_plain_text():
     import matplotlib
 
     matplotlib.use("Agg")
-    from analysis.figures import plots  # noqa: F401  (importing it sets the figures' text to plain)
+    from analysis.figures import style  # noqa: F401  (importing it sets the figures' text to plain)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
@@ -214,11 +214,11 @@ def test_a_forest_plot_prints_dollar_labels_as_written():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis.figures import plots
+    from analysis.figures import forest_plots
 
     labels = ["US$ 5 and $ 10", "$\\undefinedmacro$"]
-    studies = plots.unpooled([math.log(2.0), math.log(1.5)], [0.1, 0.2], labels)
-    fig = plots.forest_plot(studies, scale="exp")
+    studies = forest_plots.unpooled([math.log(2.0), math.log(1.5)], [0.1, 0.2], labels)
+    fig = forest_plots.forest_plot(studies, scale="exp")
     fig.canvas.draw()  # drawing is where mathtext would fail on the undefined macro
     shown = [t for t in fig.findobj(matplotlib.text.Text) if t.get_text() in labels]
     assert {t.get_text() for t in shown} == set(labels)

@@ -16,7 +16,7 @@ from analysis import review
 from analysis.pooling import display_rules, synthesis
 from analysis.engine.meta_analysis import meta_analysis
 from analysis.engine.subgroups import subgroup_analysis
-from analysis.figures import plots
+from analysis.figures import forest_plots
 from analysis.io.paths import REPO_ROOT
 
 REF = json.loads((REPO_ROOT / "tests/reference/routes_metafor.json").read_text())["cases"]
@@ -80,7 +80,7 @@ def test_forest_plot_leaves_out_a_subgroup_test_with_single_study_subgroups():
     subgroup = subgroup_analysis(rows["yi"].to_numpy(float), rows["vi"].to_numpy(float),
                                         rows["subgroup"].astype(str).to_numpy(), method="REML",
                                         test="knha", labels=list(rows["label"]))
-    fig = plots.forest_plot(row["result"], scale="exp", labels=list(rows["label"]), subgroup=subgroup)
+    fig = forest_plots.forest_plot(row["result"], scale="exp", labels=list(rows["label"]), subgroup=subgroup)
     texts = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
     plt.close(fig)
     assert "Test for subgroup differences: Q" not in texts

@@ -34,7 +34,9 @@ from analysis.engine.gosh import gosh
 from analysis.engine.influence import baujat, leave_one_out
 from analysis.engine.meta_analysis import meta_analysis
 from analysis.engine.subgroups import subgroup_analysis
-from analysis.figures import plots
+from analysis.figures import (comparison_plots, forest_plots, funnel_plots, rob_plots,
+                              sensitivity_plots, style)
+from analysis.figures.alt_text import alt_text
 from analysis.evidence import rob  # noqa: E402
 from analysis.io.paths import data_dir  # noqa: E402
 
@@ -83,7 +85,7 @@ def overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def bcg_forest(bcg_fit):
-    return plots.forest_plot(bcg_fit, years=BCG_YEARS, scale="exp", measure_label="Risk ratio",
+    return forest_plots.forest_plot(bcg_fit, years=BCG_YEARS, scale="exp", measure_label="Risk ratio",
                              favours=("Favours vaccine", "Favours control"))
 
 
@@ -137,7 +139,7 @@ def test_forest_plot_weights_are_the_models(bcg_forest):
 
 def test_arrows_where_intervals_run_off_the_axis(bcg_fit):
     xlim = (0.2, 2.0)
-    fig = plots.forest_plot(bcg_fit, scale="exp", xlim=xlim)
+    fig = forest_plots.forest_plot(bcg_fit, scale="exp", xlim=xlim)
     save(fig, "forest_bcg_arrows")
     se = np.sqrt(BCG["vi"])
     low = np.exp(np.asarray(BCG["yi"]) - 1.959963984540054 * se)
@@ -150,15 +152,15 @@ def test_arrows_where_intervals_run_off_the_axis(bcg_fit):
 
 
 def test_single_study_is_not_pooled():
-    study = plots.unpooled([math.log(2.36)], [((math.log(4.09) - math.log(1.36)) / 3.92) ** 2],
+    study = forest_plots.unpooled([math.log(2.36)], [((math.log(4.09) - math.log(1.36)) / 3.92) ** 2],
                            ["Younes 2015"])
-    fig = plots.forest_plot(study, years=[2015], scale="exp")
+    fig = forest_plots.forest_plot(study, years=[2015], scale="exp")
     save(fig, "forest_single")
     assert artists(fig, "pooled_diamond") == [] and artists(fig, "prediction_interval") == []
     assert "Not pooled (k = 1)" in text_of(fig)
     # the printed OR and CI (Younes et al. 2015: OR 2.36, 95% CI 1.36-4.09) come back
     assert "2.36 [1.36, 4.09]" in text_of(fig)
-    alt = plots.alt_text(plots.forest_plot, study, scale="exp")
+    alt = alt_text(forest_plots.forest_plot, study, scale="exp")
     assert "1 study" in alt and "2.36" in alt and "Not pooled" in alt
 
 
@@ -169,14 +171,14 @@ def test_fifty_studies_stay_readable():
     vi = 0.02 + 0.01 * (np.arange(k) % 7)
     fit = meta_analysis(yi, vi, method="REML", labels=[f"Author {i + 1} et al." for i in range(k)])
     small = meta_analysis(yi[:10], vi[:10], method="REML")
-    fig = plots.forest_plot(fit, years=list(range(1975, 2025)), measure_label="SMD",
+    fig = forest_plots.forest_plot(fit, years=list(range(1975, 2025)), measure_label="SMD",
                             favours=("Favours control", "Favours intervention"))
     save(fig, "forest_k50")
-    assert fig.get_figheight() > plots.forest_plot(small, measure_label="SMD").get_figheight() + 8
+    assert fig.get_figheight() > forest_plots.forest_plot(small, measure_label="SMD").get_figheight() + 8
     assert len(artists(fig, "study_marker")) == 50
     assert overlapping_texts(fig) == []
     # the width does not grow with k: more studies make the plot taller, never wider
-    ten = plots.forest_plot(small, years=list(range(1975, 1985)), measure_label="SMD")
+    ten = forest_plots.forest_plot(small, years=list(range(1975, 1985)), measure_label="SMD")
     assert fig.get_figwidth() == pytest.approx(ten.get_figwidth())
 
 
@@ -184,7 +186,7 @@ def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
     ref = REFERENCE["subgroups"]["bcg_alloc|REML"]
     sub = subgroup_analysis(BCG["yi"], BCG["vi"], ref["groups"], method="REML", labels=BCG_LABELS)
     overall = meta_analysis(BCG["yi"], BCG["vi"], method="REML", labels=BCG_LABELS)
-    fig = plots.forest_plot(overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
+    fig = forest_plots.forest_plot(overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
     save(fig, "forest_subgroups")
     assert len(artists(fig, "subgroup_diamond")) == 3
     assert len(artists(fig, "pooled_diamond")) == 1
@@ -194,7 +196,7 @@ def test_subgroups_have_their_own_diamonds_and_a_test_for_differences():
     # metafor: Q between = 1.8614, df = 2, p = 0.3943
     assert "Test for subgroup differences: Q = 1.86 (df = 2), p = .394" in texts
     assert overlapping_texts(fig) == []
-    alt = plots.alt_text(plots.forest_plot, overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
+    alt = alt_text(forest_plots.forest_plot, overall, subgroup=sub, scale="exp", measure_label="Risk ratio")
     assert "3 subgroups" in alt and "p = .394" in alt
 
 
@@ -202,7 +204,7 @@ def test_correlations_are_shown_as_r():
     data = REFERENCE["datasets"]["molloy2014_zcor"]
     fit_ref = REFERENCE["fits"]["molloy2014_zcor|REML|z"]
     fit = meta_analysis(data["yi"], data["vi"], method="REML")
-    fig = plots.forest_plot(fit, scale="r", measure_label="Correlation", favours=None)
+    fig = forest_plots.forest_plot(fit, scale="r", measure_label="Correlation", favours=None)
     save(fig, "forest_r")
     assert fig.axes[0].get_xscale() == "linear"
     r = math.tanh(fit_ref["estimate"])
@@ -212,7 +214,7 @@ def test_correlations_are_shown_as_r():
 
 
 def test_forest_alt_text_mentions_k_and_the_pooled_estimate(bcg_fit):
-    alt = plots.alt_text(plots.forest_plot, bcg_fit, scale="exp", measure_label="Risk ratio")
+    alt = alt_text(forest_plots.forest_plot, bcg_fit, scale="exp", measure_label="Risk ratio")
     assert "13 studies" in alt
     assert "Pooled risk ratio 0.49 (95% CI 0.34 to 0.70" in alt
     assert "I\u00b2 = 92%" in alt
@@ -221,13 +223,13 @@ def test_forest_alt_text_mentions_k_and_the_pooled_estimate(bcg_fit):
 def test_forest_plot_draws_into_a_given_axes(bcg_fit):
     outer = plt.figure(figsize=(9, 6))
     ax = outer.add_axes([0.33, 0.3, 0.33, 0.65])
-    assert plots.forest_plot(bcg_fit, scale="exp", ax=ax) is outer
+    assert forest_plots.forest_plot(bcg_fit, scale="exp", ax=ax) is outer
     plt.close(outer)
 
 
 # --------------------------------------------------------------------------- other figures
 def test_funnel_plot_has_contours_and_every_study(bcg_fit):
-    fig = plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, measure_label="Log risk ratio")
+    fig = funnel_plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, measure_label="Log risk ratio")
     save(fig, "funnel")
     ax = fig.axes[0]
     assert len(artists(fig, "p_contour")) == 6  # three p bands, both sides
@@ -236,22 +238,22 @@ def test_funnel_plot_has_contours_and_every_study(bcg_fit):
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # standard error grows downwards
     se = np.sqrt(BCG["vi"])
     significant = int((np.abs(BCG["yi"]) / se > 1.959963984540054).sum())
-    alt = plots.alt_text(plots.funnel_plot, BCG["yi"], BCG["vi"], bcg_fit.estimate)
+    alt = alt_text(funnel_plots.funnel_plot, BCG["yi"], BCG["vi"], bcg_fit.estimate)
     assert f"{significant} of 13 studies" in alt and "13 studies" in alt
-    no_contours = plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, contours=False)
+    no_contours = funnel_plots.funnel_plot(BCG["yi"], BCG["vi"], bcg_fit.estimate, contours=False)
     assert artists(no_contours, "p_contour") == []
 
 
 def test_cumulative_forest_plot_by_year():
     cum = cumulative_meta_analysis(BCG["yi"], BCG["vi"], order=BCG_YEARS, labels=BCG_LABELS)
-    fig = plots.cumulative_forest_plot(cum, scale="exp", measure="Risk ratio")
+    fig = sensitivity_plots.cumulative_forest_plot(cum, scale="exp", measure="Risk ratio")
     save(fig, "cumulative")
     assert fig.axes[0].get_xscale() == "log"
     assert len(artists(fig, "cumulative_point")) == 13
     rows = [t for t in text_of(fig) if t.startswith("+ ")]
     assert rows[0] == "+ Trial 1 (1948)" and rows[-1] == "+ Trial 8 (1980)"  # oldest first
     assert overlapping_texts(fig) == []
-    alt = plots.alt_text(plots.cumulative_forest_plot, cum, scale="exp", measure="Risk ratio")
+    alt = alt_text(sensitivity_plots.cumulative_forest_plot, cum, scale="exp", measure="Risk ratio")
     # the last step pools all 13 trials: metafor's REML estimate
     assert f"to {math.exp(BCG_REML['estimate']):.2f}" in alt
 
@@ -259,41 +261,41 @@ def test_cumulative_forest_plot_by_year():
 def test_cumulative_plot_reads_the_synthesis_frame():
     frame = pd.DataFrame({"added": ["A", "B"], "year": [2006, 2013], "k": [1, 2], "measure": ["OR", "OR"],
                           "estimate": [1.5, 1.3], "ci_low": [0.8, 0.9], "ci_high": [2.9, 1.9]})
-    fig = plots.cumulative_forest_plot(frame)
+    fig = sensitivity_plots.cumulative_forest_plot(frame)
     assert fig.axes[0].get_xscale() == "log"
     assert "+ A (2006)" in text_of(fig) and "1.30 [0.90, 1.90]" in text_of(fig)
 
 
 def test_leave_one_out_plot(bcg_fit):
     loo = leave_one_out(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
-    fig = plots.leave_one_out_plot(loo, scale="exp", measure="Risk ratio", full_estimate=bcg_fit.estimate)
+    fig = sensitivity_plots.leave_one_out_plot(loo, scale="exp", measure="Risk ratio", full_estimate=bcg_fit.estimate)
     save(fig, "leave_one_out")
     assert len(artists(fig, "loo_point")) == 13
     reference = artists(fig, "reference_line")
     assert len(reference) == 1
     assert reference[0].get_xdata()[0] == pytest.approx(math.exp(BCG_REML["estimate"]), abs=1e-10)
     assert overlapping_texts(fig) == []
-    alt = plots.alt_text(plots.leave_one_out_plot, loo, scale="exp", measure="Risk ratio",
+    alt = alt_text(sensitivity_plots.leave_one_out_plot, loo, scale="exp", measure="Risk ratio",
                          full_estimate=bcg_fit.estimate)
     assert "13 analyses" in alt and "With all studies: 0.49" in alt
 
 
 def test_baujat_plot_labels_every_study():
     data = baujat(BCG["yi"], BCG["vi"], labels=BCG_LABELS)
-    fig = plots.baujat_plot(data)
+    fig = sensitivity_plots.baujat_plot(data)
     save(fig, "baujat")
     assert len(artists(fig, "baujat_points")[0].get_offsets()) == 13
     assert sorted(t for t in text_of(fig) if t.startswith("Trial")) == sorted(BCG_LABELS)
     assert overlapping_texts(fig) == []  # close points get their labels moved apart
     top = data["study"].iloc[int(data["x"].to_numpy().argmax())]
-    assert f"{top} contributes most to heterogeneity" in plots.alt_text(plots.baujat_plot, data)
+    assert f"{top} contributes most to heterogeneity" in alt_text(sensitivity_plots.baujat_plot, data)
 
 
 def test_gosh_plot_is_deterministic():
     result = gosh(BCG["yi"][:8], BCG["vi"][:8], method="FE")
     pngs = []
     for _ in range(2):
-        fig = plots.gosh_plot(result, measure_label="Log risk ratio")
+        fig = sensitivity_plots.gosh_plot(result, measure_label="Log risk ratio")
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100)
         pngs.append(buffer.getvalue())
@@ -301,7 +303,7 @@ def test_gosh_plot_is_deterministic():
     assert pngs[0] == pngs[1]
     assert len(artists(fig, "gosh_points")[0].get_offsets()) == 2 ** 8 - 1
     assert len(fig.axes[0].child_axes) == 2  # marginal histograms of estimate and I²
-    assert "255 subsets" in plots.alt_text(plots.gosh_plot, result)
+    assert "255 subsets" in alt_text(sensitivity_plots.gosh_plot, result)
 
 
 def _comparison_table() -> pd.DataFrame:
@@ -325,7 +327,7 @@ def _comparison_table() -> pd.DataFrame:
 
 def test_estimates_comparison_plot():
     table = _comparison_table()
-    fig = plots.estimates_comparison_plot(table)
+    fig = comparison_plots.estimates_comparison_plot(table)
     save(fig, "comparison")
     assert len(fig.axes) == 2  # outcomes with nothing to draw are left out
     assert fig.axes[1].get_xscale() == "log" and fig.axes[0].get_xscale() == "linear"
@@ -334,10 +336,10 @@ def test_estimates_comparison_plot():
     assert "1.67 [1.05, 2.94]" in texts  # Ni et al. 2025 abstract: OR = 1.67, 95% CI 1.05-2.94
     assert "0.089 (no CI printed; p = .009)" in texts  # Bizzotto et al. 2023: r = 0.089; P = .009
     assert "Ni et al. 2025" in texts and "Bizzotto et al. 2023" in texts
-    alt = plots.alt_text(plots.estimates_comparison_plot, table)
+    alt = alt_text(comparison_plots.estimates_comparison_plot, table)
     assert "Ni et al. 2025: OR 1.67 (95% CI 1.05 to 2.94)" in alt
     with pytest.raises(ValueError, match="pass ax=None"):
-        plots.estimates_comparison_plot(table, ax=plt.figure().add_subplot())
+        comparison_plots.estimates_comparison_plot(table, ax=plt.figure().add_subplot())
 
 
 # --------------------------------------------------------------------------- risk of bias
@@ -347,7 +349,7 @@ def test_traffic_light_has_one_symbol_per_judgement(question):
     # one cell per judgement of every study (the counts follow the data as the review grows)
     n_studies, n_cells = table["study_id"].nunique(), len(table)
     assert n_studies >= 3
-    fig = plots.rob_traffic_light(table)
+    fig = rob_plots.rob_traffic_light(table)
     save(fig, f"rob_traffic_light_{question}")
     circles = [a for a in fig.axes[0].collections if (a.get_gid() or "").startswith("rob_")]
     assert len(circles) == n_cells
@@ -356,22 +358,22 @@ def test_traffic_light_has_one_symbol_per_judgement(question):
     for study in table["study_id"].unique():
         assert study in [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert rob.TOOL_NAMES[table["tool"].iloc[0]] == fig.axes[0].get_title(loc="left")
-    alt = plots.alt_text(plots.rob_traffic_light, table)
+    alt = alt_text(rob_plots.rob_traffic_light, table)
     assert f"for {n_studies} studies" in alt
 
 
 def test_traffic_light_colours_are_okabe_ito():
     table = rob.load_risk_of_bias("q2_interventions")
-    fig = plots.rob_traffic_light(table)
+    fig = rob_plots.rob_traffic_light(table)
     high = [a for a in fig.axes[0].collections if a.get_gid() == "rob_high"]
     assert len(high) == 2  # Shafran2019 D3 and overall
-    assert matplotlib.colors.to_hex(high[0].get_facecolor()[0]).upper() == plots.OKABE_ITO["vermillion"]
+    assert matplotlib.colors.to_hex(high[0].get_facecolor()[0]).upper() == style.OKABE_ITO["vermillion"]
 
 
 @pytest.mark.parametrize("question", ["q2_interventions", "q1_webhelp"])
 def test_rob_summary_bars_add_up(question):
     table = rob.load_risk_of_bias(question)
-    fig = plots.rob_summary(table)
+    fig = rob_plots.rob_summary(table)
     save(fig, f"rob_summary_{question}")
     ax = fig.axes[0]
     bars = [p for p in ax.patches if (p.get_gid() or "").startswith("rob_bar_")]
@@ -380,21 +382,21 @@ def test_rob_summary_bars_add_up(question):
         width = sum(p.get_width() for p in bars if abs(p.get_y() + p.get_height() / 2 - i) < 1e-9)
         assert width == pytest.approx(100.0)
     assert any(p.get_hatch() for p in bars)  # patterns as well as colours
-    assert "studies" in plots.alt_text(plots.rob_summary, table)
+    assert "studies" in alt_text(rob_plots.rob_summary, table)
 
 
 def test_alt_text_dispatch_rejects_unknown_plots():
     with pytest.raises(ValueError, match="no alt text"):
-        plots.alt_text(print)
+        alt_text(print)
 
 
 def test_unknown_scale_is_refused(bcg_fit):
     with pytest.raises(ValueError, match="scale 'log'"):
-        plots.forest_plot(bcg_fit, scale="log")
+        forest_plots.forest_plot(bcg_fit, scale="log")
 
 
 def test_diamond_is_cut_at_the_axis_with_an_arrow(bcg_fit):
-    fig = plots.forest_plot(bcg_fit, scale="exp", xlim=(0.4, 3.0))
+    fig = forest_plots.forest_plot(bcg_fit, scale="exp", xlim=(0.4, 3.0))
     diamond = artists(fig, "pooled_diamond")[0]
     xs = diamond.get_xy()[:, 0]
     assert min(xs) == pytest.approx(0.4) and max(xs) == pytest.approx(math.exp(BCG_REML["ci_high"]))
@@ -404,15 +406,15 @@ def test_diamond_is_cut_at_the_axis_with_an_arrow(bcg_fit):
 
 
 def test_no_studies_is_a_clear_error():
-    empty = plots.unpooled([], [], [])
+    empty = forest_plots.unpooled([], [], [])
     with pytest.raises(ValueError, match="no studies to draw"):
-        plots.forest_plot(empty)
+        forest_plots.forest_plot(empty)
     with pytest.raises(ValueError, match="no studies to draw"):
-        plots.alt_text(plots.forest_plot, empty)
+        alt_text(forest_plots.forest_plot, empty)
 
 
 def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
-    """The book draws each figure at the width of its text column (plots.DISPLAY_COLUMN_PX at a
+    """The book draws each figure at the width of its text column (style.DISPLAY_COLUMN_PX at a
     1280 px window); its smallest text must then be 10 px or more. The browser test measures the
     same on the built pages."""
     from analysis.figures import figure_embed
@@ -425,21 +427,21 @@ def test_every_chapter_figure_reads_at_10_px_in_the_text_column(monkeypatch):
     original = figure_blocks.show_figure
 
     def measure(fig, alt, caption=None, **kwargs):
-        drawn.append((alt[:50], figure_embed.smallest_text_px(fig, plots.DISPLAY_COLUMN_PX)))
+        drawn.append((alt[:50], figure_embed.smallest_text_px(fig, style.DISPLAY_COLUMN_PX)))
         return original(fig, alt, caption, **kwargs)
 
     monkeypatch.setattr(figure_blocks, "show_figure", measure)
     for question in ("q1_webhelp", "q2_interventions"):
         figure_blocks.prisma_figure(question)
-        figure_blocks.figure(plots.rob_traffic_light, rob.load_risk_of_bias(question))
-        figure_blocks.figure(plots.rob_summary, rob.load_risk_of_bias(question))
+        figure_blocks.figure(rob_plots.rob_traffic_light, rob.load_risk_of_bias(question))
+        figure_blocks.figure(rob_plots.rob_summary, rob.load_risk_of_bias(question))
     for short, outcome in (("q1", "depression_webhelp"), ("q2", "behaviour")):
         figure_blocks.forest_figure(short, outcome, by_subgroup=True)
         figure_blocks.leave_one_out_figure(short, outcome)
         figure_blocks.cumulative_figure(short, outcome)
         figure_blocks.funnel_figure(short, outcome)
         comparison = review.current().comparison.copy()
-        figure_blocks.figure(plots.estimates_comparison_plot, comparison[comparison["question"] == short])
+        figure_blocks.figure(comparison_plots.estimates_comparison_plot, comparison[comparison["question"] == short])
     assert len(drawn) >= 12
     small = [(alt, round(px, 2)) for alt, px in drawn if px < 10]
     assert not small, f"figures whose text shows below 10 px: {small}"
@@ -454,7 +456,7 @@ def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
     sub = subgroup_analysis(np.array([0.1, 0.3]), np.array([0.04, 0.05]),
                                    np.array(["information support/psychoeducation/public service announcements", "b"]),
                                    method="REML", labels=["Alpha 2001", "Beta 2005"])
-    fig = plots.forest_plot(fit, years=[2001, 2005], subgroup=sub, scale="exp",
+    fig = forest_plots.forest_plot(fit, years=[2001, 2005], subgroup=sub, scale="exp",
                             columns={"Intervention\nevents/total": ["9/111", "18/168"],
                                      "Control\nevents/total": ["10/138", "–"]})
     texts = [t.get_text() for t in fig.findobj(Text)]
@@ -464,7 +466,7 @@ def test_forest_plot_prints_arm_counts_and_wraps_long_subgroups():
     joined = " ".join(t for t in texts if t)
     assert "support/psychoeducation/public" in joined.replace("\n", " ")
     with pytest.raises(ValueError, match="column"):
-        plots.forest_plot(fit, columns={"N": ["1"]})
+        forest_plots.forest_plot(fit, columns={"N": ["1"]})
 
 
 def test_funnel_labels_never_overlap_and_no_point_sits_on_the_frame():
@@ -472,7 +474,7 @@ def test_funnel_labels_never_overlap_and_no_point_sits_on_the_frame():
     yi = np.array([0.086, 0.235, 0.172, 0.476, 0.17, 0.24])
     vi = np.array([0.044, 0.0753, 0.0751, 0.0311, 0.0752, 0.0749]) ** 2
     labels = ["Gould 2002", "Younes 2015", "Gunn 2016", "Sorkin 2021", "Extra 2020", "Other 2019"]
-    fig = plots.funnel_plot(yi, vi, 0.25, measure_label="Fisher's z", labels=labels)
+    fig = funnel_plots.funnel_plot(yi, vi, 0.25, measure_label="Fisher's z", labels=labels)
     ax = fig.axes[0]
     assert overlapping_texts(fig) == []
     shown = [t.get_text() for t in ax.texts]
@@ -490,8 +492,8 @@ def test_funnel_labels_never_overlap_and_no_point_sits_on_the_frame():
 
 
 def test_unclear_and_some_concerns_have_different_colours():
-    assert plots.ROB_STYLE["unclear"][0] != plots.ROB_STYLE["some concerns"][0]
-    colours = [style[0] for key, style in plots.ROB_STYLE.items() if key not in ("yes", "no")]
+    assert rob_plots.ROB_STYLE["unclear"][0] != rob_plots.ROB_STYLE["some concerns"][0]
+    colours = [style[0] for key, style in rob_plots.ROB_STYLE.items() if key not in ("yes", "no")]
     assert len(set(colours)) == len(colours)  # one colour per judgement (yes/no share low/high's)
 
 
@@ -499,11 +501,11 @@ def test_row_plots_have_axis_titles_and_study_labels():
     cumulative = pd.DataFrame({"added": ["Gould2002", "Younes2015"], "label": ["Gould 2002", "Younes 2015"],
                                "year": [2002, 2015], "k": [1, 2], "measure": ["r", "r"],
                                "estimate": [0.09, 0.15], "ci_low": [0.0, 0.01], "ci_high": [0.17, 0.3]})
-    fig = plots.cumulative_forest_plot(cumulative, axis_title="Pooled correlation r (95% CI)")
+    fig = sensitivity_plots.cumulative_forest_plot(cumulative, axis_title="Pooled correlation r (95% CI)")
     texts = [t.get_text() for t in fig.findobj(Text)]
     assert "+ Gould 2002" in texts and not any("Gould2002" in t for t in texts)
     assert fig.axes[0].get_xlabel() == "Pooled correlation r (95% CI)"
     loo = pd.DataFrame({"study": ["Gould 2002", "Younes 2015"], "estimate": [0.2, 0.1],
                         "ci_low": [0.0, -0.1], "ci_high": [0.4, 0.3]})
-    fig = plots.leave_one_out_plot(loo, scale="r", measure="Correlation r")
+    fig = sensitivity_plots.leave_one_out_plot(loo, scale="r", measure="Correlation r")
     assert fig.axes[0].get_xlabel() == "Correlation r (95% CI)"

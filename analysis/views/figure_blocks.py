@@ -40,11 +40,12 @@ def show_figure(figure, alt: str, caption: str | None = None, *, close: bool = T
 
 def figure(plot, *args: Any, caption: str | None = None, analysis: tuple[str, str] | None = None,
            **kwargs: Any) -> HtmlBlock:
-    """Draw ``plot(*args, **kwargs)`` (a function of :mod:`analysis.figures.plots`) with its alt text,
+    """Draw ``plot(*args, **kwargs)`` (a plot function of :mod:`analysis.figures`, one that
+    :func:`analysis.figures.alt_text.alt_text` knows) with its alt text,
     numbered; ``analysis=(question, outcome)`` adds the "Analysis 1.1" heading."""
-    from analysis.figures import plots
+    from analysis.figures.alt_text import alt_text
 
-    alt = plots.alt_text(plot, *args, **kwargs)
+    alt = alt_text(plot, *args, **kwargs)
     return show_figure(plot(*args, **kwargs), alt, caption, analysis=analysis)
 
 
@@ -53,7 +54,7 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
                   caption: str | None = None) -> HtmlBlock:
     """The forest plot of one held analysis, on the reader's scale, optionally in subgroup
     blocks, with its alt text."""
-    from analysis.figures import plots
+    from analysis.figures import forest_plots
     from analysis import review
 
     part = review.current().question(question)
@@ -63,7 +64,7 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
     years = [plain(year) for year in rows["year"]]
     result = pooled.result
     if result is None:
-        result = plots.unpooled(pooled.yi, pooled.vi, labels, reason="fewer than two studies: not pooled")
+        result = forest_plots.unpooled(pooled.yi, pooled.vi, labels, reason="fewer than two studies: not pooled")
     subgroup = part.subgroup_analysis(outcome, scenario) if by_subgroup else None
     columns = {}
     if scenario == "primary" and len(rows):
@@ -73,7 +74,7 @@ def forest_figure(question: str, outcome: str, scenario: str = "primary", *,
         columns = arm_columns(question, rows, binary=pooled.scale == "logOR")
     kwargs = dict(labels=labels, years=years, scale=scale.plot_scale, measure_label=scale.axis_label,
                   favours=favours or part.question.favours, subgroup=subgroup, columns=columns)
-    return figure(plots.forest_plot, result, caption=caption, analysis=(part.question.id, pooled.spec.outcome),
+    return figure(forest_plots.forest_plot, result, caption=caption, analysis=(part.question.id, pooled.spec.outcome),
                   **kwargs)
 
 
@@ -106,7 +107,7 @@ MIN_K_GOSH = 6
 
 def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
     """Leave-one-out plot of the primary analysis (needs three or more studies)."""
-    from analysis.figures import plots
+    from analysis.figures import sensitivity_plots
     from analysis import review
 
     part = review.current().question(question)
@@ -116,7 +117,7 @@ def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
         return note(f"Leave-one-out analysis needs at least three studies; "
                     f"{pooled.spec.label} has k = {pooled.row['k']}.")
     label = pooled.measure.axis_label
-    return figure(plots.leave_one_out_plot, part.sensitivity(outcome, "leave_one_out"),
+    return figure(sensitivity_plots.leave_one_out_plot, part.sensitivity(outcome, "leave_one_out"),
                   scale=pooled.measure.plot_scale, measure=label, full_estimate=result.estimate,
                   axis_title=f"Pooled {label.lower()} without the study (95% CI)",
                   caption=f"Leave-one-out analysis, {pooled.spec.label}; {pooled.row['model']}.")
@@ -124,7 +125,7 @@ def leave_one_out_figure(question: str, outcome: str) -> HtmlBlock:
 
 def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     """Cumulative forest plot by year of publication."""
-    from analysis.figures import plots
+    from analysis.figures import sensitivity_plots
     from analysis import review
 
     part = review.current().question(question)
@@ -137,27 +138,27 @@ def cumulative_figure(question: str, outcome: str) -> HtmlBlock:
     cumulative = cumulative.assign(label=[names.get(str(s), str(s)) for s in cumulative["added"]])
     measure = str(cumulative["measure"].iloc[0])
     reader = {"r": "correlation r", "OR": "odds ratio", "SMD": "SMD"}.get(measure, measure)
-    return figure(plots.cumulative_forest_plot, cumulative,
+    return figure(sensitivity_plots.cumulative_forest_plot, cumulative,
                   axis_title=f"Pooled {reader} after adding the study (95% CI)",
                   caption="Cumulative meta-analysis: the pooled estimate as each study was added, by year.")
 
 
 def baujat_figure(question: str, outcome: str) -> HtmlBlock:
     """Baujat plot: each study's contribution to heterogeneity against its influence."""
-    from analysis.figures import plots
+    from analysis.figures import sensitivity_plots
     from analysis import review
 
     part = review.current().question(question)
     pooled = part.pooled(outcome)
     if pooled.result is None or pooled.result.k < 3:
         return note(f"A Baujat plot needs at least three studies; k = {pooled.row['k']}.")
-    return figure(plots.baujat_plot, part.sensitivity(outcome, "baujat"),
+    return figure(sensitivity_plots.baujat_plot, part.sensitivity(outcome, "baujat"),
                   caption="Baujat plot: contribution to Cochran's Q against influence on the pooled estimate.")
 
 
 def gosh_figure(question: str, outcome: str) -> HtmlBlock:
     """GOSH plot over all subsets, where k is large enough for it to mean something."""
-    from analysis.figures import plots
+    from analysis.figures import sensitivity_plots
     from analysis import review
 
     part = review.current().question(question)
@@ -166,13 +167,13 @@ def gosh_figure(question: str, outcome: str) -> HtmlBlock:
     if k < MIN_K_GOSH:
         return note(f"A GOSH plot is not drawn: with k = {k} there are only {2 ** k - 1} subsets, "
                     f"too few to show structure (this book draws it from k = {MIN_K_GOSH}).")
-    return figure(plots.gosh_plot, part.sensitivity(outcome, "gosh"), measure_label=pooled.measure.axis_label,
+    return figure(sensitivity_plots.gosh_plot, part.sensitivity(outcome, "gosh"), measure_label=pooled.measure.axis_label,
                   caption="GOSH plot over all subsets.")
 
 
 def funnel_figure(question: str, outcome: str) -> list[HtmlBlock]:
     """Contour-enhanced funnel plot, and Egger's test only where k allows it."""
-    from analysis.figures import plots
+    from analysis.figures import funnel_plots
     from analysis import review
 
     part = review.current().question(question)
@@ -180,7 +181,7 @@ def funnel_figure(question: str, outcome: str) -> list[HtmlBlock]:
     result = pooled.result
     if result is None:
         return [note(f"No funnel plot: {pooled.spec.label} has k = {pooled.row['k']}.")]
-    blocks = [figure(plots.funnel_plot, pooled.yi, pooled.vi, result.estimate,
+    blocks = [figure(funnel_plots.funnel_plot, pooled.yi, pooled.vi, result.estimate,
                      measure_label=pooled.measure.model_axis_label, labels=pooled.labels,
                      caption=f"Contour-enhanced funnel plot, {pooled.spec.label}.")]
     if result.k < MIN_K_SMALL_STUDY_TESTS:
