@@ -47,7 +47,7 @@ def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     from .reviewers.review_forms import FormError, append_form
-    from .io.validate import DataError
+    from .io.problems import DataError
 
     target = _TARGETS[args.table]
     try:

@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose
 
 from analysis.pooling import panel as P
 from analysis.engine.bayes import TauPrior, bayes_meta_analysis
-from analysis.io.validate import DataError
+from analysis.io.problems import DataError
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "gaps_metafor.json").read_text())["panel"]

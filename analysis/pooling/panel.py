@@ -44,14 +44,14 @@ __all__ = ["PanelResult", "small_k_panel", "panel_for", "outcome_panel", "load_p
 # ----------------------------------------------------------------------------- data tables
 def _read_engine_table(name: str, data_dir: Path | str | None) -> list[dict[str, str]]:
     from analysis.io import validate
+    from analysis.io.problems import DataError
     from analysis.io.paths import data_dir as default_dir
 
     schema = schemas.ENGINE_TABLES[name]
     root = Path(data_dir) if data_dir is not None else default_dir()
-    read, problems = validate._read(root / schema.file, schema.file, schema)
-    problems += validate.check_table(read) if read.readable or read.rows else []
+    read, problems = validate.read_checked(root / schema.file, schema.file, schema)
     if problems:
-        raise validate.DataError(problems)
+        raise DataError(problems)
     return [row for _, row in read.rows]
 
 

@@ -24,7 +24,7 @@ from analysis.evidence import rob
 from analysis.io import schemas
 from analysis.selection import screening
 from analysis.io.paths import data_dir as default_data_dir
-from analysis.io.validate import _Table, check_table, load
+from analysis.io.validate import TextTable, check_table, load
 
 __all__ = ["extraction_form", "risk_of_bias_form", "draw_screening_sample", "screening_form",
            "append_form", "store_screening_sample", "FormError"]
@@ -127,7 +127,7 @@ def append_form(path: Path | str, question: str, table: str,
     if not rows:
         raise FormError([f"{path}: no filled row"])
     problems = [f"{path}:{p.row}:{p.column}: {p.message}"
-                for p in check_table(_Table(str(path), schema, rows, True))]
+                for p in check_table(TextTable(str(path), schema, rows, True))]
     target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schema.file
     if target.exists():
         stored = pd.read_csv(target, dtype=str, keep_default_na=False)
