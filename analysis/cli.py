@@ -118,7 +118,7 @@ def run_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- import, dedup
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    from .search.fields import FORMATS
+    from .io.search_tables import FORMATS
 
     parser.add_argument("file", help="the export: RIS, MEDLINE/.nbib, BibTeX, EndNote tagged, "
                                      "Web of Science plain text or tab-delimited, database CSV")

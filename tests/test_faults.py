@@ -32,7 +32,8 @@ EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 # every step to FAULT_LOG; kill / term / interrupt stop the process at step FAULT_AT.
 RUNNER = textwrap.dedent("""
     import os, signal, sys
-    from analysis import cli, storage
+    from analysis import cli
+    from analysis.io import storage
 
     def checkpoint(step):
         how = os.environ.get("FAULT_HOW", "none")

@@ -15,7 +15,8 @@ import pytest
 from analysis.search import records as rec
 from analysis.search.detect import detect_format
 from analysis.search.exports import read_export, read_export_report
-from analysis.search.fields import FORMATS, RECORD_COLUMNS
+from analysis.io.search_tables import FORMATS
+from analysis.search.fields import RECORD_COLUMNS
 from analysis.search.readers.base import ExportError
 from analysis.search import normalize as norm
 from analysis.cli import main
@@ -154,7 +155,7 @@ def test_first_round_keeps_its_own_ids():
 
 
 def test_field_aliases_are_data():
-    aliases = pd.read_csv(REPO / "analysis" / "field_aliases.csv", dtype=str, keep_default_na=False)
+    aliases = pd.read_csv(REPO / "analysis" / "search" / "field_aliases.csv", dtype=str, keep_default_na=False)
     assert set(aliases["format"]) == set(FORMATS)
     assert set(aliases["field"]) <= set(RECORD_COLUMNS) | {"query_id"}
 

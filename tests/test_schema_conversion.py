@@ -14,7 +14,7 @@ import pytest
 
 from analysis.evidence import extraction
 from analysis import checks, review
-from analysis.io import schemas
+from analysis.io import extraction_tables, schemas
 from analysis.io.paths import REPO_ROOT
 
 
@@ -80,7 +80,7 @@ def test_every_question_1_statistic_type_converts(copy, kind):
             assert effects.loc[effects["study_id"] == "Younes2015", ["yi", "vi"]].notna().all().all()
 
 
-@pytest.mark.parametrize("outcome, kind", [(o, k) for o, kinds in schemas.Q2_CONVERTED.items() for k in kinds])
+@pytest.mark.parametrize("outcome, kind", [(o, k) for o, kinds in extraction_tables.Q2_CONVERTED.items() for k in kinds])
 def test_every_question_2_pair_the_schema_accepts_converts(copy, outcome, kind):
     path = copy / "q2_interventions" / "extraction.csv"
     fields, rows = _rows(path)

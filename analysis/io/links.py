@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 from . import schemas
+from .search_tables import SCREENING_REASONS
 from .paths import REPO_ROOT
 from .problems import Problem
 from .validate import TextTable, locate_table, read_checked
@@ -32,6 +33,13 @@ def _values(table: TextTable | None, column: str) -> set[str]:
     return {row.get(column, "") for _, row in table.rows}
 
 
+def _unknown(table: TextTable, column: str, known: set[str], message: str) -> list[Problem]:
+    """A problem for each row whose ``column`` names a value that ``known`` lacks; ``message``
+    says what is wrong, with ``{}`` for the value."""
+    return [Problem(table.file, row_number, column, message.format(row[column]))
+            for row_number, row in table.rows if row[column] and row[column] not in known]
+
+
 def reason_problems(screening: TextTable, folder: str, reasons: TextTable | None) -> list[Problem]:
     """Each screening reason must be one the vocabulary allows for its stage and decision."""
     problems: list[Problem] = []
@@ -43,10 +51,10 @@ def reason_problems(screening: TextTable, folder: str, reasons: TextTable | None
         if reason == "" or decision not in ("exclude", "awaiting_full_text"):
             continue
         if reasons is None:
-            if reason not in schemas.SCREENING_REASONS[folder]:
+            if reason not in SCREENING_REASONS[folder]:
                 problems.append(Problem(screening.file, row_number, "reason",
                                         f"{reason!r} is not an allowed value "
-                                        f"({'; '.join(schemas.SCREENING_REASONS[folder])})"))
+                                        f"({'; '.join(SCREENING_REASONS[folder])})"))
         elif (reason, stage, decision) not in allowed:
             choices = sorted({r for r, s, d in allowed if (s, d) == (stage, decision)})
             problems.append(Problem(screening.file, row_number, "reason",
@@ -71,11 +79,8 @@ def link_problems(tables: dict[str, TextTable], root: Path | None = None) -> lis
     search_stems = {Path(row["file"]).stem for _, row in searches.rows} if searches else set()
 
     if queries and records:
-        known = _values(queries, "query_id")
-        for row_number, row in records.rows:
-            if row["query_id"] and row["query_id"] not in known:
-                problems.append(Problem(records.file, row_number, "query_id",
-                                        f"query {row['query_id']} is not in queries.csv"))
+        problems += _unknown(records, "query_id", _values(queries, "query_id"),
+                             "query {} is not in queries.csv")
     record_ids = _values(records, "record_id")
     first_of: dict[str, str] = {}
     if dedup and records:
@@ -178,11 +183,8 @@ def link_problems(tables: dict[str, TextTable], root: Path | None = None) -> lis
                                                 f"study {study} has no extraction row with "
                                                 f"comparison_id {wanted}"))
     if awaiting and screening:
-        screened = _values(screening, "record_id")
-        for row_number, row in awaiting.rows:
-            if row["record_id"] and row["record_id"] not in screened:
-                problems.append(Problem(awaiting.file, row_number, "record_id",
-                                        f"record {row['record_id']} has no screening decision"))
+        problems += _unknown(awaiting, "record_id", _values(screening, "record_id"),
+                             "record {} has no screening decision")
     return problems
 
 

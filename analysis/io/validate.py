@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import schemas
+from .columns import YES_NO, Column, TableSchema, p_bound, printed_value, squeeze_printed
 from .paths import data_dir
 from .problems import DataError, Problem
-from .schemas import Column, TableSchema
 
 __all__ = ["TextTable", "read_text_table", "check_table", "read_checked", "locate_table", "load",
            "read_csv_text", "READS"]
@@ -139,12 +139,12 @@ def _cell_problem(column: Column, value: str) -> str | None:
             return f"{value!r} is not a number"
     elif kind == "printed":
         try:
-            number = schemas.printed_value(value)
+            number = printed_value(value)
         except ValueError:
             return f"{value!r} is not a number as printed (such as 0.24, .24 or -6.7)"
     elif kind == "printed_p":
         try:
-            _, number = schemas.p_bound(value)
+            _, number = p_bound(value)
         except ValueError:
             return f"{value!r} is not a p value as printed (such as .009, <.05 or 0.04)"
     elif kind == "year":
@@ -167,7 +167,7 @@ def _cell_problem(column: Column, value: str) -> str | None:
         if not (re.fullmatch(r"https?://\S+", value) or re.fullmatch(r"\[.+\]", value)):
             return f"{value!r} is not a URL (http:// or https://) or a [bracketed description]"
     elif kind == "yesno":
-        if value not in schemas.YES_NO:
+        if value not in YES_NO:
             return f"{value!r} is not an allowed value (yes, no)"
     elif kind == "ids":
         if not all(re.fullmatch(r"[A-Za-z0-9_\-]+", token) for token in value.split(" ")):
@@ -179,11 +179,6 @@ def _cell_problem(column: Column, value: str) -> str | None:
     if number is not None and not _in_range(column, number):
         return f"{value} is out of range: must be {_range_text(column)}"
     return None
-
-
-def _squeeze(text: str) -> str:
-    # Printed values are compared with the excerpt ignoring spaces and the kind of minus sign.
-    return re.sub(r"\s+", "", text).replace("\u2212", "-").replace("\u2013", "-")
 
 
 def check_table(table: TextTable) -> list[Problem]:
@@ -213,7 +208,7 @@ def check_table(table: TextTable) -> list[Problem]:
                 else:
                     first_seen[column.name][value] = row_number
             if column.in_excerpt and value != "" and "excerpt" in row:
-                if _squeeze(value) not in _squeeze(row["excerpt"]):
+                if squeeze_printed(value) not in squeeze_printed(row["excerpt"]):
                     problems.append(Problem(table.file, row_number, column.name,
                                             f"printed value {value!r} does not appear in the excerpt"))
         if schema.key and all(name in row for name in schema.key):

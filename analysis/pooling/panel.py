@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import special
 
 from analysis.engine import models
-from analysis.io import schemas
+from analysis.io import plan_tables
 from analysis.engine.bayes import BayesResult, TauPrior, bayes_meta_analysis
 
 __all__ = ["PanelResult", "small_k_panel", "panel_for", "outcome_panel", "load_priors",
@@ -47,7 +47,7 @@ def _read_engine_table(name: str, data_dir: Path | str | None) -> list[dict[str,
     from analysis.io.problems import DataError
     from analysis.io.paths import data_dir as default_dir
 
-    schema = schemas.ENGINE_TABLES[name]
+    schema = plan_tables.ENGINE_TABLES[name]
     root = Path(data_dir) if data_dir is not None else default_dir()
     read, problems = validate.read_checked(root / schema.file, schema.file, schema)
     if problems:

@@ -14,6 +14,7 @@ decisions go to ``screening.csv`` and the sample's ids to ``screening_sample.csv
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ import pandas as pd
 
 from analysis.search import records as rec
 from analysis.evidence import rob
-from analysis.io import schemas
+from analysis.io import reviewer_tables, schemas
 from analysis.selection import screening
 from analysis.io.paths import data_dir as default_data_dir
 from analysis.io.validate import TextTable, check_table, load
@@ -59,7 +60,7 @@ def extraction_form(question: str, reviewer: str, data_dir: Path | str | None = 
     rows = []
     for study in _where_to_reopen(question, data_dir).itertuples(index=False):
         hints = {"label": study.label, "doi_to_reopen": study.doi_to_reopen, "record_url": study.record_url}
-        rows.append({"study_id": study.study_id, "row_key": "", "field": schemas.STATUS_FIELD,
+        rows.append({"study_id": study.study_id, "row_key": "", "field": reviewer_tables.STATUS_FIELD,
                      "reviewer": reviewer, **hints})
         rows += [{"study_id": study.study_id, "row_key": "", "field": f, "reviewer": reviewer, **hints}
                  for f in fields]
@@ -77,7 +78,7 @@ def risk_of_bias_form(question: str, reviewer: str, data_dir: Path | str | None 
             rows.append({"study_id": study.study_id, "tool": tool, "domain": domain, "reviewer": reviewer,
                          "label": study.label, "doi_to_reopen": study.doi_to_reopen,
                          "record_url": study.record_url})
-    columns = list(schemas.ROB_INDEPENDENT.names) + list(_HINTS)
+    columns = list(reviewer_tables.ROB_INDEPENDENT.names) + list(_HINTS)
     return pd.DataFrame(rows, dtype=object).reindex(columns=columns, fill_value="").fillna("")
 
 
@@ -122,7 +123,7 @@ def append_form(path: Path | str, question: str, table: str,
     filled = {"extraction_independent": "value", "risk_of_bias_independent": "judgement"}.get(table, "consensus")
     keep = form[filled].str.strip() != ""
     if table == "extraction_independent":
-        keep |= form["field"] == schemas.STATUS_FIELD
+        keep |= form["field"] == reviewer_tables.STATUS_FIELD
     rows = [(int(i) + 2, {c: str(form.at[i, c]).strip() for c in schema.names}) for i in form.index[keep]]
     if not rows:
         raise FormError([f"{path}: no filled row"])
@@ -163,7 +164,7 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
         problems.append(f"{path}: the decisions cover {len(decided)} record(s); the sample of seed {seed} "
                         f"and fraction {fraction} has {len(sample)}, and every one needs a decision")
     reviewers = set(form["reviewer"])
-    if len(reviewers) != 1 or not schemas.re.fullmatch(schemas.REVIEWER_ID, next(iter(reviewers))):
+    if len(reviewers) != 1 or not re.fullmatch(reviewer_tables.REVIEWER_ID, next(iter(reviewers))):
         problems.append(f"{path}: one reviewer_<number> must decide the whole sample (found {sorted(reviewers)})")
     if problems:
         raise FormError(problems)
@@ -173,10 +174,10 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
         raise FormError(error.problems) from None
     table = screening.unique_records(folder)
     population = int((table["record_id"] == table["first_record_id"]).sum())
-    target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schemas.SCREENING_SAMPLE.file
+    target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / reviewer_tables.SCREENING_SAMPLE.file
     rows = [{"record_id": r, "reviewer": next(iter(reviewers)), "stage": str(form["stage"].iloc[0]),
              "seed": str(seed), "fraction": str(fraction), "population": str(population)} for r in sample]
-    rec.append_csv_rows(target, rows, list(schemas.SCREENING_SAMPLE.names))
+    rec.append_csv_rows(target, rows, list(reviewer_tables.SCREENING_SAMPLE.names))
     return stored
 
 
