@@ -95,10 +95,10 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Print every problem (file:row:column: message) and a summary; 1 on any problem."""
-    from .io import validate
+    from . import checks
 
     try:
-        problems = validate.check_all(args.data_dir)
+        problems = checks.check_all(args.data_dir)
     except Exception as error:  # the command must never end in a traceback
         _error(f"check could not read the data: {type(error).__name__}: {error}")
         return EXIT_BAD_DATA
@@ -107,18 +107,18 @@ def run_check(args: argparse.Namespace) -> int:
     if problems:
         files = len({problem.file for problem in problems})
         pending = sum(problem.pending for problem in problems)
-        print(f"{len(problems)} problem(s) in {files} of {validate.table_count()} tables"
+        print(f"{len(problems)} problem(s) in {files} of {checks.table_count()} tables"
               + (f" ({pending} of them work still to do: rows to add for included studies)"
                  if pending else ""))
         return EXIT_BAD_DATA
-    print(f"all {validate.table_count()} tables valid")
+    print(f"all {checks.table_count()} tables valid")
     return 0
 
 
 # ----------------------------------------------------------------------------- import, dedup
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    from .search.fields import FORMATS
+    from .io.search_tables import FORMATS
 
     parser.add_argument("file", help="the export: RIS, MEDLINE/.nbib, BibTeX, EndNote tagged, "
                                      "Web of Science plain text or tab-delimited, database CSV")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from .search import records as rec
 from .reviewers import review_forms
-from .io import schemas
+from .io import reviewer_tables, schemas
 from .reviewers.reconcile import (compare_extraction, compare_grade, compare_risk_of_bias,
                                   extraction_agreement, grade_agreement, risk_of_bias_agreement)
 
@@ -47,7 +47,7 @@ def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     from .reviewers.review_forms import FormError, append_form
-    from .io.validate import DataError
+    from .io.problems import DataError
 
     target = _TARGETS[args.table]
     try:
@@ -131,7 +131,7 @@ def run_form(args: argparse.Namespace) -> int:
             stored = review_forms.append_form(args.append, args.question, table)
             print(f"{stored} row(s) appended to data/{schemas.question_folder(args.question)}/{table}.csv")
             return 0
-        if not args.reviewer or not re.fullmatch(schemas.REVIEWER_ID, args.reviewer):
+        if not args.reviewer or not re.fullmatch(reviewer_tables.REVIEWER_ID, args.reviewer):
             raise review_forms.FormError([f"--reviewer must be reviewer_<number> (found {args.reviewer!r})"])
         if not args.out:
             raise review_forms.FormError(["--out is required to write a form"])

@@ -101,7 +101,8 @@ def append_decisions(path: Path | str, question: str) -> int:
     Raises ScreeningError listing every problem (nothing is written then). Returns the number
     of rows appended.
     """
-    from analysis.io import storage, validate
+    from analysis import checks
+    from analysis.io import storage
 
     path = Path(path)
     if not path.is_file():
@@ -131,7 +132,7 @@ def append_decisions(path: Path | str, question: str) -> int:
         rows = new[SCREENING_COLUMNS].apply(lambda column: column.str.strip()).to_dict("records")
         relative = f"{folder.name}/screening.csv"
         tx.stage_text(relative, rec.appended_csv(tx.current_bytes(relative), rows, SCREENING_COLUMNS))
-        tx.validate(validate.blocking_problems)
+        tx.validate(checks.blocking_problems)
         tx.commit()
     return len(rows)
 
@@ -168,7 +169,8 @@ def resolve_awaiting(question: str, record_id: str, decision: str = "include", *
     grade.csv): ``check`` lists them until they are there. Raises ScreeningError.
     Returns ``{"record_id", "reviewer", "decision", "reason", "removed_from_awaiting"}``.
     """
-    from analysis.io import storage, validate
+    from analysis import checks
+    from analysis.io import storage
 
     if decision not in ("include", "exclude"):
         raise ScreeningError([f"decision {decision!r}: when the full text arrives the decision is "
@@ -228,7 +230,7 @@ def resolve_awaiting(question: str, record_id: str, decision: str = "include", *
                 start = reader.line_num + 1
             if removed:
                 tx.stage_text(awaiting, "".join(kept))
-        tx.validate(validate.blocking_problems)
+        tx.validate(checks.blocking_problems)
         tx.commit()
     return {"record_id": record_id, "reviewer": row["reviewer"], "decision": decision,
             "reason": values[4], "removed_from_awaiting": removed}

@@ -20,8 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import review
-from analysis import cli
+from analysis import checks, cli, review
 from analysis.versions import release_archive, release_changes
 from analysis.io import safe_csv, validate
 from conftest import snapshot
@@ -49,7 +48,7 @@ def set_values(path: Path, row_index: int, **values: str) -> None:
 
 
 def problem_lines(data: Path) -> list[str]:
-    return [str(p) for p in validate.check_all(data)]
+    return [str(p) for p in checks.check_all(data)]
 
 
 # ----------------------------------------------------------------------------- check's rules
@@ -98,7 +97,7 @@ def test_an_included_study_without_appraisal_rows_is_refused(data_copy):
     for row in rows:
         row["studies"] = " ".join(s for s in row["studies"].split() if s != "Gunn2016")
     write_rows(grade, fields, rows)
-    found = [p for p in validate.check_all(data_copy) if "Gunn2016" in p.message]
+    found = [p for p in checks.check_all(data_copy) if "Gunn2016" in p.message]
     assert {p.message.split(" ", 2)[2][:30] for p in found} == {
         "has no risk-of-bias rows in q1", "is not named in the studies of"}
     assert all(p.file == "q1_webhelp/studies.csv" and p.column == "study_id" and p.pending for p in found)
@@ -252,7 +251,7 @@ def test_a_report_awaiting_its_full_text_is_included_when_it_arrives(data_copy, 
     assert f"{record},full_text,reviewer_2,include,," in changed[0][1]
     assert "full text arrived 2026-11-28" in changed[0][1]
     # check now lists exactly the work still to do for this record: its study rows
-    pending = [p for p in validate.check_all(data_copy) if record in p.message]
+    pending = [p for p in checks.check_all(data_copy) if record in p.message]
     assert pending and all(p.pending for p in pending)
     assert cli.main(["full-text-arrived", record, "--question", "q1"]) == 1  # no longer awaiting
 
@@ -289,7 +288,7 @@ def test_every_state_check_accepts_can_be_computed(data_copy):
             row.update(n_t=str(n_t), n_c=str(n_c), events_t=str(e_t), events_c=str(e_c), pct_t="",
                        pct_c="", excerpt=f"{e_t} of {n_t} versus {e_c} of {n_c}")
         write_rows(q2, q2_fields, rows)
-        if validate.check_all(data_copy):
+        if checks.check_all(data_copy):
             refused += 1
             continue
         accepted += 1

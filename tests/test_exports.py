@@ -318,7 +318,8 @@ def test_zotero_csv_layout(tmp_path):
 
 
 def test_supported_formats_table_lists_every_format():
-    from analysis.search.fields import FORMATS, supported_formats
+    from analysis.io.search_tables import FORMATS
+    from analysis.search.fields import supported_formats
 
     table = supported_formats()
     assert table["format"].tolist() == list(FORMATS)

@@ -16,7 +16,7 @@ import pytest
 
 from analysis.evidence import extraction
 from analysis.reviewers import reconcile
-from analysis.io import validate
+from analysis.io.problems import DataError
 from analysis.io.paths import REPO_ROOT
 
 REF = json.loads((REPO_ROOT / "tests/reference/extraction_metafor.json").read_text())["cases"]
@@ -266,7 +266,7 @@ def test_a_statistic_that_cannot_be_converted_is_refused_naming_file_row_and_col
     path = tmp_path / "data/q1_webhelp/extraction.csv"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("3.8,1,519,<.05", "3.8,1,3,<.05"), encoding="utf-8")
-    with pytest.raises(validate.DataError) as caught:
+    with pytest.raises(DataError) as caught:
         extraction.effect_sizes("q1", "log_or_route")
     assert "q1_webhelp/extraction.csv:2:chi2_n: chi2_n 3 is 3 or less" in str(caught.value)
 
@@ -277,7 +277,7 @@ def test_invalid_table_raises_data_error(tmp_path, monkeypatch):
     path = tmp_path / "data/q2_interventions/extraction.csv"
     path.write_text(path.read_text(encoding="utf-8").replace(",111,138,", ",111,-138,", 1),
                     encoding="utf-8")
-    with pytest.raises(validate.DataError, match="n_c: -138 is out of range: must be > 0"):
+    with pytest.raises(DataError, match="n_c: -138 is out of range: must be > 0"):
         extraction.effect_sizes("q2")
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from analysis.evidence import grade
 from analysis.io.paths import data_dir
+from analysis.io.problems import Problem
 
 DOMAINS = list(grade.DOMAINS)
 
@@ -115,9 +116,9 @@ def _edit(root, question, line, column, value):
 def test_bad_judgement_is_named_by_file_line_and_column(data_copy):
     _edit(data_copy, "q2_interventions", 2, "inconsistency", "moderate")
     problems = grade.grade_problems("q2_interventions", root=data_copy)
-    assert problems == ["q2_interventions/grade.csv, line 2, column 'inconsistency': 'moderate' is not "
-                        "one of not serious, serious, very serious"]
-    with pytest.raises(grade.GradeError, match="line 2, column 'inconsistency'"):
+    assert problems == [Problem("q2_interventions/grade.csv", 2, "inconsistency", "'moderate' is not "
+                                "one of not serious, serious, very serious")]
+    with pytest.raises(grade.GradeError, match="grade.csv:2:inconsistency: 'moderate'"):
         grade.load_grade_table("q2_interventions", root=data_copy)
 
 
@@ -127,11 +128,12 @@ def test_missing_reason_unknown_study_and_duplicate_outcome(data_copy):
     first = pd.read_csv(data_copy / "q2_interventions" / "grade.csv", dtype=str).loc[0, "outcome"]
     _edit(data_copy, "q2_interventions", 3, "outcome", first)
     problems = grade.grade_problems("q2_interventions", root=data_copy)
-    assert ("q2_interventions/grade.csv, line 2, column 'imprecision_reason': empty (every judgement "
-            "needs a reason)") in problems
-    assert ("q2_interventions/grade.csv, line 2, column 'studies': 'Nobody2020' is not a study in "
-            "q2_interventions/extraction.csv") in problems
-    assert any("line 3, column 'outcome'" in p and "already given on line 2" in p for p in problems)
+    where = "q2_interventions/grade.csv"
+    assert Problem(where, 2, "imprecision_reason", "empty (every judgement needs a reason)") in problems
+    assert Problem(where, 2, "studies", "'Nobody2020' is not a study in "
+                   "q2_interventions/extraction.csv") in problems
+    assert any((p.row, p.column) == (3, "outcome") and "already given on line 2" in p.message
+               for p in problems)
 
 
 def test_judgement_without_studies_and_rating_up_randomised_evidence(data_copy):
@@ -139,23 +141,22 @@ def test_judgement_without_studies_and_rating_up_randomised_evidence(data_copy):
     _edit(data_copy, "q2_interventions", 4, "risk_of_bias", "serious")
     _edit(data_copy, "q2_interventions", 2, "upgrade_levels", "1")
     problems = grade.grade_problems("q2_interventions", root=data_copy)
-    assert any("line 4, column 'risk_of_bias': a judgement is given but no study informs" in p
-               for p in problems)
-    assert ("q2_interventions/grade.csv, line 2, column 'upgrade_levels': randomised evidence is not "
-            "rated up") in problems
-    assert ("q2_interventions/grade.csv, line 2, column 'upgrade_reason': empty although the outcome "
-            "is rated up") in problems
+    assert any((p.row, p.column) == (4, "risk_of_bias")
+               and p.message.startswith("a judgement is given but no study informs") for p in problems)
+    where = "q2_interventions/grade.csv"
+    assert Problem(where, 2, "upgrade_levels", "randomised evidence is not rated up") in problems
+    assert Problem(where, 2, "upgrade_reason", "empty although the outcome is rated up") in problems
 
 
 def test_missing_file_and_column(data_copy):
     (data_copy / "q1_webhelp" / "grade.csv").unlink()
-    assert grade.grade_problems("q1_webhelp", root=data_copy)[0].startswith(
-        "q1_webhelp/grade.csv: file not found")
+    assert str(grade.grade_problems("q1_webhelp", root=data_copy)[0]).startswith(
+        "q1_webhelp/grade.csv:-:-: file not found")
     table = pd.read_csv(data_copy / "q2_interventions" / "grade.csv", dtype=str)
     table.drop(columns=["publication_bias_reason"]).to_csv(data_copy / "q2_interventions" / "grade.csv",
                                                            index=False)
     assert grade.grade_problems("q2_interventions", root=data_copy) == [
-        "q2_interventions/grade.csv: missing column(s) publication_bias_reason"]
+        Problem("q2_interventions/grade.csv", None, None, "missing column(s) publication_bias_reason")]
 
 
 # --------------------------------------------------------------------------- summary of findings
@@ -278,7 +279,7 @@ def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
         writer.writeheader()
         writer.writerows(rows)
     problems = grade.grade_contradictions("q1_webhelp")
-    assert any("'intervals overlap' contradict" in p for p in problems), problems
+    assert any("'intervals overlap' contradict" in p.message for p in problems), problems
 
 
 def test_summary_of_findings_has_footnoted_computed_reasons():

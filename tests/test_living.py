@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from analysis.versions import living, prisma_lsr
+from analysis import checks
 from analysis.views import living_views
 from analysis.io import validate
 
@@ -65,16 +66,16 @@ def test_a_new_run_of_a_source_moves_its_next_search(data_copy):
 def test_check_reports_a_bad_status_and_a_question_without_a_row(data_copy):
     path = data_copy / "living_mode.csv"
     _rewrite(path, lambda rows: [dict(rows[0], status="sleeping")])
-    problems = [str(p) for p in validate.check_all(data_copy)]
+    problems = [str(p) for p in checks.check_all(data_copy)]
     assert any(p.startswith("living_mode.csv:2:status:") for p in problems), problems
     _rewrite(path, lambda rows: [dict(rows[0], status="active")])
-    problems = [str(p) for p in validate.check_all(data_copy)]
+    problems = [str(p) for p in checks.check_all(data_copy)]
     assert any(p.startswith("living_mode.csv:-:question:") and "q2" in p for p in problems), problems
 
 
 def test_check_reports_a_monitoring_plan_for_an_unknown_outcome(data_copy):
     _rewrite(data_copy / "monitoring_plan.csv", lambda rows: rows + [dict(rows[0], outcome="nothing")])
-    problems = [str(p) for p in validate.check_all(data_copy)]
+    problems = [str(p) for p in checks.check_all(data_copy)]
     assert any(p.startswith("monitoring_plan.csv:") and "nothing" in p for p in problems), problems
 
 

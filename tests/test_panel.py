@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose
 
 from analysis.pooling import panel as P
 from analysis.engine.bayes import TauPrior, bayes_meta_analysis
-from analysis.io.validate import DataError
+from analysis.io.problems import DataError
 from tests.tolerances import TOL
 
 REF = json.loads((Path(__file__).parent / "reference" / "gaps_metafor.json").read_text())["panel"]
@@ -204,9 +204,9 @@ def test_dependent_effects_add_a_cr2_row_and_independent_ones_do_not():
 
 
 def test_engine_tables_are_in_the_codebook():
-    from analysis.io import schemas
+    from analysis.io import plan_tables
 
     codebook = (DATA / "README.md").read_text(encoding="utf-8")
-    for schema in schemas.ENGINE_TABLES.values():
+    for schema in plan_tables.ENGINE_TABLES.values():
         assert f"`{schema.file}`" in codebook, schema.file
         assert [c for c in schema.names if f"`{c}`" not in codebook] == []

@@ -13,7 +13,8 @@ from analysis import review
 from analysis.reviewers import agreement, reconcile, review_forms
 from analysis.views import agreement_report
 from analysis.evidence import extraction
-from analysis.io import validate
+from analysis import checks
+from analysis.io import schemas, validate
 from analysis.__main__ import main
 from analysis.io.paths import REPO_ROOT
 
@@ -31,7 +32,7 @@ def _rows(path: Path) -> int:
 
 
 def problems() -> list[str]:
-    return [str(p) for p in validate.check_all()]
+    return [str(p) for p in checks.check_all()]
 
 
 # ----------------------------------------------------------------------------- check rules
@@ -159,7 +160,7 @@ def test_real_data_every_disagreement_is_resolved_or_flagged():
                 assert (flag in listed) == (expected.get(study) == flag), (question, study, flag)
 
         sample = agreement_report.screening_agreement(question)
-        recorded = sorted(pd.read_csv(DATA / validate.schemas.question_folder(question) / "screening_sample.csv",
+        recorded = sorted(pd.read_csv(DATA / schemas.question_folder(question) / "screening_sample.csv",
                                       dtype=str)["record_id"])
         drawn = review_forms.draw_screening_sample(question, sample.fraction, sample.seed)
         unique = review.current().question(question).clusters
@@ -212,7 +213,7 @@ def test_disagreeing_second_extraction_flags_the_study_until_reconciled(data_cop
     old = "Shafran2019,RM_vs_I/behaviour/post,events_t,reviewer_3,9,"
     assert text.count(old) == 1
     path.write_text(text.replace(old, "Shafran2019,RM_vs_I/behaviour/post,events_t,reviewer_3,8,"), encoding="utf-8")
-    assert validate.check_all() == []
+    assert checks.check_all() == []
 
     flagged = extraction.effect_sizes("q2").set_index("study_id")
     assert reconcile.NOT_RECONCILED in flagged.loc["Shafran2019", "flags"]
@@ -238,7 +239,7 @@ def test_disagreeing_second_extraction_flags_the_study_until_reconciled(data_cop
     reconciled = extraction.effect_sizes("q2").set_index("study_id")
     assert reconcile.NOT_RECONCILED not in str(reconciled.loc["Shafran2019", "flags"])
     assert reconcile.study_status("q2").set_index("study_id").loc["Shafran2019", "status"] == "reconciled"
-    assert validate.check_all() == []
+    assert checks.check_all() == []
 
 
 def test_study_without_second_extraction_is_flagged(data_copy):
@@ -299,7 +300,7 @@ def test_computed_grade_domains_are_not_compared(data_copy, capsys):
     for domain in reconcile.GRADE_COMPUTED_DOMAINS:
         table.loc[judged, [domain, f"{domain}_reason"]] = ""
     table.to_csv(path, index=False, lineterminator="\n")
-    assert validate.check_all() == [] and _open_grade_items("q2") == before
+    assert checks.check_all() == [] and _open_grade_items("q2") == before
     assert main(["reconcile", "--question", "q2", "--table", "grade"]) == 0
     assert "imprecision and inconsistency are computed" in capsys.readouterr().out
     row = agreement_report.agreement_table("q2").set_index("what").filter(like="GRADE", axis=0)
@@ -351,4 +352,4 @@ def test_screening_sample_form_round_trip(data_copy, tmp_path, capsys):
                  "--append", str(out)]) == 0
     stored = pd.read_csv(data_copy / "q2_interventions" / "screening_sample.csv", dtype=str)
     assert sorted(stored.loc[stored["reviewer"] == "reviewer_4", "record_id"]) == sorted(form["record_id"])
-    assert validate.check_all() == []
+    assert checks.check_all() == []

@@ -15,7 +15,8 @@ import pytest
 from analysis.search import records as rec
 from analysis.search.detect import detect_format
 from analysis.search.exports import read_export, read_export_report
-from analysis.search.fields import FORMATS, RECORD_COLUMNS
+from analysis.io.search_tables import FORMATS
+from analysis.search.fields import RECORD_COLUMNS
 from analysis.search.readers.base import ExportError
 from analysis.search import normalize as norm
 from analysis.cli import main

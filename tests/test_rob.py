@@ -14,6 +14,7 @@ import pytest
 
 from analysis.evidence import rob
 from analysis.io.paths import data_dir
+from analysis.io.problems import Problem
 
 QUESTIONS = ("q1_webhelp", "q2_interventions")
 
@@ -100,9 +101,9 @@ def test_unknown_judgement_names_file_line_and_column(data_copy):
     table.loc[2, "judgement"] = "moderate"  # line 4 of the file
     _write(data_copy, "q2_interventions", table)
     problems = rob.risk_of_bias_problems("q2_interventions", root=data_copy)
-    assert problems == ["q2_interventions/risk_of_bias.csv, line 4, column 'judgement': 'moderate' is "
-                        "not allowed for D3 (allowed: low, some concerns, high, no information)"]
-    with pytest.raises(rob.RiskOfBiasError, match="line 4, column 'judgement'"):
+    assert problems == [Problem("q2_interventions/risk_of_bias.csv", 4, "judgement", "'moderate' is "
+                                "not allowed for D3 (allowed: low, some concerns, high, no information)")]
+    with pytest.raises(rob.RiskOfBiasError, match="risk_of_bias.csv:4:judgement: 'moderate'"):
         rob.load_risk_of_bias("q2_interventions", root=data_copy)
 
 
@@ -111,8 +112,8 @@ def test_jbi_answers_are_not_rob2_judgements(data_copy):
     table.loc[0, "judgement"] = "low"  # Q1 takes yes/no/unclear/not applicable
     _write(data_copy, "q1_webhelp", table)
     assert rob.risk_of_bias_problems("q1_webhelp", root=data_copy) == [
-        "q1_webhelp/risk_of_bias.csv, line 2, column 'judgement': 'low' is not allowed for Q1 "
-        "(allowed: yes, no, unclear, not applicable)"]
+        Problem("q1_webhelp/risk_of_bias.csv", 2, "judgement", "'low' is not allowed for Q1 "
+                "(allowed: yes, no, unclear, not applicable)")]
 
 
 def test_unknown_study_domain_tool_and_empty_support(data_copy):
@@ -124,10 +125,11 @@ def test_unknown_study_domain_tool_and_empty_support(data_copy):
     _write(data_copy, "q2_interventions", table)
     problems = rob.risk_of_bias_problems("q2_interventions", root=data_copy)
     where = "q2_interventions/risk_of_bias.csv"
-    assert f"{where}, line 2, column 'study_id': 'Nobody2020' is not a study in q2_interventions/extraction.csv" in problems
-    assert f"{where}, line 3, column 'domain': 'D9' is not a RoB 2 domain (D1, D2, D3, D4, D5, Overall)" in problems
-    assert any(p.startswith(f"{where}, line 4, column 'tool': 'Newcastle-Ottawa' is not one of") for p in problems)
-    assert f"{where}, line 5, column 'support': empty" in problems
+    assert Problem(where, 2, "study_id", "'Nobody2020' is not a study in q2_interventions/extraction.csv") in problems
+    assert Problem(where, 3, "domain", "'D9' is not a RoB 2 domain (D1, D2, D3, D4, D5, Overall)") in problems
+    assert any((p.file, p.row, p.column) == (where, 4, "tool")
+               and p.message.startswith("'Newcastle-Ottawa' is not one of") for p in problems)
+    assert Problem(where, 5, "support", "empty") in problems
 
 
 def test_duplicate_and_missing_domains(data_copy):
@@ -135,12 +137,12 @@ def test_duplicate_and_missing_domains(data_copy):
     table.loc[1, "domain"] = "D1"  # Shafran2019 D2 becomes a second D1
     _write(data_copy, "q2_interventions", table)
     problems = rob.risk_of_bias_problems("q2_interventions", root=data_copy)
-    assert problems == ["q2_interventions/risk_of_bias.csv, line 3: study 'Shafran2019', domain 'D1' "
-                        "already given on line 2"]
+    assert problems == [Problem("q2_interventions/risk_of_bias.csv", 3, None,
+                                "study 'Shafran2019', domain 'D1' already given on line 2")]
     table = table.drop(index=1)
     _write(data_copy, "q2_interventions", table)
     assert rob.risk_of_bias_problems("q2_interventions", root=data_copy) == [
-        "q2_interventions/risk_of_bias.csv: study 'Shafran2019' has no row for domain(s) D2"]
+        Problem("q2_interventions/risk_of_bias.csv", None, None, "study 'Shafran2019' has no row for domain(s) D2")]
 
 
 def test_overall_cannot_be_milder_than_the_domains(data_copy):
@@ -149,8 +151,8 @@ def test_overall_cannot_be_milder_than_the_domains(data_copy):
     table.loc[overall, "judgement"] = "low"
     _write(data_copy, "q2_interventions", table)
     assert rob.risk_of_bias_problems("q2_interventions", root=data_copy) == [
-        "q2_interventions/risk_of_bias.csv: study 'Shafran2019' overall 'low' is less severe than its "
-        "domains allow (at least 'high')"]
+        Problem("q2_interventions/risk_of_bias.csv", None, None, "study 'Shafran2019' overall 'low' is "
+                "less severe than its domains allow (at least 'high')")]
 
 
 def test_jbi_overall_must_follow_the_stated_rule(data_copy):
@@ -159,18 +161,18 @@ def test_jbi_overall_must_follow_the_stated_rule(data_copy):
     table.loc[overall, "judgement"] = "some concerns"
     _write(data_copy, "q1_webhelp", table)
     assert rob.risk_of_bias_problems("q1_webhelp", root=data_copy) == [
-        "q1_webhelp/risk_of_bias.csv: study 'Gould2002' overall 'some concerns' does not follow the "
-        "review's JBI rule, which gives 'high'"]
+        Problem("q1_webhelp/risk_of_bias.csv", None, None, "study 'Gould2002' overall 'some concerns' "
+                "does not follow the review's JBI rule, which gives 'high'")]
 
 
 def test_missing_file_and_columns(data_copy):
     (data_copy / "q1_webhelp" / "risk_of_bias.csv").unlink()
-    assert rob.risk_of_bias_problems("q1_webhelp", root=data_copy)[0].startswith(
-        "q1_webhelp/risk_of_bias.csv: file not found")
+    assert str(rob.risk_of_bias_problems("q1_webhelp", root=data_copy)[0]).startswith(
+        "q1_webhelp/risk_of_bias.csv:-:-: file not found")
     table = _table(data_copy, "q2_interventions").drop(columns=["support", "basis"])
     _write(data_copy, "q2_interventions", table)
     assert rob.risk_of_bias_problems("q2_interventions", root=data_copy) == [
-        "q2_interventions/risk_of_bias.csv: missing column(s) support, basis"]
+        Problem("q2_interventions/risk_of_bias.csv", None, None, "missing column(s) support, basis")]
 
 
 def test_files_are_not_modified_by_validation(data_copy):
@@ -189,5 +191,5 @@ def test_source_record_must_exist(data_copy):
     table.loc[0, "source_record"] = "R9999"
     _write(data_copy, "q1_webhelp", table)
     assert rob.risk_of_bias_problems("q1_webhelp", root=data_copy) == [
-        "q1_webhelp/risk_of_bias.csv, line 2, column 'source_record': 'R9999' is not a record in "
-        "q1_webhelp/records.csv"]
+        Problem("q1_webhelp/risk_of_bias.csv", 2, "source_record", "'R9999' is not a record in "
+                "q1_webhelp/records.csv")]

@@ -13,8 +13,8 @@ import shutil
 import pytest
 
 from analysis.evidence import extraction
-from analysis import review
-from analysis.io import schemas, validate
+from analysis import checks, review
+from analysis.io import extraction_tables, schemas
 from analysis.io.paths import REPO_ROOT
 
 
@@ -72,7 +72,7 @@ def test_every_question_1_statistic_type_converts(copy, kind):
     row.update(blank)
     row.update(statistic_type=kind, direction="positive", adjusted="no", **Q1_STATISTICS[kind])
     _write(path, fields, rows)
-    problems = [p for p in validate.check_all(copy) if "Younes2015" in str(p) or p.file.endswith("extraction.csv")]
+    problems = [p for p in checks.check_all(copy) if "Younes2015" in str(p) or p.file.endswith("extraction.csv")]
     assert not problems, problems
     for scenario in extraction.scenarios("q1"):
         effects = extraction.effect_sizes("q1", scenario)
@@ -80,13 +80,13 @@ def test_every_question_1_statistic_type_converts(copy, kind):
             assert effects.loc[effects["study_id"] == "Younes2015", ["yi", "vi"]].notna().all().all()
 
 
-@pytest.mark.parametrize("outcome, kind", [(o, k) for o, kinds in schemas.Q2_CONVERTED.items() for k in kinds])
+@pytest.mark.parametrize("outcome, kind", [(o, k) for o, kinds in extraction_tables.Q2_CONVERTED.items() for k in kinds])
 def test_every_question_2_pair_the_schema_accepts_converts(copy, outcome, kind):
     path = copy / "q2_interventions" / "extraction.csv"
     fields, rows = _rows(path)
     example = next(r for r in rows if r["statistic_type"] == kind)  # the data hold one of each
     assert example["outcome"] == outcome
-    assert not validate.check_all(copy)
+    assert not checks.check_all(copy)
     effects = extraction.effect_sizes("q2")
     assert example["study_id"] in set(effects["study_id"])
 
@@ -99,6 +99,6 @@ def test_a_pair_without_conversion_is_refused_by_check(copy, kind):
     outcome = "intentions" if kind == "d_secondary" else "behaviour"
     row.update(statistic_type=kind, outcome=outcome)
     _write(path, fields, rows)
-    messages = [f"{p.file}:{p.row}:{p.column}: {p.message}" for p in validate.check_all(copy)]
+    messages = [f"{p.file}:{p.row}:{p.column}: {p.message}" for p in checks.check_all(copy)]
     assert any("q2_interventions/extraction.csv:" in m and ":statistic_type: " in m
                and "has no conversion" in m for m in messages), messages

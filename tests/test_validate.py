@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli
+from analysis import checks, cli
 from analysis.io import validate
+from analysis.io.problems import DataError
 from analysis.io.paths import REPO_ROOT
 
 DATA = REPO_ROOT / "data"
@@ -25,16 +26,16 @@ def edit(root: Path, relative: str, old: str, new: str) -> None:
 
 
 def problems() -> list[str]:
-    return [str(problem) for problem in validate.check_all()]
+    return [str(problem) for problem in checks.check_all()]
 
 
 def test_real_data_are_valid():
-    assert validate.check_all(DATA) == []
+    assert checks.check_all(DATA) == []
 
 
 def test_cli_reports_all_valid(capsys):
     assert cli.main(["check", "--data-dir", str(DATA)]) == 0
-    assert capsys.readouterr().out == f"all {validate.table_count()} tables valid\n"
+    assert capsys.readouterr().out == f"all {checks.table_count()} tables valid\n"
 
 
 # Each case: (file, old text, new text, the exact problems expected).
@@ -253,13 +254,13 @@ def test_cli_lists_every_problem_and_exits_1(data_copy, capsys):
         "q1_webhelp/extraction.csv:3:extraction_id: duplicate extraction_id 'E01' "
         "(first at row 2)",
         "q2_interventions/screening.csv:8:reason: required when decision is exclude",
-        f"2 problem(s) in 2 of {validate.table_count()} tables",
+        f"2 problem(s) in 2 of {checks.table_count()} tables",
     ]
 
 
 def test_load_raises_data_error_naming_the_problem(data_copy):
     edit(data_copy, "q1_webhelp/extraction.csv", "OR_CI,,6.01,4.70,7.70", "OR_CI,,6.01,7.70,4.70")
-    with pytest.raises(validate.DataError) as caught:
+    with pytest.raises(DataError) as caught:
         validate.load("q1", "extraction")
     assert [str(p) for p in caught.value.problems] == [
         "q1_webhelp/extraction.csv:5:ci_low: ci_low 7.70 is above ci_high 4.70"]
@@ -311,4 +312,4 @@ def test_command_line_exit_codes_and_no_traceback(data_copy):
     assert result.stdout.splitlines()[0] == (
         "q2_interventions/extraction.csv:10:-: malformed CSV: unexpected end of data; "
         "rows from here on were not read")
-    assert result.stdout.splitlines()[-1] == f"1 problem(s) in 1 of {validate.table_count()} tables"
+    assert result.stdout.splitlines()[-1] == f"1 problem(s) in 1 of {checks.table_count()} tables"

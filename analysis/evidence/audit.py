@@ -34,7 +34,7 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from analysis.io import schemas
+from analysis.io.columns import p_bound, printed_value
 from analysis.io.validate import load
 
 __all__ = ["audit_published_syntheses", "p_from_ci", "p_altman_bland", "AUDIT_COLUMNS",
@@ -84,13 +84,13 @@ def _half_unit(text: str) -> float:
 
 
 def _interval(text: str) -> tuple[float, float]:
-    value, half = schemas.printed_value(text), _half_unit(text)
+    value, half = printed_value(text), _half_unit(text)
     return value - half, value + half
 
 
 def _p_interval(text: str) -> tuple[float, float]:
     """The values of p that a printed p stands for: "<.001" -> (0, .001); ".05" -> (.045, .055)."""
-    relation, value = schemas.p_bound(text)
+    relation, value = p_bound(text)
     if relation in ("<", "<="):
         return 0.0, value
     if relation in (">", ">="):
@@ -110,7 +110,7 @@ def _fmt_p(value: float) -> str:
 
 def _shown_p(text: str) -> str:
     """A printed p as it reads in a sentence: ".05" -> "= .05", "<.001" -> "< .001"."""
-    relation, _ = schemas.p_bound(text)
+    relation, _ = p_bound(text)
     digits = text.strip().lstrip("<>=").strip()
     return f"{relation} {digits}"
 
@@ -139,9 +139,9 @@ def _audit_row(row: pd.Series) -> dict:
     if not (row["ci_low"] and row["ci_high"]):
         record["verdict"] = ("No confidence interval is printed; the P value is not recomputed "
                              "from an interval.")
-        relation, p_value = schemas.p_bound(row["p_reported"]) if row["p_reported"] else ("", None)
+        relation, p_value = p_bound(row["p_reported"]) if row["p_reported"] else ("", None)
         if measure == "r" and p_value is not None and relation in ("", "="):
-            n = effective_sample_size(schemas.printed_value(row["estimate"]), p_value)
+            n = effective_sample_size(printed_value(row["estimate"]), p_value)
             record["effective_n"] = n
             record["verdict"] += (f" r = {row['estimate']} with P = {row['p_reported']} corresponds "
                                   f"to an effective sample of about {n:,.0f} (Fisher z: N = "
@@ -152,8 +152,8 @@ def _audit_row(row: pd.Series) -> dict:
     scale = math.log if ratio else (lambda v: v)
     null = 1.0 if ratio else 0.0
     record["scale"] = "log" if ratio else "linear"
-    estimate = schemas.printed_value(row["estimate"])
-    low, high = schemas.printed_value(row["ci_low"]), schemas.printed_value(row["ci_high"])
+    estimate = printed_value(row["estimate"])
+    low, high = printed_value(row["ci_low"]), printed_value(row["ci_high"])
     se, z, p = p_from_ci(estimate, low, high, ratio)
     record.update(se=se, z=z, p_from_ci=p, p_altman_bland=p_altman_bland(z))
 
@@ -293,12 +293,12 @@ def subgroup_checks(data_dir: Path | str | None = None) -> pd.DataFrame:
             continue
         values, weights = [], []
         for _, sub in same.iterrows():
-            estimate = schemas.printed_value(sub["estimate"])
-            se = (schemas.printed_value(sub["ci_high"]) - schemas.printed_value(sub["ci_low"])) / (2 * Z95)
+            estimate = printed_value(sub["estimate"])
+            se = (printed_value(sub["ci_high"]) - printed_value(sub["ci_low"])) / (2 * Z95)
             values.append(estimate)
             weights.append(1 / se ** 2)
         mean = sum(v * w for v, w in zip(values, weights)) / sum(weights)
-        value = schemas.printed_value(overall["estimate"])
+        value = printed_value(overall["estimate"])
         beyond = value > max(values) or value < min(values)
         statement = (f"The overall {overall['measure']} {overall['estimate']} "
                      f"{'lies outside' if beyond else 'lies within'} the range of the printed "

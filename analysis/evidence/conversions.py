@@ -28,6 +28,7 @@ from scipy import stats
 
 from analysis.engine import effects
 from analysis.io import schemas
+from analysis.io.columns import p_bound, printed_value
 from analysis.io.validate import load
 
 __all__ = ["population_group", "conversion_checks", "ROUTE_MEASURES", "GENERATION_Z"]
@@ -48,7 +49,7 @@ GENERATION_Z_FIRST_BIRTH_YEAR = 1997  # Pew Research Center (Dimock 2019): born 
 def _value(row: pd.Series, column: str, where: str) -> float:
     text = str(row[column])
     try:
-        return schemas.printed_value(text)
+        return printed_value(text)
     except ValueError:
         raise ValueError(f"{where}: column {column} has no usable number ({text!r})") from None
 
@@ -75,7 +76,7 @@ def _flags(rows: pd.DataFrame, extra: list[str]) -> str:
 
 def _printed_or_none(row: pd.Series, column: str) -> float | None:
     text = str(row.get(column, "") if not pd.isna(row.get(column, "")) else "")
-    return schemas.printed_value(text) if text.strip() else None
+    return printed_value(text) if text.strip() else None
 
 
 def _rebuilt_table(row: pd.Series, where: str) -> tuple[tuple[float, float, float, float], float] | None:
@@ -110,7 +111,7 @@ def _test_z(row: pd.Series, where: str) -> tuple[float, str]:
         return math.sqrt(chi2), f"the printed chi-square ({row['chi2']})"
     text = str(row.get("p_value", "") or "")
     if text and not pd.isna(row.get("p_value")):
-        relation, value = schemas.p_bound(text)
+        relation, value = p_bound(text)
         # "<.05" allows any z above 1.96: the least precise estimate it allows is at the bound.
         return float(stats.norm.isf(value / 2)), f"the printed p ({text}, taken at its bound)"
     raise ValueError(f"{where}: a test-based standard error needs a printed chi-square or p")

@@ -249,13 +249,14 @@ def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus") 
     Raises :class:`EvidenceImportError` (every problem as sheet/file, row, column, message)
     and writes nothing when any row is not acceptable.
     """
-    from analysis.io import validate
+    from analysis import checks
+    from analysis.io.problems import Problem
 
     sheet, root = Path(sheet), data_dir()
     folder = schemas.question_folder(question)
     name = sheet.name
     rows = _read_sheet(sheet, sheet_columns(folder))
-    baseline = validate.blocking_problems(root)
+    baseline = checks.blocking_problems(root)
     if baseline:
         raise EvidenceImportError([ImportProblem((str(p.file), p.row, p.column, p.message))
                                    for p in baseline[:20]] + [ImportProblem(
@@ -339,15 +340,15 @@ def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus") 
             shutil.copyfile(bibliography, copy.parent / "book" / "references.bib")
         # pending work (appraisal rows for a newly included study) is listed by check until
         # the author adds it; it does not block the import
-        found = validate.blocking_problems(copy)
+        found = checks.blocking_problems(copy)
         if not found:
             try:
                 from . import extraction
 
                 extraction.effect_sizes(folder, data_dir=copy)
             except Exception as error:  # a statistic that cannot be converted
-                found = [validate.Problem(f"{folder}/extraction.csv", None, None,
-                                          f"the statistics cannot be converted: {error}")]
+                found = [Problem(f"{folder}/extraction.csv", None, None,
+                                 f"the statistics cannot be converted: {error}")]
     problems = [_on_sheet(p, name, folder, n_existing, new_studies, len(studies)) for p in found]
     if problems:
         raise EvidenceImportError(problems)

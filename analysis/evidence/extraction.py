@@ -204,7 +204,7 @@ def _q2_group(question: str, rows: pd.DataFrame, split: bool,
                 es = effects.d_to_log_or(d, float(effects.d_variance(d, n1, n2)))
                 yi, vi, n = float(es.yi), float(es.vi), n1 + n2
                 method = "d (secondary source) -> log OR (Hasselblad-Hedges; measure family changed)"
-            else:  # schemas.Q2_CONVERTED lists what reaches this point; check refuses the rest
+            else:  # analysis.io.extraction_tables.Q2_CONVERTED lists what reaches this point; check refuses the rest
                 raise ValueError(f"{where}: statistic_type {row['statistic_type']!r} has no "
                                  f"conversion to a log odds ratio")
             out.append({**base, "subgroup": row["intervention_type"],

@@ -21,6 +21,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from analysis.io.problems import Problem
+
 from .judgement_tables import column_values, read_for_checking
 
 DOMAINS: dict[str, str] = {
@@ -51,9 +53,9 @@ MEASURE_NAMES = {"OR": "OR", "RR": "RR", "RD": "RD", "SMD": "SMD", "MD": "MD", "
 class GradeError(ValueError):
     """The GRADE table breaks a rule; ``problems`` lists every one found."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 def _text(value: Any) -> str:
@@ -112,57 +114,61 @@ def _study_ids(question: str, root: Path) -> set[str] | None:
     return column_values(question, "extraction", "study_id", root)
 
 
-def grade_problems(question: str, *, root: Path | None = None) -> list[str]:
+def grade_problems(question: str, *, root: Path | None = None) -> list[Problem]:
     """Every problem in ``data/<question>/grade.csv`` (empty list when valid)."""
     table, problems, where, root = read_for_checking(question, "grade.csv", COLUMNS, root=root)
     if table is None:
         return problems
     known = _study_ids(question, root)
     if known is None:
-        problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")
+        problems.append(Problem(where, None, None,
+                                f"cannot check study ids, {question}/extraction.csv not found"))
     outcomes: dict[str, int] = {}
     for index, row in table.iterrows():
-        here = f"{where}, line {index + 2}"
+        line = index + 2  # header is line 1
         outcome = _text(row["outcome"])
         if not outcome:
-            problems.append(f"{here}, column 'outcome': empty")
+            problems.append(Problem(where, line, "outcome", "empty"))
         elif outcome in outcomes:
-            problems.append(f"{here}, column 'outcome': {outcome!r} already given on line {outcomes[outcome]}")
+            problems.append(Problem(where, line, "outcome",
+                                    f"{outcome!r} already given on line {outcomes[outcome]}"))
         else:
-            outcomes[outcome] = index + 2
+            outcomes[outcome] = line
         design = _text(row["design"])
         if design not in STARTING_LEVEL:
-            problems.append(f"{here}, column 'design': {design!r} is not one of "
-                            f"{', '.join(STARTING_LEVEL)}")
+            problems.append(Problem(where, line, "design", f"{design!r} is not one of "
+                                                           f"{', '.join(STARTING_LEVEL)}"))
         upgrade = _text(row["upgrade_levels"]) or "0"
         if upgrade not in ("0", "1", "2"):
-            problems.append(f"{here}, column 'upgrade_levels': {upgrade!r} is not 0, 1 or 2")
+            problems.append(Problem(where, line, "upgrade_levels", f"{upgrade!r} is not 0, 1 or 2"))
         elif upgrade != "0":
             if design == "randomised trials":
-                problems.append(f"{here}, column 'upgrade_levels': randomised evidence is not rated up")
+                problems.append(Problem(where, line, "upgrade_levels", "randomised evidence is not rated up"))
             if not _text(row["upgrade_reason"]):
-                problems.append(f"{here}, column 'upgrade_reason': empty although the outcome is rated up")
+                problems.append(Problem(where, line, "upgrade_reason",
+                                        "empty although the outcome is rated up"))
         studies = _text(row["studies"]).split()
         if not studies:
             for domain in DOMAINS:
                 if _text(row[domain]):
-                    problems.append(f"{here}, column '{domain}': a judgement is given but no study "
-                                    f"informs {outcome!r} (leave it empty)")
+                    problems.append(Problem(where, line, domain, f"a judgement is given but no study "
+                                                                 f"informs {outcome!r} (leave it empty)"))
             if not _text(row["comments"]):
-                problems.append(f"{here}, column 'comments': say why no study informs {outcome!r}")
+                problems.append(Problem(where, line, "comments", f"say why no study informs {outcome!r}"))
             continue
         if known is not None:
             for study in studies:
                 if study not in known:
-                    problems.append(f"{here}, column 'studies': {study!r} is not a study in "
-                                    f"{question}/extraction.csv")
+                    problems.append(Problem(where, line, "studies", f"{study!r} is not a study in "
+                                                                    f"{question}/extraction.csv"))
         for domain in DOMAINS:
             judgement = _text(row[domain])
             if judgement not in DOWNGRADE_LEVELS:
-                problems.append(f"{here}, column '{domain}': {judgement!r} is not one of "
-                                f"{', '.join(DOWNGRADE_LEVELS)}")
+                problems.append(Problem(where, line, domain, f"{judgement!r} is not one of "
+                                                             f"{', '.join(DOWNGRADE_LEVELS)}"))
             if not _text(row[f"{domain}_reason"]):
-                problems.append(f"{here}, column '{domain}_reason': empty (every judgement needs a reason)")
+                problems.append(Problem(where, line, f"{domain}_reason",
+                                        "empty (every judgement needs a reason)"))
     return problems
 
 

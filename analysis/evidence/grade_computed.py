@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import review
+from analysis.io.problems import Problem
+
 from .grade import (DOMAINS, _has_studies, _number, _text, certainty, certainty_level,
                     load_grade_table, summary_of_findings)
 
@@ -220,7 +222,7 @@ _CHECKABLE_CLAIMS = (
 )
 
 
-def grade_contradictions(question: str) -> list[str]:
+def grade_contradictions(question: str) -> list[Problem]:
     """Every place where grade.csv contradicts a computed judgement or fact (empty when none).
 
     A contradiction is a different judgement for a computed domain, or author words that claim a
@@ -243,17 +245,19 @@ def grade_contradictions(question: str) -> list[str]:
     for record in computed.to_dict("records"):
         outcome_facts.setdefault(record["outcome"], {}).update(record["facts"])
     for record in computed.to_dict("records"):
-        where = f"{question}/grade.csv, outcome {record['outcome']!r}, {record['domain']}"
+        file, where = f"{question}/grade.csv", f"outcome {record['outcome']!r}, {record['domain']}"
         if not record["agrees"]:
-            problems.append(f"{where}: judged {record['author_judgement']!r} but the numbers give "
-                            f"{record['judgement']!r} ({record['reason']})")
+            problems.append(Problem(file, None, None, f"{where}: judged {record['author_judgement']!r} "
+                                                      f"but the numbers give {record['judgement']!r} "
+                                                      f"({record['reason']})"))
         facts = dict(outcome_facts[record["outcome"]], **record["facts"],
                      every_study_excludes_null=every_excludes.get(record["outcome"]))
         for pattern, fact, claimed in _CHECKABLE_CLAIMS:
             if pattern.search(record["author_reason"]) and fact in facts and facts[fact] is not None \
                     and bool(facts[fact]) != claimed:
-                problems.append(f"{where}: the words {pattern.search(record['author_reason']).group(0)!r} "
-                                f"contradict the numbers ({fact} is {facts[fact]})")
+                problems.append(Problem(file, None, None,
+                                        f"{where}: the words {pattern.search(record['author_reason']).group(0)!r} "
+                                        f"contradict the numbers ({fact} is {facts[fact]})"))
     return problems
 
 

@@ -2,7 +2,7 @@
 
 Both tables are checked line by line by their own modules; this is the part they share: find
 the file, read it as text, and report a missing file, an unreadable CSV, missing columns or an
-empty table as one problem each.
+empty table as one :class:`~analysis.io.problems.Problem` each.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Sequence
 import pandas as pd
 
 from analysis.io.paths import data_dir
+from analysis.io.problems import Problem
 
 
 # Each judgement table is parsed once per version of its file (path, size, modification time).
@@ -23,7 +24,8 @@ def column_values(question: str, table: str, column: str, root: Path) -> set[str
     reader (``validate.load``); None when that table's file is missing. A table that exists but
     breaks its own rules (reported by its own check) is read as text for the lookup."""
     from analysis.io import schemas
-    from analysis.io.validate import DataError, load
+    from analysis.io.problems import DataError
+    from analysis.io.validate import load
 
     try:
         frame = load(question, table, root)
@@ -36,7 +38,7 @@ def column_values(question: str, table: str, column: str, root: Path) -> set[str
 
 
 def read_for_checking(question: str, filename: str, columns: Sequence[str], *,
-                      root: Path | None = None) -> tuple[pd.DataFrame | None, list[str], str, Path]:
+                      root: Path | None = None) -> tuple[pd.DataFrame | None, list[Problem], str, Path]:
     """``(table, problems, where, root)``: the table is None whenever a problem stops the check.
 
     ``where`` is the file as messages name it (``<question>/<filename>``); ``root`` is the data
@@ -46,18 +48,18 @@ def read_for_checking(question: str, filename: str, columns: Sequence[str], *,
     path = root / question / filename
     where = f"{question}/{filename}"
     if not path.exists():
-        return None, [f"{where}: file not found ({path})"], where, root
+        return None, [Problem(where, None, None, f"file not found ({path})")], where, root
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _READ:
         try:
             _READ[key] = pd.read_csv(path, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            return None, [f"{where}: cannot be read as CSV ({error})"], where, root
+            return None, [Problem(where, None, None, f"cannot be read as CSV ({error})")], where, root
     table = _READ[key].copy()
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        return None, [f"{where}: missing column(s) {', '.join(missing)}"], where, root
+        return None, [Problem(where, None, None, f"missing column(s) {', '.join(missing)}")], where, root
     if table.empty:
-        return None, [f"{where}: no rows"], where, root
+        return None, [Problem(where, None, None, "no rows")], where, root
     return table, [], where, root

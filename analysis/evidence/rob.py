@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.io.problems import Problem
+
 from .judgement_tables import column_values, read_for_checking
 
 ROB2 = "RoB 2"
@@ -77,9 +79,9 @@ _JBI_CRITICAL_ITEMS = ("Q3", "Q4", "Q5", "Q6", "Q7")
 class RiskOfBiasError(ValueError):
     """The risk-of-bias table breaks a rule; ``problems`` lists every one found."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
 def domain_labels(tool: str) -> dict[str, str]:
@@ -119,7 +121,7 @@ def _known_study(study_id: str, extraction_ids: set[str]) -> bool:
     return study_id in extraction_ids or any(e.startswith(study_id + "_") for e in extraction_ids)
 
 
-def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[str]:
+def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[Problem]:
     """Every problem in ``data/<question>/risk_of_bias.csv`` (empty list when valid)."""
     table, problems, where, root = read_for_checking(question, "risk_of_bias.csv", COLUMNS, root=root)
     if table is None:
@@ -127,38 +129,38 @@ def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[st
 
     extraction_ids = _extraction_study_ids(question, root)
     if extraction_ids is None:
-        problems.append(f"{where}: cannot check study ids, {question}/extraction.csv not found")
+        problems.append(Problem(where, None, None,
+                                f"cannot check study ids, {question}/extraction.csv not found"))
     record_ids = column_values(question, "records", "record_id", root)
     seen: dict[tuple[str, str], int] = {}
     for index, row in table.iterrows():
         line = index + 2  # header is line 1
-        here = f"{where}, line {line}"
         values = {c: str(row[c]).strip() for c in COLUMNS}
         for column in ("study_id", "tool", "domain", "judgement", "support", "rationale", "basis"):
             if not values[column]:
-                problems.append(f"{here}, column '{column}': empty")
+                problems.append(Problem(where, line, column, "empty"))
         study, tool, domain, judgement = (values[c] for c in ("study_id", "tool", "domain", "judgement"))
         if tool and tool not in TOOLS:
-            problems.append(f"{here}, column 'tool': {tool!r} is not one of {sorted(TOOLS)}")
+            problems.append(Problem(where, line, "tool", f"{tool!r} is not one of {sorted(TOOLS)}"))
             continue
         if study and extraction_ids is not None and not _known_study(study, extraction_ids):
-            problems.append(f"{here}, column 'study_id': {study!r} is not a study in "
-                            f"{question}/extraction.csv")
+            problems.append(Problem(where, line, "study_id", f"{study!r} is not a study in "
+                                                             f"{question}/extraction.csv"))
         if values["source_record"] and record_ids is not None and values["source_record"] not in record_ids:
-            problems.append(f"{here}, column 'source_record': {values['source_record']!r} is not a "
-                            f"record in {question}/records.csv")
+            problems.append(Problem(where, line, "source_record", f"{values['source_record']!r} is "
+                                                                  f"not a record in {question}/records.csv"))
         if domain and tool and domain not in TOOLS[tool]:
-            problems.append(f"{here}, column 'domain': {domain!r} is not a {tool} domain "
-                            f"({', '.join(TOOLS[tool])})")
+            problems.append(Problem(where, line, "domain", f"{domain!r} is not a {tool} domain "
+                                                           f"({', '.join(TOOLS[tool])})"))
         elif domain and judgement:
             allowed = OVERALL_JUDGEMENTS if domain == "Overall" else DOMAIN_JUDGEMENTS[tool]
             if judgement not in allowed:
-                problems.append(f"{here}, column 'judgement': {judgement!r} is not allowed for "
-                                f"{domain} (allowed: {', '.join(allowed)})")
+                problems.append(Problem(where, line, "judgement", f"{judgement!r} is not allowed for "
+                                                                  f"{domain} (allowed: {', '.join(allowed)})"))
         if study and domain:
             if (study, domain) in seen:
-                problems.append(f"{here}: study {study!r}, domain {domain!r} already given on line "
-                                f"{seen[(study, domain)]}")
+                problems.append(Problem(where, line, None, f"study {study!r}, domain {domain!r} already "
+                                                           f"given on line {seen[(study, domain)]}"))
             else:
                 seen[(study, domain)] = line
     if problems:
@@ -167,26 +169,29 @@ def risk_of_bias_problems(question: str, *, root: Path | None = None) -> list[st
     for study, rows in table.groupby("study_id", sort=False):
         tools = set(rows["tool"])
         if len(tools) > 1:
-            problems.append(f"{where}: study {study!r} is appraised with more than one tool "
-                            f"({', '.join(sorted(tools))})")
+            problems.append(Problem(where, None, None, f"study {study!r} is appraised with more than "
+                                                       f"one tool ({', '.join(sorted(tools))})"))
             continue
         tool = tools.pop()
         given = dict(zip(rows["domain"], rows["judgement"]))
         absent = [d for d in TOOLS[tool] if d not in given]
         if absent:
-            problems.append(f"{where}: study {study!r} has no row for domain(s) {', '.join(absent)}")
+            problems.append(Problem(where, None, None,
+                                    f"study {study!r} has no row for domain(s) {', '.join(absent)}"))
             continue
         domains = {d: j for d, j in given.items() if d != "Overall"}
         if tool == ROB2:
             floor = rob2_minimum_overall(domains)
             if _SEVERITY[given["Overall"]] < _SEVERITY[floor]:
-                problems.append(f"{where}: study {study!r} overall {given['Overall']!r} is less severe "
-                                f"than its domains allow (at least {floor!r})")
+                problems.append(Problem(where, None, None, f"study {study!r} overall {given['Overall']!r} "
+                                                           f"is less severe than its domains allow "
+                                                           f"(at least {floor!r})"))
         else:
             expected = jbi_overall(domains)
             if given["Overall"] != expected:
-                problems.append(f"{where}: study {study!r} overall {given['Overall']!r} does not follow "
-                                f"the review's JBI rule, which gives {expected!r}")
+                problems.append(Problem(where, None, None, f"study {study!r} overall {given['Overall']!r} "
+                                                           f"does not follow the review's JBI rule, "
+                                                           f"which gives {expected!r}"))
     return problems
 
 

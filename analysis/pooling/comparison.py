@@ -32,7 +32,7 @@ from scipy import stats
 
 from analysis import review
 from . import display_rules, synthesis
-from analysis.io import schemas
+from analysis.io.columns import p_bound, printed_value
 from analysis.measures import measure
 from analysis.io.validate import load
 
@@ -86,11 +86,11 @@ def _interval(row: dict) -> tuple[float | None, float | None, float | None, bool
     """(estimate, low, high, derived) of a published row on its printed scale."""
     if not row["estimate"]:
         return None, None, None, False
-    estimate = schemas.printed_value(row["estimate"])
+    estimate = printed_value(row["estimate"])
     if row["ci_low"] and row["ci_high"]:
-        return estimate, schemas.printed_value(row["ci_low"]), schemas.printed_value(row["ci_high"]), False
+        return estimate, printed_value(row["ci_low"]), printed_value(row["ci_high"]), False
     if row["measure"] == "r" and row["p_reported"]:
-        relation, p = schemas.p_bound(row["p_reported"])
+        relation, p = p_bound(row["p_reported"])
         if relation in ("", "="):
             low, high, _ = interval_from_r_and_p(estimate, p)
             return estimate, low, high, True

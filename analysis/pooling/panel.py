@@ -35,7 +35,7 @@ from scipy import special
 
 from analysis.engine.checks import validate_effects
 from analysis.engine.meta_analysis import meta_analysis
-from analysis.io import schemas
+from analysis.io import plan_tables
 from analysis.engine.bayes import BayesResult, TauPrior, bayes_meta_analysis
 
 __all__ = ["PanelResult", "small_k_panel", "panel_for", "pooled_panel", "load_priors",
@@ -45,14 +45,14 @@ __all__ = ["PanelResult", "small_k_panel", "panel_for", "pooled_panel", "load_pr
 # ----------------------------------------------------------------------------- data tables
 def _read_engine_table(name: str, data_dir: Path | str | None) -> list[dict[str, str]]:
     from analysis.io import validate
+    from analysis.io.problems import DataError
     from analysis.io.paths import data_dir as default_dir
 
-    schema = schemas.ENGINE_TABLES[name]
+    schema = plan_tables.ENGINE_TABLES[name]
     root = Path(data_dir) if data_dir is not None else default_dir()
-    read, problems = validate._read(root / schema.file, schema.file, schema)
-    problems += validate.check_table(read) if read.readable or read.rows else []
+    read, problems = validate.read_checked(root / schema.file, schema.file, schema)
     if problems:
-        raise validate.DataError(problems)
+        raise DataError(problems)
     return [row for _, row in read.rows]
 
 

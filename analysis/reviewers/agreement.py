@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Sequence
 
-from analysis.io import schemas
+from analysis.io.columns import p_bound, printed_value
 
 __all__ = ["KappaResult", "cohen_kappa_ci", "printed_numbers_agree"]
 
@@ -102,14 +102,14 @@ def printed_numbers_agree(first: str, second: str, kind: str = "printed") -> boo
         return True
     try:
         if kind == "printed_p":
-            rel_a, x = schemas.p_bound(a)
-            rel_b, y = schemas.p_bound(b)
+            rel_a, x = p_bound(a)
+            rel_b, y = p_bound(b)
             if rel_a != rel_b:
                 return False
         elif kind == "int":
             return int(a) == int(b)
         else:
-            x, y = schemas.printed_value(a), schemas.printed_value(b)
+            x, y = printed_value(a), printed_value(b)
     except ValueError:
         return False
     tolerance = 0.5 * 10.0 ** (-min(_decimals(a), _decimals(b)))

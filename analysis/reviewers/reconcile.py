@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.io import schemas
+from analysis.io import reviewer_tables, schemas
 from .agreement import KappaResult, cohen_kappa_ci, printed_numbers_agree
 from analysis.io.paths import data_dir as default_data_dir
 from analysis.io.validate import read_csv_text, load
@@ -126,9 +126,9 @@ def compare_extraction(question: str, data_dir: Path | str | None = None) -> pd.
         return pd.DataFrame(columns=COMPARE_COLUMNS)
     first, keys = _first_long(question, data_dir)
     schema = schemas.schema_for(folder, "extraction")
-    status_rows = second[second["field"] == schemas.STATUS_FIELD]
+    status_rows = second[second["field"] == reviewer_tables.STATUS_FIELD]
     reopened = {(r.study_id, r.reviewer): r.value for r in status_rows.itertuples()}
-    second = second[second["field"] != schemas.STATUS_FIELD]
+    second = second[second["field"] != reviewer_tables.STATUS_FIELD]
     links = _optional(question, "extraction_links", data_dir)
     linked = dict(keys)
     if links is not None:
@@ -379,8 +379,8 @@ def add_pooling_flags(effects: pd.DataFrame, question: str, data_dir: Path | str
 # Only judgements are compared. Imprecision and inconsistency are computed from the pooled numbers
 # (analysis.evidence.grade_computed) and grade.csv must hold the computed value, so no reviewer's input
 # decides them: comparing two reviewers on them would score agreement with arithmetic.
-GRADE_COMPUTED_DOMAINS = schemas.GRADE_COMPUTED_DOMAINS
-GRADE_DOMAINS = schemas.GRADE_JUDGED_DOMAINS  # risk of bias, indirectness, publication bias
+GRADE_COMPUTED_DOMAINS = reviewer_tables.GRADE_COMPUTED_DOMAINS
+GRADE_DOMAINS = reviewer_tables.GRADE_JUDGED_DOMAINS  # risk of bias, indirectness, publication bias
 GRADE_ITEMS = ("design", "studies") + GRADE_DOMAINS + ("upgrade_levels",)
 GRADE_NOT_COMPARED_NOTE = ("imprecision and inconsistency are computed from the pooled numbers "
                            "(analysis.evidence.grade_computed), not judged, and are not compared")

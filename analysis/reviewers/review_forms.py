@@ -14,6 +14,7 @@ decisions go to ``screening.csv`` and the sample's ids to ``screening_sample.csv
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +23,10 @@ import pandas as pd
 from analysis import review, screening_decisions
 from analysis.search import records as rec
 from analysis.evidence import rob
-from analysis.io import schemas
+from analysis.io import reviewer_tables, schemas
 from analysis.selection import screening
 from analysis.io.paths import data_dir as default_data_dir
-from analysis.io.validate import _Table, check_table, load
+from analysis.io.validate import TextTable, check_table, load
 
 __all__ = ["extraction_form", "risk_of_bias_form", "draw_screening_sample", "screening_form",
            "append_form", "store_screening_sample", "FormError"]
@@ -60,7 +61,7 @@ def extraction_form(question: str, reviewer: str, data_dir: Path | str | None = 
     rows = []
     for study in _where_to_reopen(question, data_dir).itertuples(index=False):
         hints = {"label": study.label, "doi_to_reopen": study.doi_to_reopen, "record_url": study.record_url}
-        rows.append({"study_id": study.study_id, "row_key": "", "field": schemas.STATUS_FIELD,
+        rows.append({"study_id": study.study_id, "row_key": "", "field": reviewer_tables.STATUS_FIELD,
                      "reviewer": reviewer, **hints})
         rows += [{"study_id": study.study_id, "row_key": "", "field": f, "reviewer": reviewer, **hints}
                  for f in fields]
@@ -78,7 +79,7 @@ def risk_of_bias_form(question: str, reviewer: str, data_dir: Path | str | None 
             rows.append({"study_id": study.study_id, "tool": tool, "domain": domain, "reviewer": reviewer,
                          "label": study.label, "doi_to_reopen": study.doi_to_reopen,
                          "record_url": study.record_url})
-    columns = list(schemas.ROB_INDEPENDENT.names) + list(_HINTS)
+    columns = list(reviewer_tables.ROB_INDEPENDENT.names) + list(_HINTS)
     return pd.DataFrame(rows, dtype=object).reindex(columns=columns, fill_value="").fillna("")
 
 
@@ -123,12 +124,12 @@ def append_form(path: Path | str, question: str, table: str,
     filled = {"extraction_independent": "value", "risk_of_bias_independent": "judgement"}.get(table, "consensus")
     keep = form[filled].str.strip() != ""
     if table == "extraction_independent":
-        keep |= form["field"] == schemas.STATUS_FIELD
+        keep |= form["field"] == reviewer_tables.STATUS_FIELD
     rows = [(int(i) + 2, {c: str(form.at[i, c]).strip() for c in schema.names}) for i in form.index[keep]]
     if not rows:
         raise FormError([f"{path}: no filled row"])
     problems = [f"{path}:{p.row}:{p.column}: {p.message}"
-                for p in check_table(_Table(str(path), schema, rows, True))]
+                for p in check_table(TextTable(str(path), schema, rows, True))]
     target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schema.file
     if target.exists():
         stored = pd.read_csv(target, dtype=str, keep_default_na=False)
@@ -164,7 +165,7 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
         problems.append(f"{path}: the decisions cover {len(decided)} record(s); the sample of seed {seed} "
                         f"and fraction {fraction} has {len(sample)}, and every one needs a decision")
     reviewers = set(form["reviewer"])
-    if len(reviewers) != 1 or not schemas.re.fullmatch(schemas.REVIEWER_ID, next(iter(reviewers))):
+    if len(reviewers) != 1 or not re.fullmatch(reviewer_tables.REVIEWER_ID, next(iter(reviewers))):
         problems.append(f"{path}: one reviewer_<number> must decide the whole sample (found {sorted(reviewers)})")
     if problems:
         raise FormError(problems)
@@ -174,10 +175,10 @@ def store_screening_sample(path: Path | str, question: str, fraction: float, see
         raise FormError(error.problems) from None
     table = review.current().question(folder).clusters
     population = int((table["record_id"] == table["first_record_id"]).sum())
-    target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / schemas.SCREENING_SAMPLE.file
+    target = (Path(data_dir) if data_dir is not None else default_data_dir()) / folder / reviewer_tables.SCREENING_SAMPLE.file
     rows = [{"record_id": r, "reviewer": next(iter(reviewers)), "stage": str(form["stage"].iloc[0]),
              "seed": str(seed), "fraction": str(fraction), "population": str(population)} for r in sample]
-    rec.append_csv_rows(target, rows, list(schemas.SCREENING_SAMPLE.names))
+    rec.append_csv_rows(target, rows, list(reviewer_tables.SCREENING_SAMPLE.names))
     return stored
 
 

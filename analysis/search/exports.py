@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.io.search_tables import FORMATS
+
 from .detect import detect_format
-from .fields import FORMATS, RECORD_COLUMNS, TABLE_FORMATS, columns_for, map_fields
+from .fields import RECORD_COLUMNS, TABLE_FORMATS, columns_for, map_fields
 from .readers import bibtex, delimited, endnote, medline, ris, wos_plain
 from .readers.base import Entries, ExportError, Skipped
 

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.io.search_tables import FORMATS
+
 from .normalize import find_doi, normalize_doi, normalize_pmid, parse_year, strip_translation_brackets
 
 RECORD_COLUMNS = ["record_id", "source_file", "position", "title", "authors", "first_author",
                   "year", "journal", "doi", "pmid", "abstract", "url"]
-# the review's own hit list first, then tagged formats, then tables with a header row
-FORMATS = ("index_hits", "ris", "nbib", "bibtex", "endnote", "wos_plain", "wos_tab", "wos_csv", "scopus_csv",
-           "pubmed_csv", "embase_csv", "ieee_csv", "springer_csv", "zotero_csv")
 TABLE_FORMATS = ("index_hits", "wos_tab", "wos_csv", "scopus_csv", "pubmed_csv", "embase_csv", "ieee_csv",
                  "springer_csv", "zotero_csv")
 FORMAT_LABELS = {

@@ -170,7 +170,8 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
     the new log row (dict, ``n_hits`` int) and, under ``skipped`` and ``remarks``, the entries
     left out and those read despite a flaw.
     """
-    from analysis.io import storage, validate
+    from analysis import checks
+    from analysis.io import storage
 
     path = Path(path)
     try:
@@ -211,7 +212,7 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
         log_file = f"{folder.name}/{SEARCH_LOG.as_posix()}"
         tx.stage_copy(f"{folder.name}/{relative}", path)
         tx.stage_text(log_file, appended_csv(tx.current_bytes(log_file), [row], SEARCH_LOG_COLUMNS))
-        tx.validate(validate.blocking_problems)
+        tx.validate(checks.blocking_problems)
         tx.commit()
     return {**row, "skipped": read.skipped, "remarks": read.remarks}
 

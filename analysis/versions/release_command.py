@@ -197,7 +197,8 @@ def write_release(plan: ReleasePlan) -> list[str]:
     """Write every file of the release (:func:`release_files`) in one transaction of
     :mod:`analysis.io.storage`: under the data folder's write lock, checked again with the rules
     of ``check``, all files or none. Returns the files written (paths under data/)."""
-    from analysis.io import storage, validate
+    from analysis import checks
+    from analysis.io import storage
 
     root = data_dir()
     with storage.transaction(root, f"release {plan.version}") as tx:
@@ -205,7 +206,7 @@ def write_release(plan: ReleasePlan) -> list[str]:
             raise ReleaseError("the data changed since the release was planned; plan it again")
         for relative, data in release_files(plan, root / "releases").items():
             tx.stage_bytes(relative, data)
-        tx.validate(validate.check_all, allow_existing=False)  # a release needs valid data
+        tx.validate(checks.check_all, allow_existing=False)  # a release needs valid data
         written = tx.commit()
     for path, data in plan.metadata_files.items():  # outside data/: after the data are committed
         write_atomic(path, data.decode("utf-8"))
@@ -215,6 +216,6 @@ def write_release(plan: ReleasePlan) -> list[str]:
 
 def validation_problems() -> list:
     """Every problem `python -m analysis check` reports (a release needs none)."""
-    from analysis.io import validate
+    from analysis import checks
 
-    return validate.check_all()
+    return checks.check_all()
