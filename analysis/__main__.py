@@ -1,7 +1,7 @@
-"""``python -m analysis <command>``: the command line lives in :mod:`analysis.cli`."""
+"""``python -m analysis <command>``: the command line lives in :mod:`analysis.commands.cli`."""
 import sys
 
-from .cli import COMMANDS, build_parser, main  # noqa: F401  (the registry, for readers)
+from .commands.cli import COMMANDS, build_parser, main  # noqa: F401  (the registry, for readers)
 
 if __name__ == "__main__":
     sys.exit(main())

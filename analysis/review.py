@@ -272,7 +272,7 @@ class Review:
 
     @cached_property
     def fingerprint(self) -> str:
-        from .versions.fingerprint import data_fingerprint
+        from .io.fingerprint import data_fingerprint
 
         return data_fingerprint(self.root)
 

@@ -161,7 +161,7 @@ def regrade(data: Path, question: str) -> None:
     adding a study): set imprecision and inconsistency, and their reasons, to the computed ones."""
     import csv
 
-    from analysis.evidence import grade_computed
+    from analysis.findings import grade_computed
     from analysis import review
     from analysis.io.paths import using_data_dir
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.pooling import comparison
+from analysis.findings import comparison
 
 
 @pytest.fixture(scope="module")

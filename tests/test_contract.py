@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis import checks, cli, review
+from analysis.commands import checks, cli
+from analysis import review
 from analysis.versions import release_archive, release_changes
 from analysis.io import safe_csv, validate
 from conftest import snapshot

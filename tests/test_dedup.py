@@ -10,7 +10,7 @@ from analysis.search import records as rec
 from analysis.search.dedup import CLUSTER_COLUMNS, dedup, pairwise_agreement
 from analysis.search.exports import read_export
 from analysis.search.fields import RECORD_COLUMNS
-from analysis.cli import main
+from analysis.commands.cli import main
 
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 

@@ -215,7 +215,7 @@ def test_two_imports_at_once_never_share_a_search_id(tmp_path):
 
 
 def test_a_failing_second_write_of_a_release_changes_nothing(tmp_path, monkeypatch, capsys):
-    from analysis import cli
+    from analysis.commands import cli
 
     data = fresh(tmp_path, "data")
     monkeypatch.setenv("REVIEW_DATA_DIR", str(data))
@@ -358,7 +358,7 @@ def test_an_export_left_outside_the_log_is_reported(tmp_path):
 
 def test_ctrl_c_after_the_commit_does_not_claim_nothing_changed(tmp_path, monkeypatch, capsys):
     """Ctrl-C while `import` prints its summary (after its files were written)."""
-    from analysis import cli
+    from analysis.commands import cli
     from analysis.search import dedup
 
     data = fresh(tmp_path, "data")

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from analysis.evidence import grade
+from analysis.findings import grade_computed
 from analysis.io.paths import data_dir
 from analysis.io.problems import Problem
 
@@ -223,10 +224,10 @@ def test_negative_effects_use_a_true_minus_sign():
 
 def test_optimal_information_size_from_the_power_formula():
     # N = 4 (1.96 + 0.8416)^2 / 0.2^2 = 784.9 (two groups); r = 0.1: ((z_a + z_b) / atanh .1)^2 + 3
-    assert grade.optimal_information_size("SMD") == 785
-    assert grade.optimal_information_size("OR") == 785
-    assert grade.optimal_information_size("r") == 783
-    assert grade.IMPRECISION_THRESHOLDS["OR"] == pytest.approx(1.4372, abs=1e-4)
+    assert grade_computed.optimal_information_size("SMD") == 785
+    assert grade_computed.optimal_information_size("OR") == 785
+    assert grade_computed.optimal_information_size("r") == 783
+    assert grade_computed.IMPRECISION_THRESHOLDS["OR"] == pytest.approx(1.4372, abs=1e-4)
 
 
 @pytest.mark.parametrize("ci, n, expected", [
@@ -236,22 +237,22 @@ def test_optimal_information_size_from_the_power_formula():
     ((0.50, 2.00), 9000, "very serious"),    # appreciable benefit and harm (beyond 1/1.44, 1.44)
 ])
 def test_imprecision_is_computed_from_ci_and_information_size(ci, n, expected):
-    assert grade.judge_imprecision("OR", *ci, n).judgement == expected
+    assert grade_computed.judge_imprecision("OR", *ci, n).judgement == expected
 
 
 def test_inconsistency_is_computed_from_i2_overlap_and_prediction_interval():
-    apart = grade.judge_inconsistency("OR", [0.1, 1.8], [0.01, 0.01], 95.0, None, None, 1.5, 5.0)
+    apart = grade_computed.judge_inconsistency("OR", [0.1, 1.8], [0.01, 0.01], 95.0, None, None, 1.5, 5.0)
     assert apart.judgement == "very serious" or apart.facts["disjoint"]
-    together = grade.judge_inconsistency("OR", [0.1, 0.2, 0.15], [0.05, 0.05, 0.05], 0.0,
+    together = grade_computed.judge_inconsistency("OR", [0.1, 0.2, 0.15], [0.05, 0.05, 0.05], 0.0,
                                          0.8, 1.6, 0.95, 1.4)
     assert together.judgement == "not serious" and not together.facts["disjoint"]
-    single = grade.judge_inconsistency("OR", [0.1], [0.05], None, None, None, None, None)
+    single = grade_computed.judge_inconsistency("OR", [0.1], [0.05], None, None, None, None, None)
     assert single.judgement == "not serious" and "single study" in single.reason.lower()
 
 
 def test_spread_between_studies_is_counted_once():
     # question 1: inconsistency rated down, so imprecision is judged on the common-effect CI
-    computed = grade.computed_judgements("q1_webhelp").set_index(["outcome", "domain"])
+    computed = grade_computed.computed_judgements("q1_webhelp").set_index(["outcome", "domain"])
     outcome = "Depressive symptoms and web-based help seeking"
     assert computed.loc[(outcome, "inconsistency"), "judgement"] != "not serious"
     assert computed.loc[(outcome, "imprecision"), "facts"]["common_effect_ci"] is True
@@ -259,7 +260,7 @@ def test_spread_between_studies_is_counted_once():
 
 @pytest.mark.parametrize("question", ["q1_webhelp", "q2_interventions"])
 def test_author_words_do_not_contradict_the_computed_judgements(question):
-    assert grade.grade_contradictions(question) == []
+    assert grade_computed.grade_contradictions(question) == []
 
 
 def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
@@ -278,12 +279,12 @@ def test_a_false_claim_in_the_author_words_is_caught(tmp_path, monkeypatch):
         writer = csv.DictWriter(stream, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-    problems = grade.grade_contradictions("q1_webhelp")
+    problems = grade_computed.grade_contradictions("q1_webhelp")
     assert any("'intervals overlap' contradict" in p.message for p in problems), problems
 
 
 def test_summary_of_findings_has_footnoted_computed_reasons():
-    summary = grade.grade_summary("q2_interventions")
+    summary = grade_computed.grade_summary("q2_interventions")
     first = summary.table.iloc[0]
     assert "imprecision [" in first["Reasons for downgrading"]
     number = int(first["Reasons for downgrading"].split("imprecision [")[1].split("]")[0])

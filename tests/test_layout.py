@@ -18,21 +18,19 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analysis"
 
 # Lowest first. A module belongs to the first layer with a pattern that matches its dotted name.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("registry and engine", (r"analysis\.questions", r"analysis\.measures", r"analysis\.engine(\..*)?",
-                             r"analysis\.search(\.(readers(\..*)?|normalize|fields|detect|exports|dedup))?")),
+    ("registry and engine", (r"analysis\.questions", r"analysis\.measures", r"analysis\.engine(\..*)?")),
     ("reading and writing data/", (r"analysis\.io(\..*)?",)),
-    ("records of the searches", (r"analysis\.search\.records",)),
+    ("search exports and records", (r"analysis\.search(\..*)?",)),
     ("two reviewers", (r"analysis\.reviewers(\..*)?",)),
     ("study selection", (r"analysis\.selection(\..*)?",)),
     ("evidence tables", (r"analysis\.evidence(\..*)?",)),
     ("pooling", (r"analysis\.pooling(\..*)?",)),
-    ("certainty of evidence", (r"analysis\.certainty(\..*)?",)),
     ("figures", (r"analysis\.figures(\..*)?",)),
     ("the review object", (r"analysis\.review",)),
+    ("findings", (r"analysis\.findings(\..*)?",)),
     ("versions", (r"analysis\.versions(\..*)?",)),
     ("views", (r"analysis\.views(\..*)?",)),
-    ("commands", (r"analysis", r"analysis\.__main__", r"analysis\.cli", r"analysis\.reconcile_cli",
-                  r"analysis\.checks", r"analysis\.forms")),
+    ("commands", (r"analysis", r"analysis\.__main__", r"analysis\.commands(\..*)?")),
 )
 MAX_LINES = 550  # "none much over 500"
 

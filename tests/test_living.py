@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from analysis.versions import living, prisma_lsr
-from analysis import checks
+from analysis.commands import checks
 from analysis.views import living_views
 from analysis.io import validate
 
@@ -99,7 +99,7 @@ def test_an_element_whose_data_are_missing_is_not_reported(data_copy):
 def test_expected_k_adds_the_reports_awaiting_full_text_that_are_not_included_studies():
     import pandas as pd
 
-    from analysis.evidence import evidence_requests
+    from analysis.versions import evidence_requests
     from analysis import review
     from analysis.pooling import synthesis
 

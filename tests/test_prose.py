@@ -1,7 +1,7 @@
 """The book's prose makes no comparative claim of its own: every one is generated.
 
 Comparative words ("larger", "consistent with", "changed"...) in a chapter's Markdown must come
-from a glue reference, whose text analysis.pooling.comparison and analysis.views.pooled_results
+from a glue reference, whose text analysis.findings.comparison and analysis.views.pooled_results
 generate from a computed verdict. This test reads the Markdown cells of every notebook, removes
 glue references, code, maths, comments and link targets, and fails on any comparative word left.
 """

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from analysis import review
-from analysis.reviewers import agreement, reconcile, review_forms
+from analysis.reviewers import agreement, reconcile
+from analysis.commands import review_forms
 from analysis.views import agreement_report
 from analysis.evidence import extraction
-from analysis import checks
+from analysis.commands import checks
 from analysis.io import schemas, validate
 from analysis.__main__ import main
 from analysis.io.paths import REPO_ROOT
@@ -281,7 +282,7 @@ def test_changed_grade_judgement_opens_a_disagreement(data_copy, capsys):
 
 
 def test_computed_grade_domains_are_not_compared(data_copy, capsys):
-    """Imprecision and inconsistency are computed (analysis.evidence.grade_computed), not judged: a second
+    """Imprecision and inconsistency are computed (analysis.findings.grade_computed), not judged: a second
     reviewer's value for them opens nothing, may be left empty, and cannot be reconciled."""
     compared = reconcile.compare_grade("q2")
     assert not compared["domain"].isin(reconcile.GRADE_COMPUTED_DOMAINS).any()

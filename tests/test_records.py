@@ -19,7 +19,7 @@ from analysis.io.search_tables import FORMATS
 from analysis.search.fields import RECORD_COLUMNS
 from analysis.search.readers.base import ExportError
 from analysis.search import normalize as norm
-from analysis.cli import main
+from analysis.commands.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"

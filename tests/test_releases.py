@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from analysis import cli, review as review_object
-from analysis.versions import fingerprint, release_archive, release_command, release_history
+from analysis.commands import cli
+from analysis import review as review_object
+from analysis.io import fingerprint
+from analysis.versions import release_archive, release_command, release_history
 from analysis.pooling import synthesis
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -46,7 +48,7 @@ def review(tmp_path, monkeypatch):
     state = {"results": _results(), "problems": []}
     # every release step reads the results the review holds: here, the fixed table above
     monkeypatch.setattr(review_object.Review, "results", property(lambda self: state["results"]))
-    monkeypatch.setattr(release_command, "validation_problems", lambda: list(state["problems"]))
+    monkeypatch.setattr(cli, "release_problems", lambda: list(state["problems"]))
     state["data"] = data
     state["log"] = data / "releases" / "releases.csv"
     state["archive"] = data / "releases" / "results.csv"

@@ -61,7 +61,7 @@ def test_direction_says_whether_the_interval_excludes_no_effect():
 
 
 def test_comparison_with_a_published_estimate():
-    # no comparative word without a computed "comparable" verdict (analysis.pooling.comparison)
+    # no comparative word without a computed "comparable" verdict (analysis.findings.comparison)
     assert pooled_results.comparison_word(0.241, 0.089) == "not directly comparable"
     assert pooled_results.comparison_word(0.241, 0.089, "partly comparable", False) == "not directly comparable"
     assert pooled_results.comparison_word(0.241, 0.089, "comparable", False) == "larger"

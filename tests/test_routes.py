@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from analysis import review
-from analysis.evidence import extraction, routes
+from analysis.evidence import extraction
+from analysis.findings import routes
 from analysis.pooling import synthesis
 
 

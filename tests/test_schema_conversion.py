@@ -13,7 +13,8 @@ import shutil
 import pytest
 
 from analysis.evidence import extraction
-from analysis import checks, review
+from analysis.commands import checks
+from analysis import review
 from analysis.io import extraction_tables, schemas
 from analysis.io.paths import REPO_ROOT
 

@@ -9,7 +9,7 @@ import pytest
 
 from analysis import review
 from analysis.selection import screening as scr
-from analysis.cli import main
+from analysis.commands.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import checks, cli
+from analysis.commands import checks, cli
 from analysis.io import validate
 from analysis.io.problems import DataError
 from analysis.io.paths import REPO_ROOT

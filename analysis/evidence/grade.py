@@ -254,18 +254,3 @@ def summary_of_findings(pooled_results: pd.DataFrame, grade_table: pd.DataFrame)
                 effect += " (single study)"
         rows.append((outcome, k, n, effect, certainty(judgement), downgrade_reasons(judgement), comments))
     return pd.DataFrame(rows, columns=list(SOF_COLUMNS))
-
-
-# Computed domains and the footnoted summary live in analysis.evidence.grade_computed, which builds on
-# this module; they are reachable from here too, resolved on first use (no import cycle).
-_COMPUTED = ("IMPRECISION_THRESHOLDS", "ComputedJudgement", "GradeSummary", "computed_judgements",
-             "grade_contradictions", "grade_summary", "judge_imprecision", "judge_inconsistency",
-             "optimal_information_size")
-
-
-def __getattr__(name: str):
-    if name in _COMPUTED:
-        from . import grade_computed
-
-        return getattr(grade_computed, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

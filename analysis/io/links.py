@@ -6,7 +6,7 @@ be one of the vocabulary for its stage and decision; comparisons that share a co
 print the same control numbers; every included study needs its appraisal rows; and the tables of
 the second, independent review name only ids of the first. Each function takes tables as read by
 :func:`analysis.io.validate.read_text_table` and returns
-:class:`~analysis.io.problems.Problem` objects; :func:`analysis.checks.check_all` calls them
+:class:`~analysis.io.problems.Problem` objects; :func:`analysis.commands.checks.check_all` calls them
 after the tables' own checks.
 """
 from __future__ import annotations

@@ -151,7 +151,7 @@ SCREENING_SAMPLE = TableSchema("screening_sample", "screening_sample.csv", (
 ), key=("record_id", "reviewer", "stage"))
 
 _GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
-# Imprecision and inconsistency are computed from the pooled numbers (analysis.evidence.grade_computed);
+# Imprecision and inconsistency are computed from the pooled numbers (analysis.findings.grade_computed);
 # a second reviewer judges, and the two-reviewer comparison covers, only the other domains.
 GRADE_COMPUTED_DOMAINS = ("inconsistency", "imprecision")
 GRADE_JUDGED_DOMAINS = tuple(d for d in _GRADE_DOMAINS if d not in GRADE_COMPUTED_DOMAINS)

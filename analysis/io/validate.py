@@ -5,7 +5,7 @@ than stopping at the first) and checked against its schema of :mod:`analysis.io.
 own (:func:`check_table`: cells, uniqueness, keys, row rules). ``load`` returns the checked table
 as a DataFrame or raises :class:`~analysis.io.problems.DataError` listing every problem of it;
 the links between tables and the whole-review check are :mod:`analysis.io.links` and
-:mod:`analysis.checks`.
+:mod:`analysis.commands.checks`.
 """
 from __future__ import annotations
 
@@ -276,7 +276,7 @@ def load(question: str | None, table: str, data_dir_: Path | str | None = None) 
     Returns a DataFrame with the schema's columns in order plus ``row`` (its spreadsheet row)
     first. Printed statistics and text stay strings exactly as in the file (missing = "");
     whole numbers are Int64 (missing = <NA>). Raises :class:`DataError` listing every problem
-    of that table (links to other tables are checked by :func:`analysis.checks.check_all`).
+    of that table (links to other tables are checked by :func:`analysis.commands.checks.check_all`).
     """
     root = Path(data_dir_) if data_dir_ is not None else data_dir()
     schema, path, relative = locate_table(question, table, root)

@@ -5,7 +5,7 @@ The first reviewer's values are the analysis tables (``extraction.csv``, ``risk_
 reviewer :data:`FIRST_REVIEWER`). A second reviewer, blind to them, writes their own in long form
 (``extraction_independent.csv``: one row per study, statistic (``row_key``), field and reviewer;
 ``risk_of_bias_independent.csv``: one row per study, domain and reviewer), starting from the forms
-of :mod:`analysis.reviewers.review_forms`, which leave the first reviewer's values out.
+of :mod:`analysis.commands.review_forms`, which leave the first reviewer's values out.
 
 Rows are paired through ``extraction_links.csv`` (the second reviewer's ``row_key`` -> the first
 reviewer's ``extraction_id``), or by the key itself where both reviewers wrote the same one
@@ -377,13 +377,13 @@ def add_pooling_flags(effects: pd.DataFrame, question: str, data_dir: Path | str
 # ----------------------------------------------------------------------------- GRADE
 
 # Only judgements are compared. Imprecision and inconsistency are computed from the pooled numbers
-# (analysis.evidence.grade_computed) and grade.csv must hold the computed value, so no reviewer's input
+# (analysis.findings.grade_computed) and grade.csv must hold the computed value, so no reviewer's input
 # decides them: comparing two reviewers on them would score agreement with arithmetic.
 GRADE_COMPUTED_DOMAINS = reviewer_tables.GRADE_COMPUTED_DOMAINS
 GRADE_DOMAINS = reviewer_tables.GRADE_JUDGED_DOMAINS  # risk of bias, indirectness, publication bias
 GRADE_ITEMS = ("design", "studies") + GRADE_DOMAINS + ("upgrade_levels",)
 GRADE_NOT_COMPARED_NOTE = ("imprecision and inconsistency are computed from the pooled numbers "
-                           "(analysis.evidence.grade_computed), not judged, and are not compared")
+                           "(analysis.findings.grade_computed), not judged, and are not compared")
 OUTCOME = "(outcome)"  # the "domain" of an outcome that only one reviewer judged
 
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -158,7 +159,8 @@ def _title_aliases(fmt: str) -> list[str]:
 
 
 def import_search(path: Path | str, question: str, source: str, query: str, date_run: str,
-                  fmt: str | None = None, note: str = "") -> dict:
+                  fmt: str | None = None, note: str = "", *,
+                  check: Callable[[Path], list]) -> dict:
     """Add one search export to ``data/<question>/searches/`` as a new search run.
 
     The file is validated first (ExportError with file and line), then copied under a dated
@@ -169,8 +171,10 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
     cannot be used are left out, each with its line and reason in the log row's note. Returns
     the new log row (dict, ``n_hits`` int) and, under ``skipped`` and ``remarks``, the entries
     left out and those read despite a flaw.
+
+    ``check(root)`` lists the problems that block a write (the command line passes ``check``'s
+    rules, :func:`analysis.commands.checks.blocking_problems`, which sit above this stage).
     """
-    from analysis import checks
     from analysis.io import storage
 
     path = Path(path)
@@ -212,7 +216,7 @@ def import_search(path: Path | str, question: str, source: str, query: str, date
         log_file = f"{folder.name}/{SEARCH_LOG.as_posix()}"
         tx.stage_copy(f"{folder.name}/{relative}", path)
         tx.stage_text(log_file, appended_csv(tx.current_bytes(log_file), [row], SEARCH_LOG_COLUMNS))
-        tx.validate(checks.blocking_problems)
+        tx.validate(check)
         tx.commit()
     return {**row, "skipped": read.skipped, "remarks": read.remarks}
 

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -20,13 +21,13 @@ from analysis.io.paths import data_dir
 from analysis.pooling import synthesis
 from analysis.search.records import write_atomic
 
-from .fingerprint import data_fingerprint
+from analysis.io.fingerprint import data_fingerprint
 from .release_archive import (ReleaseError, appended_archive, read_releases, read_results,
                               releases_dir, verify_archive)
 from .release_changes import changed_numbers
 
 __all__ = ["KINDS", "ReleasePlan", "next_version", "plan_release", "release_files",
-           "validation_problems", "write_release"]
+           "write_release"]
 
 
 KINDS = ("major", "minor", "patch")
@@ -193,11 +194,12 @@ def release_files(plan: ReleasePlan, folder: Path | None = None) -> dict[str, by
     return files
 
 
-def write_release(plan: ReleasePlan) -> list[str]:
+def write_release(plan: ReleasePlan, *, check: Callable[[Path], list]) -> list[str]:
     """Write every file of the release (:func:`release_files`) in one transaction of
-    :mod:`analysis.io.storage`: under the data folder's write lock, checked again with the rules
-    of ``check``, all files or none. Returns the files written (paths under data/)."""
-    from analysis import checks
+    :mod:`analysis.io.storage`: under the data folder's write lock, checked again with
+    ``check(root)`` (the command line passes every rule of ``check``,
+    :func:`analysis.commands.checks.check_all`), all files or none. Returns the files written
+    (paths under data/)."""
     from analysis.io import storage
 
     root = data_dir()
@@ -206,16 +208,10 @@ def write_release(plan: ReleasePlan) -> list[str]:
             raise ReleaseError("the data changed since the release was planned; plan it again")
         for relative, data in release_files(plan, root / "releases").items():
             tx.stage_bytes(relative, data)
-        tx.validate(checks.check_all, allow_existing=False)  # a release needs valid data
+        tx.validate(check, allow_existing=False)  # a release needs valid data
         written = tx.commit()
     for path, data in plan.metadata_files.items():  # outside data/: after the data are committed
         write_atomic(path, data.decode("utf-8"))
         written.append(path.name)
     return written
 
-
-def validation_problems() -> list:
-    """Every problem `python -m analysis check` reports (a release needs none)."""
-    from analysis import checks
-
-    return checks.check_all()

@@ -7,7 +7,7 @@ import pandas as pd
 from analysis import review
 from analysis.pooling import synthesis
 
-from .fingerprint import data_fingerprint
+from analysis.io.fingerprint import data_fingerprint
 from .release_archive import ReleaseError, read_releases, read_results
 from .release_changes import nan_as_none, same_number
 

@@ -2,7 +2,7 @@
 
 Each function returns an :class:`analysis.views.blocks.HtmlBlock` (or a list of them) built from the
 computing modules (:mod:`analysis.versions.living`, :mod:`analysis.versions.whats_new`,
-:mod:`analysis.versions.prisma_lsr`, :mod:`analysis.versions.monitoring`, :mod:`analysis.evidence.evidence_requests`);
+:mod:`analysis.versions.prisma_lsr`, :mod:`analysis.versions.monitoring`, :mod:`analysis.versions.evidence_requests`);
 nothing here computes a number of its own.
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ def monitoring_panel(question: str, outcome: str) -> list[HtmlBlock]:
 
 def expected_k_table(question: str | None = None) -> HtmlBlock:
     """Per outcome: effect sizes analysed, reports awaiting full text, expected k at most."""
-    from analysis.evidence.evidence_requests import expected_k
+    from analysis.versions.evidence_requests import expected_k
 
     table = expected_k()
     if question:

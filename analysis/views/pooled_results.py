@@ -141,7 +141,7 @@ def direction_phrase(row: dict, *, positive: str, negative: str, null: float) ->
 def comparison_word(value: Any, reference: Any, verdict: str | None = None,
                     ci_overlap: bool | None = None) -> str:
     """The comparative word for a pooled estimate against a published one, from the verdict of
-    :func:`analysis.pooling.comparison.published_comparison_table` and the overlap of the intervals.
+    :func:`analysis.findings.comparison.published_comparison_table` and the overlap of the intervals.
 
     Without a "comparable" verdict there is no comparative word: "not directly comparable".
     Comparable results whose intervals overlap are "in line with" each other; otherwise

@@ -309,7 +309,8 @@ def rows_for_question(question: str) -> list[dict]:
     trials' control arms, then a row for every outcome of the published review that no row
     covers.
     """
-    from analysis.evidence import grade, grade_computed
+    from analysis.evidence import grade
+    from analysis.findings import grade_computed
     from analysis.pooling import synthesis
 
     short = question.split("_", 1)[0]

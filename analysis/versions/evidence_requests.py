@@ -24,6 +24,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -243,20 +244,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus") -> dict:
+def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus", *,
+                 check: Callable[[Path], list]) -> dict:
     """Validate a filled sheet and bring it into the data; returns what was imported.
 
     Raises :class:`EvidenceImportError` (every problem as sheet/file, row, column, message)
-    and writes nothing when any row is not acceptable.
+    and writes nothing when any row is not acceptable. ``check(root)`` lists the problems that
+    block a write, before and after the sheet is applied to a copy of the data (the command
+    line passes :func:`analysis.commands.checks.blocking_problems`).
     """
-    from analysis import checks
     from analysis.io.problems import Problem
 
     sheet, root = Path(sheet), data_dir()
     folder = schemas.question_folder(question)
     name = sheet.name
     rows = _read_sheet(sheet, sheet_columns(folder))
-    baseline = checks.blocking_problems(root)
+    baseline = check(root)
     if baseline:
         raise EvidenceImportError([ImportProblem((str(p.file), p.row, p.column, p.message))
                                    for p in baseline[:20]] + [ImportProblem(
@@ -340,10 +343,10 @@ def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus") 
             shutil.copyfile(bibliography, copy.parent / "book" / "references.bib")
         # pending work (appraisal rows for a newly included study) is listed by check until
         # the author adds it; it does not block the import
-        found = checks.blocking_problems(copy)
+        found = check(copy)
         if not found:
             try:
-                from . import extraction
+                from analysis.evidence import extraction
 
                 extraction.effect_sizes(folder, data_dir=copy)
             except Exception as error:  # a statistic that cannot be converted

@@ -20,30 +20,30 @@ import signal
 import sys
 from pathlib import Path
 
-from .io.paths import data_dir
+from analysis.io.paths import data_dir
 
 COMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "check": ("analysis.cli", "add_check_arguments", "run_check",
+    "check": ("analysis.commands.cli", "add_check_arguments", "run_check",
               "validate every data table; list all problems; exit 1 on any"),
-    "import": ("analysis.cli", "add_import_arguments", "run_import",
+    "import": ("analysis.commands.cli", "add_import_arguments", "run_import",
                "add a search export (RIS, nbib, BibTeX, CSV) to data/ as a new search run"),
-    "dedup": ("analysis.cli", "add_dedup_arguments", "run_dedup",
+    "dedup": ("analysis.commands.cli", "add_dedup_arguments", "run_dedup",
               "link duplicate records and report the clusters"),
-    "queue": ("analysis.cli", "add_queue_arguments", "run_queue",
+    "queue": ("analysis.commands.cli", "add_queue_arguments", "run_queue",
               "list the unique records that still need a screening decision"),
-    "screen": ("analysis.cli", "add_screen_arguments", "run_screen",
+    "screen": ("analysis.commands.cli", "add_screen_arguments", "run_screen",
                "append screening decisions from a CSV file"),
-    "full-text-arrived": ("analysis.cli", "add_arrived_arguments", "run_arrived",
+    "full-text-arrived": ("analysis.commands.cli", "add_arrived_arguments", "run_arrived",
                           "decide a report that was awaiting its full text, now that it arrived"),
-    "form": ("analysis.reconcile_cli", "add_form_arguments", "run_form",
+    "form": ("analysis.commands.reconcile_cli", "add_form_arguments", "run_form",
              "write a blank form for an independent second reviewer (or store a filled one)"),
-    "reconcile": ("analysis.reconcile_cli", "add_reconcile_arguments", "run_reconcile",
+    "reconcile": ("analysis.commands.reconcile_cli", "add_reconcile_arguments", "run_reconcile",
                   "list the two reviewers' disagreements field by field, with agreement and consensus"),
-    "awaiting": ("analysis.cli", "add_awaiting_arguments", "run_awaiting",
+    "awaiting": ("analysis.commands.cli", "add_awaiting_arguments", "run_awaiting",
                  "write a request sheet per report awaiting full text, or import a filled one"),
-    "release": ("analysis.cli", "add_release_arguments", "run_release",
+    "release": ("analysis.commands.cli", "add_release_arguments", "run_release",
                 "record a new release of the review with its pooled results"),
-    "notebooks": ("analysis.cli", "add_notebooks_arguments", "run_notebooks",
+    "notebooks": ("analysis.commands.cli", "add_notebooks_arguments", "run_notebooks",
                   "re-execute every chapter and store the outputs in place"),
 }
 
@@ -64,7 +64,7 @@ def _error(message: object) -> None:
 
 def _question(value: str) -> str:
     """A question of the registry (``q1``, ``q1_webhelp``), never a path."""
-    from .io.schemas import QUESTIONS, question_folder
+    from analysis.io.schemas import QUESTIONS, question_folder
 
     try:
         return question_folder(value)
@@ -118,7 +118,7 @@ def run_check(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- import, dedup
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    from .io.search_tables import FORMATS
+    from analysis.io.search_tables import FORMATS
 
     parser.add_argument("file", help="the export: RIS, MEDLINE/.nbib, BibTeX, EndNote tagged, "
                                      "Web of Science plain text or tab-delimited, database CSV")
@@ -131,14 +131,15 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from .search import records as rec
-    from . import review
-    from .search.dedup import new_records_summary
+    from . import checks
+    from analysis.search import records as rec
+    from analysis import review
+    from analysis.search.dedup import new_records_summary
 
     question = _question(args.question)
     _iso_date(args.date)
     row = rec.import_search(args.file, question, args.source, args.query, args.date,
-                            fmt=args.format, note=args.note)
+                            fmt=args.format, note=args.note, check=checks.blocking_problems)
     _written.append(f"search {row['search_id']} was imported")
     print(f"{row['search_id']}: {row['n_hits']} records ({row['format']}) from {row['source']}, "
           f"run {row['date_run']}, stored as data/{question}/{row['file']}; search log appended.")
@@ -161,15 +162,15 @@ def add_dedup_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_dedup(args: argparse.Namespace) -> int:
     """The counts the book and the PRISMA diagram show, from the same clusters."""
-    from .search import records as rec
-    from .views import flow_tables
-    from . import review
+    from analysis.search import records as rec
+    from analysis.views import flow_tables
+    from analysis import review
 
     question = _question(args.question)
     part = review.current().question(question)
     counts = part.counts
     if args.out:
-        from .io.safe_csv import csv_for_people  # a table to check by eye: formulas neutralised
+        from analysis.io.safe_csv import csv_for_people  # a table to check by eye: formulas neutralised
 
         rec.write_atomic(Path(args.out), csv_for_people(part.clusters))
     print(f"records identified: {counts['records_identified']}")
@@ -189,7 +190,7 @@ def run_dedup(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- queue, screen
 
 def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
-    from .selection.screening import STAGES
+    from analysis.selection.screening import STAGES
 
     parser.add_argument("--question", required=True, help="q1 / q1_webhelp or q2 / q2_interventions")
     parser.add_argument("--stage", choices=STAGES, default="title_abstract")
@@ -198,9 +199,9 @@ def add_queue_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_queue(args: argparse.Namespace) -> int:
-    from . import review
-    from .search import records as rec
-    from .selection import screening as scr
+    from analysis import review
+    from analysis.search import records as rec
+    from analysis.selection import screening as scr
 
     question = _question(args.question)
     part = review.current().question(question)
@@ -223,7 +224,7 @@ def run_queue(args: argparse.Namespace) -> int:
 
 
 def add_screen_arguments(parser: argparse.ArgumentParser) -> None:
-    from .selection.screening import SCREENING_COLUMNS
+    from analysis.selection.screening import SCREENING_COLUMNS
 
     parser.add_argument("decisions", help=f"CSV with columns {', '.join(SCREENING_COLUMNS)}")
     parser.add_argument("--question", required=True, help="q1 / q1_webhelp or q2 / q2_interventions")
@@ -273,7 +274,7 @@ def run_arrived(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- release
 
 def add_release_arguments(parser: argparse.ArgumentParser) -> None:
-    from .versions.release_command import KINDS
+    from analysis.versions.release_command import KINDS
 
     parser.add_argument("--summary", required=True,
                         help='one line saying what changed, e.g. "Added Smith 2026 (Q1)"')
@@ -288,16 +289,24 @@ def add_release_arguments(parser: argparse.ArgumentParser) -> None:
                              "and the first 20 others)")
 
 
+def release_problems() -> list:
+    """Every problem ``check`` reports: a release needs none (tests replace this)."""
+    from . import checks
+
+    return checks.check_all()
+
+
 def run_release(args: argparse.Namespace) -> int:
     """Validate, compute, infer the version, write; then print (the version last)."""
-    from .versions import release_command
-    from .versions.release_archive import ReleaseError
-    from .versions.release_changes import ordered_changes
+    from . import checks
+    from analysis.versions import release_command
+    from analysis.versions.release_archive import ReleaseError
+    from analysis.versions.release_changes import ordered_changes
 
     if args.date:
         _iso_date(args.date)
     try:
-        problems = release_command.validation_problems()
+        problems = release_problems()
     except Exception as error:  # a table that cannot even be read is a validation failure
         problems = [f"{type(error).__name__}: {error}"]
     if problems:
@@ -314,7 +323,7 @@ def run_release(args: argparse.Namespace) -> int:
         _error(f"the pooled results could not be computed: {error}; nothing was written.")
         return EXIT_BAD_DATA
     if not args.dry_run:
-        release_command.write_release(plan)  # written before anything is printed: a closed pipe cannot stop it
+        release_command.write_release(plan, check=checks.check_all)  # written before anything is printed: a closed pipe cannot stop it
         _written.append(f"release {plan.version} was recorded")
     print(f"release {plan.version} ({plan.kind}) dated {plan.date}: {plan.reason}")
     print(f"  data fingerprint {plan.fingerprint[:12]}; {plan.n_search_runs} search runs, "
@@ -344,8 +353,8 @@ def add_notebooks_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_notebooks(args: argparse.Namespace) -> int:
-    from .views.notebooks import chapter_notebooks, execute_notebook
-    from .io.paths import REPO_ROOT
+    from analysis.views.notebooks import chapter_notebooks, execute_notebook
+    from analysis.io.paths import REPO_ROOT
 
     notebooks = chapter_notebooks()
     if args.names:
@@ -367,7 +376,7 @@ def run_notebooks(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- awaiting
 
 def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
-    from .io import schemas
+    from analysis.io import schemas
 
     parser.add_argument("--out", default="evidence_requests",
                         help="folder for the requests and sheets (default: evidence_requests)")
@@ -383,14 +392,17 @@ def add_awaiting_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_awaiting(args: argparse.Namespace) -> int:
     """``python -m analysis awaiting``: write request sheets, or import a filled one."""
-    from .evidence.evidence_requests import EvidenceImportError, import_sheet, request_sheets
+    from analysis.versions.evidence_requests import EvidenceImportError, import_sheet, request_sheets
+
+    from . import checks
 
     if args.sheet:
         if not args.question or len(args.question) != 1:
             print("error: --import needs exactly one --question", file=sys.stderr)
             return 1
         try:
-            outcome = import_sheet(args.sheet, args.question[0], args.reviewer)
+            outcome = import_sheet(args.sheet, args.question[0], args.reviewer,
+                                   check=checks.blocking_problems)
         except EvidenceImportError as error:
             for problem in error.problems:
                 print(problem, file=sys.stderr)
@@ -431,18 +443,18 @@ def _raise_interrupt(signum, frame):  # SIGTERM ends a command the way Ctrl-C do
 
 
 def _bad_data_errors() -> tuple[type[BaseException], ...]:
-    from .search import records
-    from .versions.release_archive import ReleaseError
-    from .selection import screening
-    from .io import storage
+    from analysis.search import records
+    from analysis.versions.release_archive import ReleaseError
+    from analysis.selection import screening
+    from analysis.io import storage
 
     return (storage.StorageError, records.ExportError, screening.ScreeningError,
             ReleaseError, ValueError, OSError)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .selection import screening
-    from .io import storage
+    from analysis.selection import screening
+    from analysis.io import storage
 
     module_name, _, run, _ = COMMANDS[args.command]
     notice = storage.recover(data_dir()) if args.command != "notebooks" else None

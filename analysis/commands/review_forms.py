@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis import review, screening_decisions
+from analysis import review
+from . import screening_decisions
 from analysis.search import records as rec
 from analysis.evidence import rob
 from analysis.io import reviewer_tables, schemas
@@ -147,7 +148,7 @@ def append_form(path: Path | str, question: str, table: str,
 def store_screening_sample(path: Path | str, question: str, fraction: float, seed: int,
                            data_dir: Path | str | None = None) -> int:
     """Store a filled screening form of the seeded sample: its decisions go to ``screening.csv``
-    (through :func:`analysis.screening_decisions.append_decisions`) and the sample (ids, reviewer, seed,
+    (through :func:`analysis.commands.screening_decisions.append_decisions`) and the sample (ids, reviewer, seed,
     fraction, population) to ``screening_sample.csv``. The form must hold a decision on every
     record of the sample the seed draws, and nothing else. Returns the number of decisions."""
     folder = schemas.question_folder(question)

@@ -101,7 +101,7 @@ def append_decisions(path: Path | str, question: str) -> int:
     Raises ScreeningError listing every problem (nothing is written then). Returns the number
     of rows appended.
     """
-    from analysis import checks
+    from . import checks
     from analysis.io import storage
 
     path = Path(path)
@@ -169,7 +169,7 @@ def resolve_awaiting(question: str, record_id: str, decision: str = "include", *
     grade.csv): ``check`` lists them until they are there. Raises ScreeningError.
     Returns ``{"record_id", "reviewer", "decision", "reason", "removed_from_awaiting"}``.
     """
-    from analysis import checks
+    from . import checks
     from analysis.io import storage
 
     if decision not in ("include", "exclude"):

@@ -21,8 +21,8 @@ import pandas as pd
 from analysis import review
 from analysis.io.problems import Problem
 
-from .grade import (DOMAINS, _has_studies, _number, _text, certainty, certainty_level,
-                    load_grade_table, summary_of_findings)
+from analysis.evidence.grade import (DOMAINS, _has_studies, _number, _text, certainty, certainty_level,
+                                     load_grade_table, summary_of_findings)
 
 __all__ = ["IMPRECISION_THRESHOLDS", "optimal_information_size", "ComputedJudgement",
            "judge_imprecision", "judge_inconsistency", "computed_judgements",

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import review
-from . import display_rules, synthesis
+from analysis.pooling import display_rules, synthesis
 from analysis.io.columns import p_bound, printed_value
 from analysis.measures import measure
 from analysis.io.validate import load

@@ -9,7 +9,7 @@ It returns every problem found, not only the first, in the order ``check`` print
 :class:`~analysis.io.problems.Problem` naming the file (relative to the data folder), the row, the
 column and what is wrong.
 
-``python -m analysis check`` (:mod:`analysis.cli`) prints one ``file:row:column: message`` line
+``python -m analysis check`` (:mod:`analysis.commands.cli`) prints one ``file:row:column: message`` line
 per problem and a summary, and exits 1 on any problem; otherwise it prints "all N tables valid".
 Every write to data/ checks its staged state with :func:`blocking_problems` (the same rules,
 less the work still to be done that a write cannot have caused: see ``Problem.pending``).
@@ -20,7 +20,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from analysis.evidence import grade, grade_computed, rob
+from analysis.evidence import grade, rob
+from analysis.findings import grade_computed
 from analysis.io import links, schemas, storage
 from analysis.io.paths import data_dir as default_data_dir, using_data_dir
 from analysis.io.problems import DataError, Problem

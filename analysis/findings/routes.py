@@ -13,8 +13,8 @@ import pandas as pd
 
 from analysis import review
 from analysis.pooling import display_rules, synthesis
-from . import extraction
-from analysis.pooling.comparison import r_from_odds_ratio
+from analysis.evidence import extraction
+from .comparison import r_from_odds_ratio
 
 __all__ = ["route_comparison", "route_statement", "sensitivity_table", "CANNOT_BE_TESTED"]
 
@@ -134,7 +134,7 @@ def generation_table(question: str = "q1") -> pd.DataFrame:
 
 def generation_z_statement() -> str:
     """The Generation Z result in words, beside Bizzotto et al.'s, with no comparative word."""
-    from analysis.pooling.comparison import published_comparison_table
+    from .comparison import published_comparison_table
 
     row = review.current().pooled("q1", "depression_webhelp_generation_z").as_dict()
     groups = generation_table("q1")

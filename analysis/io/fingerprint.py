@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from analysis.io.paths import data_dir
+from .paths import data_dir
 
 __all__ = ["data_fingerprint"]
 

@@ -1,5 +1,5 @@
 """The two-reviewer commands: ``form`` (blank forms for an independent second reviewer, and storing
-filled ones; :mod:`analysis.reviewers.review_forms`) and ``reconcile`` (the disagreements field by field, the
+filled ones; :mod:`analysis.commands.review_forms`) and ``reconcile`` (the disagreements field by field, the
 agreement and the consensus forms; :mod:`analysis.reviewers.reconcile`)."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .search import records as rec
-from .reviewers import review_forms
-from .io import reviewer_tables, schemas
-from .reviewers.reconcile import (compare_extraction, compare_grade, compare_risk_of_bias,
-                                  extraction_agreement, grade_agreement, risk_of_bias_agreement)
+from analysis.search import records as rec
+from . import review_forms
+from analysis.io import reviewer_tables, schemas
+from analysis.reviewers.reconcile import (compare_extraction, compare_grade, compare_risk_of_bias,
+                                          extraction_agreement, grade_agreement, risk_of_bias_agreement)
 
 _TARGETS = {"extraction": "reconciliation", "risk_of_bias": "risk_of_bias_reconciliation",
             "grade": "grade_reconciliation"}
@@ -46,8 +46,8 @@ def add_reconcile_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
-    from .reviewers.review_forms import FormError, append_form
-    from .io.problems import DataError
+    from .review_forms import FormError, append_form
+    from analysis.io.problems import DataError
 
     target = _TARGETS[args.table]
     try:
@@ -102,7 +102,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 
 
 def rec_write(path: Path, frame: pd.DataFrame) -> None:
-    from .search.records import write_atomic
+    from analysis.search.records import write_atomic
 
     write_atomic(path, frame.to_csv(index=False, lineterminator="\n"))
 
