@@ -32,7 +32,7 @@ EXPORTS = Path(__file__).resolve().parent / "fixtures" / "exports"
 # every step to FAULT_LOG; kill / term / interrupt stop the process at step FAULT_AT.
 RUNNER = textwrap.dedent("""
     import os, signal, sys
-    from analysis import cli
+    from analysis.commands import cli
     from analysis.io import storage
 
     def checkpoint(step):

@@ -1,1 +1,3 @@
-"""The evidence tables: effect sizes from printed statistics by one route, arm counts, risk of bias, GRADE (judged and computed), the audit of the published reviews, and requests for missing numbers."""
+"""The evidence tables: effect sizes from printed statistics by one route (extraction,
+conversions), participants per arm, risk of bias, the GRADE judgements as the reviewers recorded
+them, and the audit of the published reviews' printed numbers."""

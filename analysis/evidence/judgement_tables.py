@@ -13,10 +13,7 @@ import pandas as pd
 
 from analysis.io.paths import data_dir
 from analysis.io.problems import Problem
-
-
-# Each judgement table is parsed once per version of its file (path, size, modification time).
-_READ: dict[tuple, pd.DataFrame] = {}
+from analysis.io.validate import read_csv_text
 
 
 def column_values(question: str, table: str, column: str, root: Path) -> set[str] | None:
@@ -33,7 +30,7 @@ def column_values(question: str, table: str, column: str, root: Path) -> set[str
         path = Path(root) / schemas.question_folder(question) / schemas.schema_for(question, table).file
         if not path.exists():
             return None
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=[column])
+        frame = read_csv_text(path, as_written=True)
     return {str(value).strip() for value in frame[column].dropna() if str(value).strip()}
 
 
@@ -49,14 +46,10 @@ def read_for_checking(question: str, filename: str, columns: Sequence[str], *,
     where = f"{question}/{filename}"
     if not path.exists():
         return None, [Problem(where, None, None, f"file not found ({path})")], where, root
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _READ:
-        try:
-            _READ[key] = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, UnicodeDecodeError) as error:
-            return None, [Problem(where, None, None, f"cannot be read as CSV ({error})")], where, root
-    table = _READ[key].copy()
+    try:  # the one reader's parse, shared with every other view of this file
+        table = read_csv_text(path, as_written=True)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        return None, [Problem(where, None, None, f"cannot be read as CSV ({error})")], where, root
     missing = [c for c in columns if c not in table.columns]
     if missing:
         return None, [Problem(where, None, None, f"missing column(s) {', '.join(missing)}")], where, root

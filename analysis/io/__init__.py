@@ -1,1 +1,3 @@
-"""Reading and writing data/: where it is, the schemas of its tables, one checked reader (load), the links between the tables of a question, the problems they report, and the one transactional writer for author commands."""
+"""Reading and writing data/: where it is, the schemas of its tables, one checked reader
+(load), the links between the tables of a question, the problems they report, the data
+fingerprint, and the one transactional writer for author commands."""

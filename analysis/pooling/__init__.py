@@ -1,1 +1,2 @@
-"""The review's analyses on the engine: each registered analysis and scenario pooled, the small-k panel, what a result may show, and the comparison with the published reviews."""
+"""The review's analyses on the engine: each registered analysis and scenario pooled into a
+frozen ``Pooled`` (synthesis), the small-k inference panel, and what a result may show."""

@@ -1,1 +1,3 @@
-"""Two reviewers: the second reviewer's forms, agreement (Cohen's kappa, numbers agreeing), and the reconciliation that decides what is pooled."""
+"""Two reviewers: agreement (Cohen's kappa, numbers agreeing within their printed precision) and
+the reconciliation that decides what is pooled. Their forms are an author command
+(:mod:`analysis.commands.review_forms`)."""

@@ -294,7 +294,7 @@ def import_sheet(sheet: Path | str, question: str, reviewer: str = "consensus", 
         raise EvidenceImportError(problems)
 
     extraction_path = root / folder / "extraction.csv"
-    n_existing = len(pd.read_csv(extraction_path, dtype=str, keep_default_na=False))
+    n_existing = len(read_csv_text(extraction_path))
     header = _header(extraction_path)
     changed: dict[Path, bytes] = {
         extraction_path: _appended(extraction_path, [[row.get(c, "") for c in header]

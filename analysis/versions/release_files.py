@@ -87,7 +87,7 @@ def _flow_rows(version: str) -> list[list]:
     for question, folder in schemas.QUESTIONS.items():
         counts = dict(review.current().question(folder).counts)
         studies = data_dir() / folder / "studies.csv"
-        included = len(pd.read_csv(studies, dtype=str)) if studies.exists() else 0
+        included = len(read_csv_text(studies)) if studies.exists() else 0
         rows.append([version, question, counts["search_runs"], counts["records_identified"],
                      counts["duplicates_removed"], counts["records_screened"],
                      counts["records_excluded"], counts["reports_assessed"],
