@@ -382,8 +382,10 @@ def add_pooling_flags(effects: pd.DataFrame, question: str, data_dir: Path | str
 GRADE_COMPUTED_DOMAINS = reviewer_tables.GRADE_COMPUTED_DOMAINS
 GRADE_DOMAINS = reviewer_tables.GRADE_JUDGED_DOMAINS  # risk of bias, indirectness, publication bias
 GRADE_ITEMS = ("design", "studies") + GRADE_DOMAINS + ("upgrade_levels",)
-GRADE_NOT_COMPARED_NOTE = ("imprecision and inconsistency are computed from the pooled numbers "
-                           "(analysis.findings.grade_computed), not judged, and are not compared")
+# readers see this note in the agreement table: it names no module (the computing code is
+# analysis.findings.grade_computed)
+GRADE_NOT_COMPARED_NOTE = ("imprecision and inconsistency are computed from the pooled numbers, "
+                           "not judged, and are not compared")
 OUTCOME = "(outcome)"  # the "domain" of an outcome that only one reviewer judged
 
 
